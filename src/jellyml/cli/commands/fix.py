@@ -1,0 +1,37 @@
+"""``jellyml fix``: commands for when something went wrong."""
+
+from __future__ import annotations
+
+import argparse
+
+from ...extract_bundle import extract
+from .. import render
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    fix = subparsers.add_parser(
+        "fix",
+        help="commands to fix common problems",
+        description="Commands to fix common problems. You probably will not need these.",
+    )
+    commands = fix.add_subparsers(dest="fix_command", metavar="COMMAND", required=True)
+    extract_parser = commands.add_parser(
+        "extract-bundle",
+        help="extract the git bundle from a jelly filled model file",
+        description="Extract the git bundle from a jelly filled model file.",
+    )
+    extract_parser.add_argument("model", help="the model file to extract the bundle from")
+    extract_parser.add_argument(
+        "-o",
+        "--output_path",
+        help="where to write the bundle (default: ./<model stem>.bundle; a directory means "
+        "<directory>/<model stem>.bundle)",
+    )
+    extract_parser.set_defaults(handler=run_extract_bundle)
+
+
+def run_extract_bundle(args: argparse.Namespace) -> int:
+    snapshot, written = extract(args.model, args.output_path)
+    commit = f" (commit {snapshot.commit[:12]})" if snapshot.commit else ""
+    render.info(f"Wrote {written}: {snapshot.bundle_size:,} bytes{commit}.", quiet=args.quiet)
+    return 0

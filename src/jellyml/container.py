@@ -1,0 +1,185 @@
+"""Reading the zip archive that ``torch.save`` writes, without torch and without unpickling.
+
+Only the end-of-central-directory records, the central directory and the local headers of the
+entries we look at are read. torch stores every tensor's bytes uncompressed as
+``<prefix>/data/<key>``, where the prefix is the file's stem for a path and ``archive`` for a
+buffer (as Lightning saves); any prefix is accepted. ZIP64 archives (over 4 GiB or 65,535
+entries) are read too. CRCs are not checked (torch can be told not to write them); the snapshot's
+own sha256 guards its bytes instead.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from .errors import NotACheckpointError, TruncatedCheckpointError
+
+_EOCD = struct.Struct("<4s4H2LH")  # end of central directory record, 22 bytes
+_EOCD64_LOCATOR = struct.Struct("<4sLQL")  # 20 bytes
+_EOCD64 = struct.Struct("<4sQ2H2L4Q")  # 56 bytes
+_CENTRAL = struct.Struct("<4s4B4H3L5H2L")  # central directory file header, 46 bytes
+_LOCAL = struct.Struct("<4s5H3L2H")  # local file header, 30 bytes
+_MAX_COMMENT = 0xFFFF
+#: A central directory larger than this is refused before it is read (10 million entries).
+MAX_CENTRAL_DIRECTORY = 1 << 30
+
+_DATA_ENTRY = re.compile(r"(?:^|/)data/[^/]+$")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One archive member, as the central directory describes it."""
+
+    name: str
+    local_offset: int
+    size: int
+    compressed_size: int
+    method: int
+
+    @property
+    def is_tensor_data(self) -> bool:
+        return self.method == 0 and bool(_DATA_ENTRY.search(self.name))
+
+
+class TorchZip:
+    """An open ``torch.save`` archive: its entries, and the bytes of any one of them."""
+
+    def __init__(self, f: BinaryIO, path: str, file_size: int) -> None:
+        self._f = f
+        self.path = path
+        self.file_size = file_size
+        self.entries = _read_central_directory(f, path, file_size)
+        if not any(e.name == "data.pkl" or e.name.endswith("/data.pkl") for e in self.entries):
+            raise NotACheckpointError(
+                path,
+                f"{path} is a zip archive but not a PyTorch checkpoint (it has no data.pkl).",
+                hint="Pass the file that torch.save wrote.",
+            )
+
+    def tensor_entries(self) -> Iterator[Entry]:
+        """Tensor storages, last written first: snapshots are usually saved after the model."""
+        for entry in reversed(self.entries):
+            if entry.is_tensor_data:
+                yield entry
+
+    def data_offset(self, entry: Entry, peek: int = 0) -> tuple[int, bytes]:
+        """Where ``entry``'s bytes start in the file, and up to ``peek`` of its first bytes."""
+        # One read for the local header and the peek, sized from the central directory's
+        # name and (usually equal) extra lengths; a second read only if the local extra is longer.
+        guess = _LOCAL.size + len(entry.name.encode("utf-8")) + 64
+        want = min(peek, entry.size)
+        block = self.read_at(entry.local_offset, guess + want)
+        if len(block) < _LOCAL.size:
+            raise self._truncated(f"the local header of {entry.name} is cut off")
+        sig, *_, name_len, extra_len = _LOCAL.unpack_from(block)
+        if sig != b"PK\x03\x04":
+            raise self._truncated(f"the local header of {entry.name} is missing")
+        start = entry.local_offset + _LOCAL.size + name_len + extra_len
+        if start + entry.size > self.file_size:
+            raise self._truncated(f"{entry.name} runs past the end of the file")
+        head = block[start - entry.local_offset :][:want]
+        if len(head) < want:
+            head = self.read_at(start, want)
+        return start, head
+
+    def read_at(self, offset: int, size: int) -> bytes:
+        self._f.seek(offset)
+        return self._f.read(size)
+
+    def _truncated(self, why: str) -> TruncatedCheckpointError:
+        return _truncated(self.path, why)
+
+
+def _truncated(path: str, why: str) -> TruncatedCheckpointError:
+    return TruncatedCheckpointError(
+        path,
+        f"{path} is truncated or damaged: {why}.",
+        hint="The file may still be copying, or was cut short; use a complete copy.",
+    )
+
+
+def _not_a_checkpoint(path: str, what: str) -> NotACheckpointError:
+    return NotACheckpointError(
+        path,
+        f"{path} is not a PyTorch checkpoint ({what}).",
+        hint="Pass a file written by torch.save (PyTorch 1.6 or newer).",
+    )
+
+
+def _read_central_directory(f: BinaryIO, path: str, file_size: int) -> list[Entry]:
+    count, cd_size, cd_offset = _find_central_directory(f, path, file_size)
+    if cd_size > MAX_CENTRAL_DIRECTORY:
+        raise _truncated(path, f"its central directory claims {cd_size:,} bytes")
+    if cd_offset + cd_size > file_size:
+        raise _truncated(path, "its central directory lies past the end of the file")
+    f.seek(cd_offset)
+    data = f.read(cd_size)
+    entries: list[Entry] = []
+    pos = 0
+    while pos < len(data):
+        if len(data) - pos < _CENTRAL.size:
+            raise _truncated(path, "its central directory is cut off")
+        fields = _CENTRAL.unpack_from(data, pos)
+        if fields[0] != b"PK\x01\x02":
+            raise _truncated(path, "its central directory has a bad record")
+        method, csize, usize = fields[6], fields[10], fields[11]
+        name_len, extra_len, comment_len, offset = fields[12], fields[13], fields[14], fields[18]
+        name_end = pos + _CENTRAL.size + name_len
+        extra = data[name_end : name_end + extra_len]
+        usize, csize, offset = _apply_zip64(extra, usize, csize, offset)
+        name = data[pos + _CENTRAL.size : name_end].decode("utf-8", "replace")
+        entries.append(Entry(name, offset, usize, csize, method))
+        pos = name_end + extra_len + comment_len
+    if count != len(entries):
+        raise _truncated(path, f"its directory lists {len(entries)} of {count} entries")
+    return entries
+
+
+def _find_central_directory(f: BinaryIO, path: str, file_size: int) -> tuple[int, int, int]:
+    tail_size = min(file_size, _EOCD.size + _MAX_COMMENT + _EOCD64_LOCATOR.size)
+    f.seek(file_size - tail_size)
+    tail = f.read(tail_size)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < _EOCD.size:
+        f.seek(0)
+        start = f.read(4)
+        if start == b"PK\x03\x04":
+            raise _truncated(path, "the end of its zip archive is missing")
+        if start[:1] == b"\x80":
+            raise _not_a_checkpoint(path, "it uses the legacy pre-1.6 format, not a zip archive")
+        raise _not_a_checkpoint(path, "it is not a zip archive")
+    _, _, _, _, count, cd_size, cd_offset, _ = _EOCD.unpack_from(tail, at)
+    locator_at = at - _EOCD64_LOCATOR.size
+    if locator_at >= 0 and tail[locator_at : locator_at + 4] == b"PK\x06\x07":
+        _, _, eocd64_offset, _ = _EOCD64_LOCATOR.unpack_from(tail, locator_at)
+        if eocd64_offset + _EOCD64.size > file_size:
+            raise _truncated(path, "its ZIP64 directory record lies past the end of the file")
+        f.seek(eocd64_offset)
+        record = f.read(_EOCD64.size)
+        if len(record) < _EOCD64.size or record[:4] != b"PK\x06\x06":
+            raise _truncated(path, "its ZIP64 directory record is damaged")
+        fields = _EOCD64.unpack(record)
+        count, cd_size, cd_offset = fields[7], fields[8], fields[9]
+    return count, cd_size, cd_offset
+
+
+def _apply_zip64(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int, int, int]:
+    """Replace 0xFFFFFFFF placeholders with the values from a ZIP64 extra field."""
+    pos = 0
+    while pos + 4 <= len(extra):
+        tag, length = struct.unpack_from("<2H", extra, pos)
+        if tag == 0x0001:
+            body = extra[pos + 4 : pos + 4 + length]
+            values = [usize, csize, offset]
+            at = 0
+            for i, value in enumerate(values):
+                if value == 0xFFFFFFFF and at + 8 <= len(body):
+                    values[i] = struct.unpack_from("<Q", body, at)[0]
+                    at += 8
+            return values[0], values[1], values[2]
+        pos += 4 + length
+    return usize, csize, offset

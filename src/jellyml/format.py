@@ -1,0 +1,170 @@
+"""The on-disk snapshot format (docs/FORMAT.md is its spec; keep the two in step).
+
+A snapshot is a 1-D uint8 tensor: a JSON header padded with NUL bytes to ``HEADER_SIZE`` bytes,
+then a git bundle. JellyML 1.0.0 wrote the same layout with four header fields; we add optional
+ones (readers ignore fields they do not know). The metadata travels in a second tensor with the
+same kind of header, so the bundle keeps filling the snapshot tensor from byte 1024 to its end,
+which is what JellyML 1.0.0's reader expects.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Optional
+
+HEADER_SIZE = 1024
+SNAPSHOT_MAGIC = "jelly_ml_snapshot"
+METADATA_MAGIC = "jelly_ml_metadata"
+#: The header ``version`` JellyML 1.0.0 wrote and requires; we keep writing it.
+LEGACY_VERSION = "january-7-2023"
+#: 1 is JellyML 1.0.0 (no ``format_version`` field); 2 is this release.
+FORMAT_VERSION = 2
+
+SNAPSHOT_KEY = "jellyml_code_snapshot"
+METADATA_KEY = "jellyml_snapshot_metadata"
+
+#: Readers refuse metadata larger than this before reading it.
+MAX_METADATA_SIZE = 64 * 1024 * 1024
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+class HeaderError(ValueError):
+    """A header that claims to be ours is malformed; ``field`` names the culprit."""
+
+    def __init__(self, problem: str, field: Optional[str] = None) -> None:
+        self.problem = problem
+        self.field = field
+        super().__init__(problem)
+
+
+class NewerFormatError(ValueError):
+    """The header is from a format version this reader does not know."""
+
+    def __init__(self, found: str) -> None:
+        self.found = found
+        super().__init__(found)
+
+
+@dataclass(frozen=True)
+class Header:
+    """A parsed header (snapshot or metadata): where its payload sits inside the tensor."""
+
+    magic: str
+    offset: int
+    size: int
+    format_version: int
+    sha256: Optional[str] = None
+    commit: Optional[str] = None
+    metadata_sha256: Optional[str] = None
+
+
+def encode_header(
+    magic: str,
+    size: int,
+    sha256: str,
+    *,
+    commit: Optional[str] = None,
+    metadata_sha256: Optional[str] = None,
+) -> bytes:
+    """The exact ``HEADER_SIZE`` bytes that precede a payload of ``size`` bytes."""
+    prefix = "snapshot" if magic == SNAPSHOT_MAGIC else "metadata"
+    fields: dict[str, Any] = {
+        "magic_number": magic,
+        f"{prefix}_offset": HEADER_SIZE,
+        f"{prefix}_size": size,
+        "version": LEGACY_VERSION,
+        "format_version": FORMAT_VERSION,
+        "sha256": sha256,
+    }
+    if commit is not None:
+        fields["commit"] = commit
+    if metadata_sha256 is not None:
+        fields["metadata_sha256"] = metadata_sha256
+    raw = json.dumps(fields).encode("utf-8")
+    if len(raw) > HEADER_SIZE:  # cannot happen with the fields above; guards future edits
+        raise ValueError(f"header is {len(raw)} bytes, over {HEADER_SIZE}")
+    return raw + b"\0" * (HEADER_SIZE - len(raw))
+
+
+def looks_like_header(block: bytes) -> bool:
+    """True when ``block`` claims to be a JellyML header, even if it then fails to parse."""
+    return block.lstrip()[:1] == b"{" and (
+        SNAPSHOT_MAGIC.encode() in block or METADATA_MAGIC.encode() in block
+    )
+
+
+def decode_header(block: bytes, entry_size: int) -> Header:
+    """Parse and bound-check the header at the start of a tensor of ``entry_size`` bytes.
+
+    Raises ``HeaderError`` for a header that claims to be ours but is malformed, and
+    ``NewerFormatError`` for one from a future incompatible format.
+    """
+    text = block[:HEADER_SIZE].split(b"\0", 1)[0]
+    try:
+        fields = json.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HeaderError(f"its header is not valid JSON ({exc})") from None
+    if not isinstance(fields, dict):
+        raise HeaderError("its header is not a JSON object")
+    magic = fields.get("magic_number")
+    if magic not in (SNAPSHOT_MAGIC, METADATA_MAGIC):
+        raise HeaderError(f"its header has magic_number {magic!r}", "magic_number")
+    version = _format_version(fields)
+    prefix = "snapshot" if magic == SNAPSHOT_MAGIC else "metadata"
+    offset = _int_field(fields, f"{prefix}_offset")
+    size = _int_field(fields, f"{prefix}_size")
+    if offset < HEADER_SIZE or offset > entry_size:
+        raise HeaderError(
+            f"{prefix}_offset {offset} lies outside the {entry_size}-byte tensor",
+            f"{prefix}_offset",
+        )
+    if size > entry_size - offset:
+        raise HeaderError(
+            f"{prefix}_size {size} runs past the end of the {entry_size}-byte tensor",
+            f"{prefix}_size",
+        )
+    if magic == METADATA_MAGIC and size > MAX_METADATA_SIZE:
+        raise HeaderError(f"metadata_size {size} is over the {MAX_METADATA_SIZE}-byte limit")
+    return Header(
+        magic=magic,
+        offset=offset,
+        size=size,
+        format_version=version,
+        sha256=_hex_field(fields, "sha256", _SHA256),
+        commit=_hex_field(fields, "commit", _OBJECT_ID),
+        metadata_sha256=_hex_field(fields, "metadata_sha256", _SHA256),
+    )
+
+
+def _format_version(fields: dict[str, Any]) -> int:
+    version = fields.get("format_version")
+    if version is None:
+        # JellyML 1.0.0 wrote no format_version; its files carry the legacy version string.
+        if fields.get("version") != LEGACY_VERSION:
+            raise NewerFormatError(str(fields.get("version")))
+        return 1
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise HeaderError(f"format_version {version!r} is not a positive integer", "format_version")
+    if version > FORMAT_VERSION:
+        raise NewerFormatError(str(version))
+    return version
+
+
+def _int_field(fields: dict[str, Any], name: str) -> int:
+    value = fields.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise HeaderError(f"{name} is {value!r}, not a non-negative integer", name)
+    return value
+
+
+def _hex_field(fields: dict[str, Any], name: str, pattern: re.Pattern[str]) -> Optional[str]:
+    value = fields.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise HeaderError(f"{name} is {value!r}, not a lowercase hex digest", name)
+    return value

@@ -1,0 +1,199 @@
+"""Finding and reading a snapshot in a checkpoint, without torch and without unpickling."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Optional, Union
+
+from . import format as fmt
+from .container import Entry, TorchZip
+from .errors import (
+    CorruptSnapshotError,
+    ModelFileError,
+    ModelFileNotFoundError,
+    NotACheckpointError,
+    OutputPathError,
+    SnapshotNotFoundError,
+    UnsupportedFormatError,
+)
+
+PathLike = Union[str, "os.PathLike[str]"]
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A snapshot found in a checkpoint: where its bundle lies, and its metadata.
+
+    The bundle itself is not read until ``extract_bundle`` (or ``temporary_bundle``) asks.
+    """
+
+    path: str
+    entry: str
+    header: fmt.Header
+    bundle_offset: int
+    metadata: Optional[dict[str, Any]]
+
+    @property
+    def bundle_size(self) -> int:
+        return self.header.size
+
+    @property
+    def format_version(self) -> int:
+        return self.header.format_version
+
+    @property
+    def commit(self) -> Optional[str]:
+        """The snapshot commit id (None for files from JellyML 1.0.0, which did not record it)."""
+        return self.header.commit
+
+    def extract_bundle(self, output_path: PathLike) -> str:
+        """Stream the bundle to ``output_path`` (replaced atomically) and verify its sha256."""
+        return _extract(self, os.fspath(output_path))
+
+
+def read_snapshot(path: PathLike) -> Snapshot:
+    """Find the JellyML snapshot in a ``torch.save`` checkpoint and read its header and metadata.
+
+    Reads the zip's central directory, the first 1 KiB of candidate tensors (last saved first) and
+    the metadata; never unpickles and never loads the model. Raises a ``ModelFileError`` subclass
+    for a missing file, a file that is not a checkpoint, a truncated one, one without a snapshot,
+    a corrupt snapshot, or one written by a newer jellyml.
+    """
+    name = os.fspath(path)
+    with _open_model(name) as (f, size):
+        archive = TorchZip(f, name, size)
+        return _find(archive)
+
+
+@contextlib.contextmanager
+def temporary_bundle(path: PathLike) -> Iterator[tuple[Snapshot, str]]:
+    """Extract the snapshot's bundle to a temporary file, yield it, and always remove it."""
+    snapshot = read_snapshot(path)
+    folder = tempfile.mkdtemp(prefix="jellyml-")
+    try:
+        bundle = os.path.join(folder, "snapshot.bundle")
+        snapshot.extract_bundle(bundle)
+        yield snapshot, bundle
+    finally:
+        with contextlib.suppress(OSError):
+            for leftover in os.listdir(folder):
+                os.unlink(os.path.join(folder, leftover))
+            os.rmdir(folder)
+
+
+@contextlib.contextmanager
+def _open_model(path: str) -> Iterator[tuple[BinaryIO, int]]:
+    if os.path.isdir(path):
+        raise NotACheckpointError(path, f"{path} is a directory, not a model file.")
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed below, after the caller is done
+    except FileNotFoundError:
+        raise ModelFileNotFoundError(path) from None
+    except OSError as exc:
+        raise ModelFileError(path, f"Cannot read {path}: {exc.strerror}.") from None
+    with f:
+        yield f, os.fstat(f.fileno()).st_size
+
+
+def _find(archive: TorchZip) -> Snapshot:
+    found: Optional[tuple[Entry, fmt.Header, int]] = None
+    metadata: dict[str, tuple[Entry, fmt.Header, int]] = {}
+    for entry in archive.tensor_entries():
+        if entry.size < fmt.HEADER_SIZE:
+            continue
+        parsed = _parse_candidate(archive, entry)
+        if parsed is None:
+            continue
+        header, start = parsed
+        if header.magic == fmt.METADATA_MAGIC:
+            metadata.setdefault(header.sha256 or "", (entry, header, start))
+        elif found is None:
+            found = (entry, header, start)
+        if found is not None and (
+            found[1].metadata_sha256 is None or found[1].metadata_sha256 in metadata
+        ):
+            break
+    if found is None:
+        raise SnapshotNotFoundError(archive.path)
+    entry, header, start = found
+    meta = metadata.get(header.metadata_sha256 or "")
+    return Snapshot(
+        path=archive.path,
+        entry=entry.name,
+        header=header,
+        bundle_offset=start + header.offset,
+        metadata=_read_metadata(archive, *meta) if meta else None,
+    )
+
+
+def _parse_candidate(archive: TorchZip, entry: Entry) -> Optional[tuple[fmt.Header, int]]:
+    start, block = archive.data_offset(entry, peek=fmt.HEADER_SIZE)
+    if not fmt.looks_like_header(block):
+        return None
+    try:
+        return fmt.decode_header(block, entry.size), start
+    except fmt.NewerFormatError as exc:
+        raise UnsupportedFormatError(archive.path, exc.found) from None
+    except fmt.HeaderError as exc:
+        raise CorruptSnapshotError(archive.path, exc.problem, field=exc.field) from None
+
+
+def _read_metadata(archive: TorchZip, entry: Entry, header: fmt.Header, start: int) -> Any:
+    raw = archive.read_at(start + header.offset, header.size)
+    if header.sha256 is not None and hashlib.sha256(raw).hexdigest() != header.sha256:
+        raise CorruptSnapshotError(archive.path, "its metadata does not match its sha256")
+    try:
+        value = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise CorruptSnapshotError(archive.path, "its metadata is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise CorruptSnapshotError(archive.path, "its metadata is not a JSON object")
+    return value
+
+
+def _extract(snapshot: Snapshot, output_path: str) -> str:
+    folder = os.path.dirname(os.path.abspath(output_path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".jellyml-", suffix=".bundle.part", dir=folder)
+    except OSError as exc:
+        raise OutputPathError(output_path, exc.strerror or str(exc)) from None
+    try:
+        with os.fdopen(fd, "wb") as out, _open_model(snapshot.path) as (f, _):
+            digest = _copy_range(f, out, snapshot.bundle_offset, snapshot.bundle_size)
+        if digest != snapshot.header.sha256 and snapshot.header.sha256 is not None:
+            raise CorruptSnapshotError(snapshot.path, "its bundle does not match its sha256")
+        if not _looks_like_bundle(tmp):
+            raise CorruptSnapshotError(snapshot.path, "its payload is not a git bundle")
+        os.replace(tmp, output_path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return output_path
+
+
+def _copy_range(f: BinaryIO, out: BinaryIO, offset: int, size: int) -> str:
+    """Copy ``size`` bytes from ``offset`` in 1 MiB chunks; return their sha256."""
+    digest = hashlib.sha256()
+    f.seek(offset)
+    left = size
+    while left:
+        chunk = f.read(min(_CHUNK, left))
+        if not chunk:
+            raise CorruptSnapshotError(f.name, "its bundle is cut off")
+        digest.update(chunk)
+        out.write(chunk)
+        left -= len(chunk)
+    return digest.hexdigest()
+
+
+def _looks_like_bundle(path: str) -> bool:
+    with open(path, "rb") as f:
+        return f.read(16).startswith((b"# v2 git bundle", b"# v3 git bundle"))
