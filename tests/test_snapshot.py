@@ -17,6 +17,7 @@ from jellyml.errors import (
     BareRepoError,
     GitNotFoundError,
     GitTooOldError,
+    NotAFolderError,
     NotAGitRepoError,
     PathNotFoundError,
     SnapshotTooLargeError,
@@ -311,9 +312,12 @@ def test_create_git_repo_leaves_no_git_behind(tmp_path):
     }
 
 
-def test_missing_path_and_bare_repo(tmp_path):
-    with pytest.raises(PathNotFoundError):
+def test_missing_path_file_and_bare_repo(tmp_path):
+    with pytest.raises(PathNotFoundError, match="does not exist"):
         jellyml.create_snapshot(str(tmp_path / "nope"))
+    (tmp_path / "file.py").write_text("x\n")
+    with pytest.raises(NotAFolderError, match="is a file, not a folder"):
+        jellyml.create_snapshot(str(tmp_path / "file.py"))
     subprocess.run(["git", "init", "-q", "--bare", str(tmp_path / "bare.git")], check=True)
     with pytest.raises(BareRepoError):
         jellyml.create_snapshot(str(tmp_path / "bare.git"))

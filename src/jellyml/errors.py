@@ -166,3 +166,11 @@ class BareRepoError(JellyMLError, ValueError):
             f"{path} is a bare git repository, which has no working tree.",
             hint="Point jellyml at a folder inside a checkout.",
         )
+
+
+class NotAFolderError(JellyMLError, NotADirectoryError):
+    """A path that should be a folder is a file."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(f"{path} is a file, not a folder.", hint="Pass the folder that holds it.")

@@ -28,6 +28,7 @@ from . import gitcmd
 from .errors import (
     BareRepoError,
     GitCommandError,
+    NotAFolderError,
     NotAGitRepoError,
     PathNotFoundError,
     SnapshotTooLargeError,
@@ -204,8 +205,15 @@ def _git(repo: _Repo, env: dict[str, str], *args: str, stdin: Optional[bytes] = 
 def _locate(path: Optional[str], tmp: str, create_git_repo: bool) -> _Repo:
     folder = os.path.abspath(os.path.expanduser(path if path is not None else os.getcwd()))
     if not os.path.isdir(folder):
+        if os.path.exists(folder):
+            raise NotAFolderError(folder)
         raise PathNotFoundError(folder)
     probe = gitcmd.run(["rev-parse", "--is-bare-repository"], cwd=folder, check=False)
+    if probe.returncode != 0 and b"dubious ownership" in probe.stderr:
+        # A repo owned by another user: git's own message says how to allow it.
+        raise GitCommandError(
+            ["git", "rev-parse"], probe.returncode, probe.stderr.decode("utf-8", "replace")
+        )
     if probe.returncode != 0:
         if not create_git_repo:
             raise NotAGitRepoError(
