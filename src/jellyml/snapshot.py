@@ -63,6 +63,7 @@ DEFAULT_SECRET_PATTERNS: tuple[str, ...] = (
     ".htpasswd",
 )
 SNAPSHOT_MESSAGE = "JellyML snapshot"
+_HEAD_FORMAT = "%H%x00%T%x00%an%x00%ae%x00%ad%x00%cn%x00%ce%x00%cd"
 # Identity and date of a snapshot commit in a repo with no commits yet: fixed, so that two
 # processes (or two runs) snapshotting the same files agree on the commit id.
 _UNBORN_IDENTITY = ("JellyML", "snapshot@jellyml.invalid", "1673049600 +0000")
@@ -142,6 +143,8 @@ class _Repo:
     object_format: str
     head: Optional[str]
     branch: Optional[str]
+    #: HEAD's tree, author name, email, date, committer name, email, date (empty when unborn).
+    head_fields: tuple[str, ...] = ()
     created: bool = False
 
 
@@ -208,26 +211,12 @@ def _locate(path: Optional[str], tmp: str, create_git_repo: bool) -> _Repo:
         if os.path.exists(folder):
             raise NotAFolderError(folder)
         raise PathNotFoundError(folder)
-    probe = gitcmd.run(["rev-parse", "--is-bare-repository"], cwd=folder, check=False)
-    if probe.returncode != 0 and b"dubious ownership" in probe.stderr:
-        # A repo owned by another user: git's own message says how to allow it.
-        raise GitCommandError(
-            ["git", "rev-parse"], probe.returncode, probe.stderr.decode("utf-8", "replace")
-        )
-    if probe.returncode != 0:
-        if not create_git_repo:
-            raise NotAGitRepoError(
-                folder,
-                hint="Run `git init` there, or pass create_git_repo=True to snapshot the folder "
-                "without leaving a repository behind.",
-            )
-        return _scratch_repo(folder, tmp)
-    if probe.stdout.strip() == b"true":
-        raise BareRepoError(folder)
-    top, git_dir, objects, index, shallow, object_format = gitcmd.out(
+    # One rev-parse for everything; --show-toplevel comes last because it is the one that fails
+    # in a bare repository (after the others have printed).
+    probe = gitcmd.run(
         [
             "rev-parse",
-            "--show-toplevel",
+            "--is-bare-repository",
             "--absolute-git-dir",
             "--git-path",
             "objects",
@@ -236,11 +225,33 @@ def _locate(path: Optional[str], tmp: str, create_git_repo: bool) -> _Repo:
             "--git-path",
             "shallow",
             "--show-object-format",
+            "--show-toplevel",
         ],
         cwd=folder,
-    ).split("\n")
-    head = gitcmd.run(["rev-parse", "-q", "--verify", "HEAD^{commit}"], cwd=folder, check=False)
+        check=False,
+    )
+    lines = probe.stdout.decode("utf-8", "surrogateescape").split("\n")
+    if probe.returncode != 0 and b"dubious ownership" in probe.stderr:
+        # A repo owned by another user: git's own message says how to allow it.
+        raise GitCommandError(
+            ["git", "rev-parse"], probe.returncode, probe.stderr.decode("utf-8", "replace")
+        )
+    if probe.returncode != 0 and not probe.stdout:
+        if not create_git_repo:
+            raise NotAGitRepoError(
+                folder,
+                hint="Run `git init` there, or pass create_git_repo=True to snapshot the folder "
+                "without leaving a repository behind.",
+            )
+        return _scratch_repo(folder, tmp)
+    if probe.returncode != 0 or lines[0] == "true":
+        raise BareRepoError(folder)
+    _, git_dir, objects, index, shallow, object_format, top = lines[:7]
+    head = gitcmd.run(
+        ["show", "-s", f"--format={_HEAD_FORMAT}", "--date=raw", "HEAD"], cwd=folder, check=False
+    )
     branch = gitcmd.run(["symbolic-ref", "-q", "--short", "HEAD"], cwd=folder, check=False)
+    head_fields = head.stdout.decode("utf-8", "surrogateescape").rstrip("\n").split("\0")
     return _Repo(
         top=top,
         git_dir=git_dir,
@@ -248,7 +259,8 @@ def _locate(path: Optional[str], tmp: str, create_git_repo: bool) -> _Repo:
         index=os.path.join(folder, index),
         shallow=os.path.join(folder, shallow),
         object_format=object_format,
-        head=head.stdout.decode().strip() or None,
+        head=head_fields[0] if head.returncode == 0 else None,
+        head_fields=tuple(head_fields[1:]) if head.returncode == 0 else (),
         branch=branch.stdout.decode("utf-8", "surrogateescape").strip() or None,
     )
 
@@ -316,8 +328,11 @@ def _stage_working_tree(
             left_out.append(LeftOut(os.fsdecode(rel), reason))
     if total > guards.max_total_size:
         raise SnapshotTooLargeError(total, guards.max_total_size, "untracked files total")
-    _git(repo, env, "add", "-u")
-    if included:
+    if not left_out:
+        _git(repo, env, "add", "-A")
+    else:
+        _git(repo, env, "add", "-u")
+    if included and left_out:
         literal = {**env, "GIT_LITERAL_PATHSPECS": "1"}
         _git(
             repo,
@@ -341,24 +356,14 @@ def _commit(repo: _Repo, env: dict[str, str], tree: str) -> tuple[str, list[dict
     """The snapshot commit and the files it changes: HEAD itself when the tree matches HEAD's,
     else a child of HEAD (or a root commit in a repo with no commits)."""
     if repo.head is not None:
-        fields = _git(
-            repo,
-            env,
-            "show",
-            "-s",
-            "--format=%T%x00%an%x00%ae%x00%ad%x00%cn%x00%ce%x00%cd",
-            "--date=raw",
-            repo.head,
-        ).split("\0")
+        fields = repo.head_fields
         if fields[0] == tree:
             return repo.head, []
         author, committer = fields[1:4], fields[4:7]
         parents = ["-p", repo.head]
-        base_tree = fields[0]
     else:
-        author = committer = list(_UNBORN_IDENTITY)
+        author = committer = _UNBORN_IDENTITY
         parents = []
-        base_tree = _git(repo, env, "hash-object", "-t", "tree", "--stdin", stdin=b"")
     ident = {
         "GIT_AUTHOR_NAME": author[0],
         "GIT_AUTHOR_EMAIL": author[1],
@@ -369,8 +374,18 @@ def _commit(repo: _Repo, env: dict[str, str], tree: str) -> tuple[str, list[dict
     }
     message = ["-m", SNAPSHOT_MESSAGE]
     commit = _git(repo, {**env, **ident}, "commit-tree", "--no-gpg-sign", *parents, *message, tree)
+    # --root: a parentless commit (unborn repo) is compared with the empty tree.
     changed = _git(
-        repo, env, "diff-tree", "-r", "-z", "--no-renames", "--name-status", base_tree, tree
+        repo,
+        env,
+        "diff-tree",
+        "-r",
+        "-z",
+        "--no-commit-id",
+        "--no-renames",
+        "--name-status",
+        "--root",
+        commit,
     )
     return commit, _name_status(changed)
 
