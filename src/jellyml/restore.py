@@ -277,7 +277,7 @@ def _short_branch(branch: Optional[str]) -> Optional[str]:
 def undo_last(code_dir: Optional[str] = None) -> UndoResult:
     """Put the repository holding ``code_dir`` back as it was before the last eat."""
     gitcmd.check_git()
-    folder = _folder(code_dir)
+    folder = _existing(_folder(code_dir))
     repo = savepoint.find_repo(folder)
     if repo is None:
         raise NotAGitRepoError(folder, hint="Run `jellyml undo` inside the repository you ate in.")
@@ -294,7 +294,12 @@ def _undo_item(repo: Repo, hist: str, item: HistoryItem) -> UndoResult:
     fresh = savepoint.find_repo(repo.top)  # HEAD may have moved since ``repo`` was read
     assert fresh is not None
     repo = fresh
-    current = savepoint.save(repo, "jellyml: work after eating")
+    # Files ignored before the eat may show as untracked now (the snapshot's .gitignore differs):
+    # they were never ours to move, so they stay where they are.
+    target_paths = savepoint.entries(repo, item.saved_worktree)
+    loose = [p for p in savepoint.list_untracked(repo) if p not in target_paths]
+    keep = savepoint.ignored_by(repo, item.saved_worktree, loose)
+    current = savepoint.save(repo, "jellyml: work after eating", skip=keep)
     savepoint.check_ignored_collisions(repo, item.saved_worktree, current.untracked)
     killpoint("undo:saved")
     after = _keep_work_after(repo, item, current)
@@ -334,9 +339,9 @@ def _keep_work_after(repo: Repo, item: HistoryItem, current: SavePoint) -> Optio
     known_commits = {item.head, item.snapshot_commit, item.saved_index, item.saved_worktree}
     known_trees = [item.snapshot_commit, item.saved_index, item.saved_worktree]
     if item.after_branch and _ref_exists(repo, f"refs/heads/{item.after_branch}"):
-        tip = repo.git("rev-parse", f"refs/heads/{item.after_branch}")
-        known_commits.add(tip)
-        known_trees += [tip, *repo.git("rev-list", "--max-count=2", tip).split()]
+        kept = repo.git("rev-parse", f"refs/heads/{item.after_branch}")
+        known_commits.add(kept)
+        known_trees += repo.git("rev-list", "--max-count=2", kept).split()
     known: set[tuple[bytes, savepoint.Entry]] = set()
     for tree in known_trees:
         known |= set(savepoint.entries(repo, tree).items())
@@ -344,7 +349,7 @@ def _keep_work_after(repo: Repo, item: HistoryItem, current: SavePoint) -> Optio
     now |= set(savepoint.entries(repo, current.worktree).items())
     if not (now - known) and current.head in known_commits:
         return item.after_branch
-    tip: Optional[str] = current.worktree if current.dirty else current.head
+    tip = current.worktree if current.dirty else current.head
     assert tip is not None  # an unborn, clean HEAD has nothing new
     name = _free_branch_name(repo, f"jellyml-after-eat-{item.id}")
     repo.git("update-ref", "-m", "jellyml undo: work done after eating", f"refs/heads/{name}", tip)
@@ -401,9 +406,17 @@ def delete_last_item(code_dir: Optional[str] = None) -> tuple[str, Optional[Hist
     return repo.top, item
 
 
+def _existing(folder: str) -> str:
+    """``folder``, or its nearest existing parent: a subfolder the eaten snapshot does not have
+    is gone until the undo brings it back."""
+    while not os.path.isdir(folder) and os.path.dirname(folder) != folder:
+        folder = os.path.dirname(folder)
+    return folder
+
+
 def _require_repo(code_dir: Optional[str]) -> Repo:
     gitcmd.check_git()
-    folder = _folder(code_dir)
+    folder = _existing(_folder(code_dir))
     repo = savepoint.find_repo(folder)
     if repo is None:
         raise NotAGitRepoError(folder, hint="Pass -c with a folder inside the repository.")

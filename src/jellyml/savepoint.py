@@ -100,14 +100,15 @@ def find_repo(folder: str) -> Optional[Repo]:
     return Repo(
         top=top,
         git_dir=git_dir,
-        index=os.path.join(top, index) if not os.path.isabs(index) else index,
+        index=os.path.join(folder, index),  # --git-path answers relative to the cwd
         head=head.stdout.decode().strip() or None,
         branch=branch.stdout.decode("utf-8", "surrogateescape").strip() or None,
     )
 
 
-def save(repo: Repo, message: str) -> SavePoint:
-    """Commit the index and the working tree (untracked files included) without changing them."""
+def save(repo: Repo, message: str, *, skip: frozenset[bytes] = frozenset()) -> SavePoint:
+    """Commit the index and the working tree (untracked files included, but not those in
+    ``skip``) without changing them."""
     if gitcmd.run(["ls-files", "-u", "-z"], cwd=repo.top).stdout:
         raise UnmergedIndexError(repo.top)
     with tempfile.TemporaryDirectory(prefix="jellyml-save-") as tmp:
@@ -115,7 +116,7 @@ def save(repo: Repo, message: str) -> SavePoint:
         if os.path.exists(repo.index):
             shutil.copyfile(repo.index, env["GIT_INDEX_FILE"])
         index_tree = repo.git(*_NO_SPLIT, "write-tree", env=env)
-        untracked = list_untracked(repo, env)
+        untracked = [p for p in list_untracked(repo, env) if p not in skip]
         repo.git(*_NO_SPLIT, "add", "-u", env=env)
         if untracked:
             gitcmd.run(
@@ -131,6 +132,31 @@ def save(repo: Repo, message: str) -> SavePoint:
     base = tree_of(repo, repo.head) or empty_tree(repo)
     dirty = bool(untracked) or worktree_tree != base or index_tree != base
     return SavePoint(repo.head, repo.branch, index, worktree, untracked, dirty)
+
+
+def ignored_by(repo: Repo, commit: str, paths: list[bytes]) -> frozenset[bytes]:
+    """Those of ``paths`` that the ``.gitignore`` files of ``commit`` (with .git/info/exclude
+    and core.excludesFile) ignore: files to leave alone once ``commit`` is checked out again."""
+    if not paths:
+        return frozenset()
+    with tempfile.TemporaryDirectory(prefix="jellyml-ignore-") as tmp:
+        root = os.fsencode(tmp)
+        for path in paths:  # folders exist, so that folder-only patterns (build/) match
+            os.makedirs(os.path.join(root, os.path.dirname(path)), exist_ok=True)
+        for path, (mode, oid) in entries(repo, commit).items():
+            if os.path.basename(path) == b".gitignore" and mode.startswith("100"):
+                target = os.path.join(root, path)
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                blob = gitcmd.run(["cat-file", "blob", oid], cwd=repo.top).stdout
+                with open(target, "wb") as f:
+                    f.write(blob)
+        proc = gitcmd.run(
+            ["--work-tree", tmp, "check-ignore", "--no-index", "-z", "--stdin"],
+            cwd=repo.top,
+            input=b"\0".join(paths),
+            check=False,
+        )
+    return frozenset(gitcmd.split_z(proc.stdout))
 
 
 def list_untracked(repo: Repo, env: Optional[dict[str, str]] = None) -> list[bytes]:
