@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from jellyml_testkit import jellyml, make_model, user_state
 
 BASE = {"model.py": "def model():\n    return 'v1'\n", "config.yaml": "epochs: 3\n"}
@@ -42,7 +43,7 @@ def _roundtrip(repo, model: Path, commit: str) -> None:
     ignored = (repo.path / "train.log").read_bytes() if (repo.path / "train.log").exists() else None
     jellyml("eat", str(model), cwd=repo.path)
     assert repo.git("rev-parse", "HEAD") == commit
-    # Only the snapshot's files: an ignored file stays, and shows if the snapshot does not ignore it.
+    # Only the snapshot's files; an ignored file stays (shown if the snapshot does not ignore it).
     status = repo.git("status", "--porcelain", "--untracked-files=all").splitlines()
     assert set(status) <= {"?? train.log"}
     if ignored is not None:
@@ -59,7 +60,7 @@ def test_clean_branch(make_repo, tmp_path):
 
 
 def test_dirty_branch_staged_unstaged_untracked(make_repo, tmp_path):
-    model, commit = _model_from(make_repo, tmp_path, lambda r: r.write("model.py", "v2\n"))
+    model, _commit = _model_from(make_repo, tmp_path, lambda r: r.write("model.py", "v2\n"))
     repo = make_repo(BASE)
     _dirty(repo)
     before_files = repo.worktree()
@@ -196,7 +197,7 @@ def test_non_empty_non_repo_refused(make_repo, tmp_path):
 
 
 def test_work_after_eating_kept_on_a_branch(make_repo, tmp_path):
-    model, commit = _model_from(make_repo, tmp_path)
+    model, _commit = _model_from(make_repo, tmp_path)
     repo = make_repo(BASE)
     repo.write("model.py", "before\n")
     before = user_state(repo)
@@ -249,7 +250,7 @@ def test_ignored_file_in_the_way_refused(make_repo, tmp_path):
 
 
 def test_nested_repository_never_touched(make_repo, tmp_path):
-    model, commit = _model_from(make_repo, tmp_path)
+    model, _commit = _model_from(make_repo, tmp_path)
     repo = make_repo(BASE)
     inner = make_repo({"inner.txt": "inner\n"}, name="unused")
     shutil.move(str(inner.path), repo.path / "vendor")
