@@ -8,12 +8,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Optional
 
-from rich_argparse import RichHelpFormatter
-
 from .._version import __version__
 from ..errors import JellyMLError
 from . import render
 from .commands import donut, eat, fix, git, show, undo
+from .options import formatter
 
 _ROOT_FLAGS = {"-q", "--quiet", "--debug", "--no_donut"}
 
@@ -34,7 +33,7 @@ def build_parser(*, show_logo: bool = True) -> argparse.ArgumentParser:
         prog=_prog(),
         description="Embed a snapshot of your code in your PyTorch checkpoints, and get it back.",
         epilog="Each command has its own -h. Psst: hungry? There is a `donut` in the oven.",
-        formatter_class=RichHelpFormatter,
+        formatter_class=formatter(),
     )
     parser.show_logo = show_logo
     parser.add_argument("--version", action="version", version=f"jellyml {__version__}")

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from rich_argparse import RichHelpFormatter
-
-SubParsers = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 CODE_DIR_HELP = (
     "the folder of the git repository to work on (default: the current directory); "
@@ -15,9 +14,15 @@ CODE_DIR_HELP = (
 )
 
 
+def formatter() -> type[argparse.HelpFormatter]:
+    """rich help, or argparse's plain one when NO_COLOR is set (rich-argparse would still bold
+    `quoted` words there)."""
+    return argparse.HelpFormatter if os.environ.get("NO_COLOR") else RichHelpFormatter
+
+
 def add_parser(subparsers: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
     """A subcommand parser with rich help; ``help=None`` keeps it out of the command list."""
-    kwargs.setdefault("formatter_class", RichHelpFormatter)
+    kwargs.setdefault("formatter_class", formatter())
     parser: argparse.ArgumentParser = subparsers.add_parser(name, **kwargs)
     return parser
 

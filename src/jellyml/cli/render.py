@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import time
 import traceback
 from typing import Any, Optional
@@ -27,12 +28,18 @@ from . import donut
 
 @functools.cache
 def stdout() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    return Console(highlight=False, soft_wrap=True, **_plain_if_no_color())
 
 
 @functools.cache
 def stderr() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return Console(stderr=True, highlight=False, soft_wrap=True, **_plain_if_no_color())
+
+
+def _plain_if_no_color() -> dict[str, Any]:
+    # rich drops colours for NO_COLOR but keeps bold and the like; https://no-color.org asks
+    # for no colour, and plain text is what a user who sets it wants from us.
+    return {"color_system": None} if os.environ.get("NO_COLOR") else {}
 
 
 def info(message: str, *, quiet: bool = False) -> None:
