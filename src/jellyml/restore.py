@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from . import gitcmd, history, savepoint
-from .errors import GitCommandError, JellyMLError, NotAGitRepoError
+from .errors import CorruptSnapshotError, GitCommandError, JellyMLError, NotAGitRepoError
 from .history import EATEN, EATING, UNDOING, HistoryItem
 from .reader import temporary_bundle
 from .savepoint import Repo, SavePoint
@@ -147,12 +147,24 @@ def eat_snapshot(model: str, code_dir: Optional[str] = None) -> EatResult:
     folder = _folder(code_dir)
     if os.path.lexists(folder) and not os.path.isdir(folder):
         raise NotADirectoryError_(folder)
-    with temporary_bundle(model) as (_snapshot, bundle):
+    with temporary_bundle(model) as (snapshot, bundle):
+        _check_heads(model, bundle, snapshot.commit)
         repo = savepoint.find_repo(folder) if os.path.isdir(folder) else None
         if repo is None:
             return _clone(model, bundle, folder)
         with repo_lock(repo):
             return _eat_into(repo, model, bundle)
+
+
+def _check_heads(model: str, bundle: str, commit: Optional[str]) -> None:
+    """The bundle must be complete and hold the commit its header names (files from JellyML
+    1.0.0 name none), before anything is touched."""
+    heads = gitcmd.run(["bundle", "list-heads", bundle], check=False)
+    listed = heads.stdout.decode("utf-8", "replace").split()
+    if heads.returncode != 0 or not listed:
+        raise CorruptSnapshotError(model, "its git bundle cannot be read")
+    if commit is not None and commit not in listed[0::2]:
+        raise CorruptSnapshotError(model, f"its bundle does not hold commit {commit[:12]}")
 
 
 def _clone(model: str, bundle: str, folder: str) -> EatResult:

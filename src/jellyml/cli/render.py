@@ -212,8 +212,10 @@ def show(described: dict[str, Any], *, as_json: bool) -> None:
     for key, label in _SHOW_ROWS:
         table.add_row(label, escape(_cell(key, described.get(key))))
     stdout().print(table)
-    if not described.get("has_metadata"):
+    if described.get("format_version") == 1:
         info("(written by JellyML 1.0.0, which recorded no metadata)")
+    elif not described.get("has_metadata"):
+        info("(this snapshot carries no metadata)")
 
 
 def _cell(key: str, value: Any) -> str:
