@@ -61,8 +61,9 @@ def test_errors_are_raised(setup, tmp_path):
     assert repo.state() == before
 
 
-def test_git_returns_gits_exit_code(setup, capfd):
+def test_git_returns_gits_exit_code(setup, capfd, monkeypatch):
     repo, model, commit = setup
+    monkeypatch.chdir(repo.path)
     assert git(GitArgs_dataclass([str(model), "bundle", "list-heads", "{}"])) == 0
     assert commit in capfd.readouterr().out
     assert git(GitArgs_dataclass([str(model), "rev-parse", "--verify", "-q", "nothing"])) == 1
