@@ -320,3 +320,19 @@ def test_aliases(make_repo, tmp_path, alias, undo_alias):
     assert repo.git("rev-parse", "HEAD") == commit
     jellyml(undo_alias, cwd=repo.path)
     assert user_state(repo) == before
+
+
+def test_model_file_inside_the_repo_stays_put(make_repo, tmp_path):
+    source = make_repo(BASE, name="source")
+    repo = make_repo(BASE)
+    repo.write("model.py", "edited\n")
+    make_model(source.path, repo.path / "ckpt.pth")  # saved in the project, not ignored
+    model_bytes = (repo.path / "ckpt.pth").read_bytes()
+    before = user_state(repo)
+    jellyml("eat", "ckpt.pth", cwd=repo.path)
+    assert (repo.path / "ckpt.pth").read_bytes() == model_bytes
+    saved = repo.git("for-each-ref", "--format=%(refname)", "refs/jellyml/**/saved")
+    assert "ckpt.pth" not in repo.git("ls-tree", "-r", "--name-only", saved)
+    proc = jellyml("undo", cwd=repo.path)
+    assert "after" not in proc.stderr
+    assert user_state(repo) == before

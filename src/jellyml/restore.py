@@ -187,7 +187,8 @@ def _eat_into(repo: Repo, model: str, bundle: str) -> EatResult:
     prefix = f"refs/jellyml/{item_id}"
     commit = _fetch(repo, bundle, f"{prefix}/snapshot")
     try:
-        saved = savepoint.save(repo, f"jellyml: before eating {os.path.basename(model)}")
+        stay = _model_stays(repo, model, commit)
+        saved = savepoint.save(repo, f"jellyml: before eating {os.path.basename(model)}", skip=stay)
         savepoint.check_ignored_collisions(repo, commit, saved.untracked)
         killpoint("eat:saved")
         repo.git("update-ref", f"{prefix}/saved", saved.worktree)
@@ -221,6 +222,17 @@ def _eat_into(repo: Repo, model: str, bundle: str) -> EatResult:
         untracked_saved=len(saved.untracked),
         depth=depth,
     )
+
+
+def _model_stays(repo: Repo, model: str, target: str) -> frozenset[bytes]:
+    """The model file itself, when it lies untracked in the repository: it stays where it is
+    (a checkpoint can be gigabytes: no point copying it into git), unless ``target`` has a file
+    at its path, in which case it is put aside like any other file."""
+    rel = os.path.relpath(os.path.realpath(model), os.path.realpath(repo.top))
+    if rel.startswith(os.pardir) or os.path.isabs(rel):
+        return frozenset()
+    path = os.fsencode(rel.replace(os.sep, "/"))
+    return frozenset() if path in savepoint.entries(repo, target) else frozenset({path})
 
 
 def _new_item(item_id: str, prefix: str, model: str, commit: str, saved: SavePoint) -> HistoryItem:
@@ -311,6 +323,7 @@ def _undo_item(repo: Repo, hist: str, item: HistoryItem) -> UndoResult:
     target_paths = savepoint.entries(repo, item.saved_worktree)
     loose = [p for p in savepoint.list_untracked(repo) if p not in target_paths]
     keep = savepoint.ignored_by(repo, item.saved_worktree, loose)
+    keep |= _model_stays(repo, item.model, item.saved_worktree)
     current = savepoint.save(repo, "jellyml: work after eating", skip=keep)
     savepoint.check_ignored_collisions(repo, item.saved_worktree, current.untracked)
     killpoint("undo:saved")
