@@ -336,3 +336,21 @@ def test_model_file_inside_the_repo_stays_put(make_repo, tmp_path):
     proc = jellyml("undo", cwd=repo.path)
     assert "after" not in proc.stderr
     assert user_state(repo) == before
+
+
+def test_missing_folder_inside_a_repo_refused(make_repo, tmp_path):
+    model, _ = _model_from(make_repo, tmp_path)
+    repo = make_repo(BASE)
+    before = repo.state()
+    proc = jellyml("eat", str(model), "-c", "typo/dir", cwd=repo.path, check=1)
+    assert "would be a new repository inside" in proc.stderr
+    assert repo.state() == before
+
+
+def test_code_dir_that_is_a_file_refused(make_repo, tmp_path):
+    model, _ = _model_from(make_repo, tmp_path)
+    repo = make_repo(BASE)
+    before = repo.state()
+    proc = jellyml("eat", str(model), "-c", "model.py", cwd=repo.path, check=1)
+    assert "is a file, not a folder" in proc.stderr
+    assert repo.state() == before

@@ -133,3 +133,16 @@ def test_two_eats_at_once(make_repo, tmp_path):
         assert "Back on" in jellyml("undo", cwd=repo.path).stdout
     assert "Nothing to undo" in jellyml("undo", cwd=repo.path).stdout
     assert user_state(repo) == before
+
+
+@pytest.mark.parametrize("step", ["eat:recorded", "eat:untracked-removed", "eat:checked-out"])
+def test_ctrl_c_during_eat_rolls_back_at_once(make_repo, tmp_path, step):
+    repo, model, _commit = _setup(make_repo, tmp_path)
+    before = user_state(repo)
+    proc = jellyml(
+        "eat", str(model), cwd=repo.path, env={"JELLYML_TEST_INTERRUPT_AT": step}, check=130
+    )
+    assert "Interrupted" in proc.stderr
+    assert user_state(repo) == before
+    assert "Nothing to undo" in jellyml("undo", cwd=repo.path).stdout
+    assert _jellyml_refs(repo) == ""

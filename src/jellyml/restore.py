@@ -28,6 +28,7 @@ from .reader import temporary_bundle
 from .savepoint import Repo, SavePoint
 
 KILL_ENV = "JELLYML_TEST_KILL_AT"
+INTERRUPT_ENV = "JELLYML_TEST_INTERRUPT_AT"
 KILL_POINTS = (
     "eat:saved",
     "eat:recorded",
@@ -70,7 +71,17 @@ class DirectoryNotEmptyError(JellyMLError, ValueError):
         )
 
 
-class NotADirectoryError_(JellyMLError, NotADirectoryError):
+class MissingFolderInRepoError(JellyMLError, FileNotFoundError):
+    def __init__(self, folder: str, top: str) -> None:
+        self.path = folder
+        super().__init__(
+            f"{folder} does not exist, and would be a new repository inside {top}.",
+            hint=f"Pass -c {top} to eat into that repository, or a folder outside it to clone "
+            "into; nothing was changed.",
+        )
+
+
+class NotAFolderError(JellyMLError, NotADirectoryError):
     def __init__(self, folder: str) -> None:
         self.path = folder
         super().__init__(f"{folder} is a file, not a folder.", hint="Check the --code_dir path.")
@@ -112,9 +123,12 @@ class UndoResult:
 
 
 def killpoint(step: str) -> None:
-    """SIGKILL this process at ``step`` when the crash tests ask for it."""
+    """SIGKILL this process at ``step`` when the crash tests ask for it (or, with
+    ``JELLYML_TEST_INTERRUPT_AT``, raise KeyboardInterrupt there as Ctrl-C would)."""
     if os.environ.get(KILL_ENV) == step:
         os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
+    if os.environ.get(INTERRUPT_ENV) == step:
+        raise KeyboardInterrupt
 
 
 def _folder(code_dir: Optional[str]) -> str:
@@ -146,11 +160,12 @@ def eat_snapshot(model: str, code_dir: Optional[str] = None) -> EatResult:
     gitcmd.check_git()
     folder = _folder(code_dir)
     if os.path.lexists(folder) and not os.path.isdir(folder):
-        raise NotADirectoryError_(folder)
+        raise NotAFolderError(folder)
     with temporary_bundle(model) as (snapshot, bundle):
         _check_heads(model, bundle, snapshot.commit)
         repo = savepoint.find_repo(folder) if os.path.isdir(folder) else None
         if repo is None:
+            _refuse_new_folder_in_repo(folder)
             return _clone(model, bundle, folder)
         with repo_lock(repo):
             return _eat_into(repo, model, bundle)
@@ -165,6 +180,16 @@ def _check_heads(model: str, bundle: str, commit: Optional[str]) -> None:
         raise CorruptSnapshotError(model, "its git bundle cannot be read")
     if commit is not None and commit not in listed[0::2]:
         raise CorruptSnapshotError(model, f"its bundle does not hold commit {commit[:12]}")
+
+
+def _refuse_new_folder_in_repo(folder: str) -> None:
+    """A missing folder inside a repository is most likely a typo, not a wish for a nested
+    repository: refuse it."""
+    parent = _existing(folder)
+    if parent != folder:
+        outer = savepoint.find_repo(parent)
+        if outer is not None:
+            raise MissingFolderInRepoError(folder, outer.top)
 
 
 def _clone(model: str, bundle: str, folder: str) -> EatResult:
@@ -199,8 +224,8 @@ def _eat_into(repo: Repo, model: str, bundle: str) -> EatResult:
     with history.transaction(hist, repo.top) as h:
         h.items.append(item)
         depth = len(h.items)
-    killpoint("eat:recorded")
     try:
+        killpoint("eat:recorded")
         savepoint.remove_untracked(repo, saved.untracked)
         killpoint("eat:untracked-removed")
         savepoint.checkout_detached(repo, commit)

@@ -87,7 +87,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         render.error(exc, debug=debug)
         return 1
     except KeyboardInterrupt:
-        render.error(JellyMLError("Interrupted."), debug=debug)
+        interrupted = JellyMLError(
+            "Interrupted.",
+            hint="An interrupted eat is undone at once; an interrupted undo is "
+            "finished by running `jellyml undo` again.",
+        )
+        render.error(interrupted, debug=debug)
         return 130
     except OSError as exc:
         render.error(
