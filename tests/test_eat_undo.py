@@ -354,3 +354,38 @@ def test_code_dir_that_is_a_file_refused(make_repo, tmp_path):
     proc = jellyml("eat", str(model), "-c", "model.py", cwd=repo.path, check=1)
     assert "is a file, not a folder" in proc.stderr
     assert repo.state() == before
+
+
+def test_merge_in_progress_refused(make_repo, tmp_path):
+    model, _ = _model_from(make_repo, tmp_path)
+    repo = make_repo(BASE)
+    repo.git("checkout", "-q", "-b", "other")
+    repo.write("model.py", "other\n")
+    repo.commit_all("other")
+    repo.git("checkout", "-q", "main")
+    repo.write("model.py", "main\n")
+    repo.commit_all("main")
+    repo.git("merge", "-q", "other", check=False)  # conflicts: MERGE_HEAD and unmerged entries
+    before = repo.state()
+    proc = jellyml("eat", str(model), cwd=repo.path, check=1)
+    assert "in the middle of a merge" in proc.stderr
+    assert repo.state() == before
+    repo.git("add", "model.py")  # resolved, but the merge is not committed yet
+    proc = jellyml("eat", str(model), cwd=repo.path, check=1)
+    assert "in the middle of a merge" in proc.stderr
+
+
+def test_unresolved_conflict_refused(make_repo, tmp_path):
+    model, _ = _model_from(make_repo, tmp_path)
+    repo = make_repo(BASE)
+    repo.write("model.py", "stashed\n")
+    repo.git("stash", "-q")
+    repo.write("model.py", "committed\n")
+    repo.commit_all("conflicting")
+    repo.git("stash", "apply", "-q", check=False)  # conflict, and no MERGE_HEAD
+    assert repo.git("ls-files", "-u")
+    before = repo.state()
+    proc = jellyml("eat", str(model), cwd=repo.path, check=1)
+    assert "unresolved merge conflicts" in proc.stderr
+    assert repo.state()[0] == before[0]
+    assert repo.git("ls-files", "-u")

@@ -81,6 +81,27 @@ class MissingFolderInRepoError(JellyMLError, FileNotFoundError):
         )
 
 
+class OperationInProgressError(JellyMLError, RuntimeError):
+    def __init__(self, top: str, operation: str) -> None:
+        self.path = top
+        self.operation = operation
+        super().__init__(
+            f"{top} is in the middle of a {operation}.",
+            hint=f"Finish or abort the {operation} first; nothing was changed.",
+        )
+
+
+#: Files in the git dir that mean an operation is half done; checking out would upset it.
+_IN_PROGRESS = (
+    ("rebase-merge", "rebase"),
+    ("rebase-apply", "rebase or am"),
+    ("MERGE_HEAD", "merge"),
+    ("CHERRY_PICK_HEAD", "cherry-pick"),
+    ("REVERT_HEAD", "revert"),
+    ("BISECT_LOG", "bisect"),
+)
+
+
 class NotAFolderError(JellyMLError, NotADirectoryError):
     def __init__(self, folder: str) -> None:
         self.path = folder
@@ -208,6 +229,9 @@ def _eat_into(repo: Repo, model: str, bundle: str) -> EatResult:
     pending = history.read(hist, repo.top).last()
     if pending is not None and pending.state != EATEN:
         raise InterruptedOperationError(repo.top, pending.state)
+    for name, operation in _IN_PROGRESS:
+        if os.path.exists(os.path.join(repo.git_dir, name)):
+            raise OperationInProgressError(repo.top, operation)
     item_id = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
     prefix = f"refs/jellyml/{item_id}"
     commit = _fetch(repo, bundle, f"{prefix}/snapshot")
