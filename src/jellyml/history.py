@@ -79,6 +79,8 @@ class HistoryItem:
     untracked: list[str] = field(default_factory=list)
     #: Set by an undo that found work done after the eat and kept it on a branch.
     after_branch: Optional[str] = None
+    #: For an eat made by JellyML 1.0.0: its stash commit, dropped once the undo is done.
+    legacy_stash: Optional[str] = None
 
     @classmethod
     def from_json(cls, data: Any, path: str) -> HistoryItem:
@@ -179,7 +181,8 @@ def _upgrade(data: Any, path: str) -> dict[str, Any]:
         raise CorruptHistoryError(path, "it has no valid version number")
     if version > HISTORY_VERSION:
         raise NewerHistoryError(path, version)
-    # Version 1 is the first; an upgrade from version n to n + 1 goes here when there is one.
+    # Version 1 is the first of this layout; an upgrade from version n to n + 1 goes here when
+    # there is one. JellyML 1.0.0's files (another layout, elsewhere) are read by legacy_history.
     return data
 
 

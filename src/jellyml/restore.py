@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Optional
 
-from . import gitcmd, history, savepoint
+from . import gitcmd, history, legacy_history, savepoint
 from .errors import CorruptSnapshotError, GitCommandError, JellyMLError, NotAGitRepoError
 from .history import EATEN, EATING, UNDOING, HistoryItem
 from .reader import temporary_bundle
@@ -357,6 +357,8 @@ def undo_last(code_dir: Optional[str] = None) -> UndoResult:
     with repo_lock(repo):
         hist = history.history_path(repo.git_dir)
         item = history.read(hist, repo.top).last()
+        if item is None and legacy_history.import_legacy(repo, hist):
+            item = history.read(hist, repo.top).last()
         if item is None:
             return UndoResult(repo.top, nothing_to_undo=True)
         return _undo_item(repo, hist, item)
@@ -393,6 +395,8 @@ def _undo_item(repo: Repo, hist: str, item: HistoryItem) -> UndoResult:
         h.items = [i for i in h.items if i.id != item.id]
         remaining = len(h.items)
     _delete_refs(repo, item.ref_prefix)
+    if item.legacy_stash is not None:
+        legacy_history.drop_stash(repo, item.legacy_stash)
     return UndoResult(
         top=repo.top,
         model=item.model,
