@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from jellyml_testkit import jellyml, user_state
 
 
