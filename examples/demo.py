@@ -3,7 +3,8 @@
 1. A small project with one commit, then uncommitted and untracked work on top.
 2. Its training script trains a tiny model and saves it with a snapshot of the code.
 3. The code moves on (new edits).
-4. The code is restored from the checkpoint.
+4. The code that trained the model comes back in the project (``jellyml load-snapshot-from``).
+5. ``jellyml undo`` puts back the work of step 3, exactly.
 """
 
 from __future__ import annotations
@@ -79,24 +80,28 @@ def main() -> int:
         (repo / "notes.txt").write_text("lr 0.05 works better\n")  # untracked file
         print(run("git", "status", "--short", cwd=repo), end="")
 
-        step("2. train and save the model with its snapshot")
+        step("2. train and save the model with its snapshot; see what it recorded")
         run(str(BIN / "python"), "train.py", cwd=repo)
+        run(str(BIN / "jellyml"), "show", "model.pth", cwd=repo)
 
         step("3. the code moves on")
         (repo / "train.py").write_text(TRAIN.replace("LR", "0.5"))
         (repo / "notes.txt").unlink()
         (repo / "todo.txt").write_text("try a deeper model\n")
-        print(run("git", "status", "--short", cwd=repo), end="")
+        git("add", "todo.txt", cwd=repo)  # staged, to show it comes back staged
+        moved_on = run("git", "status", "--short", cwd=repo)
 
-        step("4. get back the exact code that trained model.pth")
-        run(str(BIN / "jellyml"), "fix", "extract-bundle", "model.pth", "-o", tmp, cwd=repo)
-        run("git", "clone", "-q", str(Path(tmp) / "model.bundle"), "restored", cwd=Path(tmp))
-        restored = Path(tmp) / "restored"
-        assert "lr=0.05" in (restored / "train.py").read_text(), "restore failed"
-        assert (restored / "notes.txt").exists(), "restore failed"
-        print("restored/train.py has lr=0.05 and notes.txt: the code that trained the model")
-        print(run("git", "status", "--short", cwd=repo), end="")
-        print("and the project itself was not touched")
+        step("4. get back the exact code that trained model.pth, in the project itself")
+        run(str(BIN / "jellyml"), "load-snapshot-from", "model.pth", "--no_donut", cwd=repo)
+        assert "lr=0.05" in (repo / "train.py").read_text(), "eat failed"
+        assert (repo / "notes.txt").exists() and not (repo / "todo.txt").exists(), "eat failed"
+        print("train.py has lr=0.05 and notes.txt is back: the code that trained the model")
+
+        step("5. undo: back to the work of step 3")
+        run(str(BIN / "jellyml"), "undo", "--no_donut", cwd=repo)
+        assert "lr=0.5" in (repo / "train.py").read_text(), "undo failed"
+        assert run("git", "status", "--short", cwd=repo) == moved_on, "undo failed"
+        print("train.py has lr=0.5 again, todo.txt is staged again: nothing lost")
     print("\ndemo finished")
     return 0
 

@@ -6,36 +6,76 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import Optional
+from typing import Any, Optional
 
 from .._version import __version__
 from ..errors import JellyMLError
 from . import render
-from .commands import fix
+from .commands import donut, eat, fix, git, show, undo
+from .options import formatter
+
+_ROOT_FLAGS = {"-q", "--quiet", "--debug", "--no_donut"}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "jellyml",
+class _MainParser(argparse.ArgumentParser):
+    """The top-level parser: its help starts with the donut (unless ``--no_donut``)."""
+
+    show_logo = True
+
+    def print_help(self, file: Any = None) -> None:
+        if self.show_logo:
+            render.logo()
+        super().print_help(file)
+
+
+def build_parser(*, show_logo: bool = True) -> argparse.ArgumentParser:
+    parser = _MainParser(
+        prog=_prog(),
         description="Embed a snapshot of your code in your PyTorch checkpoints, and get it back.",
+        epilog="Each command has its own -h. Psst: hungry? There is a `donut` in the oven.",
+        formatter_class=formatter(),
     )
+    parser.show_logo = show_logo
     parser.add_argument("--version", action="version", version=f"jellyml {__version__}")
-    _add_common(parser)
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    fix.register(subparsers)
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only warnings and errors")
+    parser.add_argument("--no_donut", action="store_true", help="suppress the donut logo")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the full traceback when something fails (or set JELLYML_DEBUG=1)",
+    )
+    subparsers = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=argparse.ArgumentParser
+    )
+    for command in (eat, undo, git, fix, show, donut):
+        command.register(subparsers)
     return parser
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-q", "--quiet", action="store_true", help="print only warnings and errors")
-    parser.add_argument(
-        "--debug", action="store_true", help="show the full traceback when something fails"
-    )
+def _prog() -> str:
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return name if name in ("jellyml", "jelly", "jly") else "jellyml"
+
+
+def _split_git(argv: list[str]) -> tuple[list[str], Optional[list[str]]]:
+    """``jellyml git MODEL ARGS...`` hands ARGS to git untouched (even ``-h`` or ``--version``),
+    so they are cut off before argparse sees them."""
+    for pos, token in enumerate(argv):
+        if token in _ROOT_FLAGS:
+            continue
+        if token != "git" or len(argv) <= pos + 1 or argv[pos + 1].startswith("-"):
+            return argv, None
+        return argv[: pos + 2], argv[pos + 2 :]
+    return argv, None
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    args_list, git_args = _split_git(args_list)
+    parser = build_parser(show_logo="--no_donut" not in args_list)
+    args = parser.parse_args(args_list)
+    if git_args is not None:
+        args.git_args = git_args
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
@@ -47,7 +87,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         render.error(exc, debug=debug)
         return 1
     except KeyboardInterrupt:
-        render.error(JellyMLError("Interrupted."), debug=debug)
+        interrupted = JellyMLError(
+            "Interrupted.",
+            hint="An interrupted eat is undone at once; an interrupted undo is "
+            "finished by running `jellyml undo` again.",
+        )
+        render.error(interrupted, debug=debug)
         return 130
     except OSError as exc:
         render.error(

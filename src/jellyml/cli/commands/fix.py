@@ -3,35 +3,86 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
+from ... import restore
 from ...extract_bundle import extract
 from .. import render
+from ..options import add_common, add_parser
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    fix = subparsers.add_parser(
+def register(subparsers: Any) -> None:
+    fix = add_parser(
+        subparsers,
         "fix",
         help="commands to fix common problems",
-        description="Commands to fix common problems. You probably will not need these.",
+        description="Again, you probably will not need these: only if something goes wrong.",
     )
     commands = fix.add_subparsers(dest="fix_command", metavar="COMMAND", required=True)
-    extract_parser = commands.add_parser(
+    _register_history(commands)
+    extract_parser = add_parser(
+        commands,
         "extract-bundle",
         help="extract the git bundle from a jelly filled model file",
         description="Extract the git bundle from a jelly filled model file.",
     )
-    extract_parser.add_argument("model", help="the model file to extract the bundle from")
+    extract_parser.add_argument("model_file", help="the model file to extract the bundle from")
     extract_parser.add_argument(
         "-o",
         "--output_path",
         help="where to write the bundle (default: ./<model stem>.bundle; a directory means "
         "<directory>/<model stem>.bundle)",
     )
+    add_common(extract_parser)
     extract_parser.set_defaults(handler=run_extract_bundle)
 
 
+def _register_history(commands: Any) -> None:
+    for name, help_text, handler in (
+        (
+            "delete-last-history-item",
+            "delete the last item from this repository's jellyml history (the work it put "
+            "aside stays in the repository under refs/jellyml/)",
+            run_delete_last,
+        ),
+        (
+            "get-history-path",
+            "print where this repository's history file is stored",
+            run_get_history_path,
+        ),
+        (
+            "clear-history",
+            "delete this repository's history file (work put aside stays under refs/jellyml/)",
+            run_clear_history,
+        ),
+    ):
+        parser = add_parser(
+            commands, name, help=help_text, description=help_text[0].upper() + help_text[1:] + "."
+        )
+        add_common(parser, code_dir=True)
+        parser.set_defaults(handler=handler)
+
+
 def run_extract_bundle(args: argparse.Namespace) -> int:
-    snapshot, written = extract(args.model, args.output_path)
+    snapshot, written = extract(args.model_file, args.output_path)
     commit = f" (commit {snapshot.commit[:12]})" if snapshot.commit else ""
     render.info(f"Wrote {written}: {snapshot.bundle_size:,} bytes{commit}.", quiet=args.quiet)
+    return 0
+
+
+def run_delete_last(args: argparse.Namespace) -> int:
+    top, item = restore.delete_last_item(args.code_dir)
+    render.deleted_history_item(top, item, quiet=args.quiet)
+    return 0
+
+
+def run_get_history_path(args: argparse.Namespace) -> int:
+    _top, path = restore.history_file(args.code_dir)
+    render.plain(path)
+    return 0
+
+
+def run_clear_history(args: argparse.Namespace) -> int:
+    path, existed, refs = restore.clear_history(args.code_dir)
+    render.cleared_history(path, existed, refs, quiet=args.quiet)
     return 0

@@ -1,0 +1,37 @@
+"""``jellyml eat`` (aliases ``load-snapshot-from``, ``load``)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ...restore import eat_snapshot
+from .. import render
+from ..options import add_common, add_parser
+
+DESCRIPTION = (
+    "Extract the snapshot of your code from a model file into your working directory (eat the "
+    "jelly-filled donut). In a git repository your uncommitted work (staged, unstaged and "
+    "untracked files; ignored files are never touched) is put aside first, and the snapshot's "
+    "commit is checked out on a detached HEAD: `jellyml undo` puts everything back. An empty or "
+    "missing folder gets a clone of the snapshot."
+)
+
+
+def register(subparsers: Any) -> None:
+    parser = add_parser(
+        subparsers,
+        "eat",
+        aliases=["load-snapshot-from", "load"],
+        help="check out the code saved in a model file (aliases: load-snapshot-from, load)",
+        description=DESCRIPTION,
+    )
+    parser.add_argument("model_file", help="the model file to extract the code from")
+    add_common(parser, code_dir=True)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    result = eat_snapshot(args.model_file, args.code_dir)
+    render.eat_result(result, quiet=args.quiet, no_donut=args.no_donut)
+    return 0

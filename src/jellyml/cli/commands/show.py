@@ -1,0 +1,31 @@
+"""``jellyml show`` (alias ``info``): what a snapshot records."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ...info import describe
+from .. import render
+from ..options import add_common, add_parser
+
+
+def register(subparsers: Any) -> None:
+    parser = add_parser(
+        subparsers,
+        "show",
+        aliases=["info"],
+        help="show what a model file's snapshot records (alias: info)",
+        description="Show the snapshot's metadata: commit, branch, changed and untracked files, "
+        "remotes, when and where it was made, and with which versions. Reads the file without "
+        "torch and without loading the model.",
+    )
+    parser.add_argument("model_file", help="the model file to read")
+    parser.add_argument("--json", action="store_true", help="print JSON, for scripts")
+    add_common(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    render.show(describe(args.model_file), as_json=args.json)
+    return 0

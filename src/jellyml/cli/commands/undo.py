@@ -1,0 +1,35 @@
+"""``jellyml undonut`` (aliases ``undo``, ``return``)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ...restore import undo_last
+from .. import render
+from ..options import add_common, add_parser
+
+DESCRIPTION = (
+    "Undo the last `jellyml eat`: back to the same branch (or detached commit), with the same "
+    "staged and unstaged changes and untracked files. Eats stack: each undo undoes one. Work "
+    "done after eating (edits or commits) is kept on a new branch, named in the output. Also "
+    "finishes an eat or undo that was interrupted (killed, crashed)."
+)
+
+
+def register(subparsers: Any) -> None:
+    parser = add_parser(
+        subparsers,
+        "undonut",
+        aliases=["undo", "return"],
+        help="put back your code as it was before the last eat (aliases: undo, return)",
+        description=DESCRIPTION,
+    )
+    add_common(parser, code_dir=True)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    result = undo_last(args.code_dir)
+    render.undo_result(result, quiet=args.quiet, no_donut=args.no_donut)
+    return 0
