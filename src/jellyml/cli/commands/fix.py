@@ -27,6 +27,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="where to write the bundle (default: ./<model stem>.bundle; a directory means "
         "<directory>/<model stem>.bundle)",
     )
+    # Also accepted after the command (`jellyml fix extract-bundle m.pth --debug`); SUPPRESS
+    # keeps the subparser from overwriting a value given before the command.
+    extract_parser.add_argument(
+        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+    extract_parser.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
     extract_parser.set_defaults(handler=run_extract_bundle)
 
 
