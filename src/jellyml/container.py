@@ -27,6 +27,9 @@ _MAX_COMMENT = 0xFFFF
 #: A central directory larger than this is refused before it is read (10 million entries).
 MAX_CENTRAL_DIRECTORY = 1 << 30
 
+#: How a pre-1.6 (non-zip) torch.save file starts: torch's magic number, pickled (protocol 2).
+_LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+
 _DATA_ENTRY = re.compile(r"(?:^|/)data/[^/]+$")
 
 
@@ -169,11 +172,16 @@ def _find_central_directory(f: BinaryIO, path: str, file_size: int) -> tuple[int
         if at >= 0 or tail_size == file_size:
             break
     if at < 0 or len(tail) - at < _EOCD.size:
-        start = read_at(f, 0, 4)
-        if start == b"PK\x03\x04":
+        start = read_at(f, 0, len(_LEGACY_MAGIC))
+        if start[:4] == b"PK\x03\x04":
             raise _truncated(path, "the end of its zip archive is missing")
-        if start[:1] == b"\x80":
-            raise _not_a_checkpoint(path, "it uses the legacy pre-1.6 format, not a zip archive")
+        if start == _LEGACY_MAGIC:
+            raise NotACheckpointError(
+                path,
+                f"{path} was saved in PyTorch's legacy pre-1.6 format, which jellyml cannot "
+                "read without unpickling it.",
+                hint="Load it with torch.load and save it again with torch.save's default format.",
+            )
         raise _not_a_checkpoint(path, "it is not a zip archive")
     _, _, _, _, count, cd_size, cd_offset, _ = _EOCD.unpack_from(tail, at)
     locator_at = at - _EOCD64_LOCATOR.size

@@ -92,7 +92,9 @@ def temporary_bundle(path: PathLike) -> Iterator[tuple[Snapshot, str]]:
 @contextlib.contextmanager
 def _open_model(path: str) -> Iterator[tuple[BinaryIO, int]]:
     if os.path.isdir(path):
-        raise NotACheckpointError(path, f"{path} is a directory, not a model file.")
+        raise NotACheckpointError(
+            path, f"{path} is a directory, not a model file.", hint="Pass the checkpoint file."
+        )
     try:
         # Unbuffered: a 1 KiB header read reads 1 KiB, not a buffer's worth of a large tensor.
         f = open(path, "rb", buffering=0)  # noqa: SIM115 - closed below, after the caller is done
