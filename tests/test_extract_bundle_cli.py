@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import random
 import zipfile
 from collections.abc import Callable
@@ -94,6 +95,13 @@ def no_snapshot(models: Path, good: Callable[[], Path]) -> Path:
     return path
 
 
+def zip_without_pickle(models: Path, good: Callable[[], Path]) -> Path:
+    path = models / "weights.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("weights/data/0", b"x" * 2048)
+    return path
+
+
 CASES: dict[str, Case] = {
     "missing-path": Case(
         lambda m, g: m / "nope.pth", errors.ModelFileNotFoundError, "does not exist", None, False
@@ -115,6 +123,18 @@ CASES: dict[str, Case] = {
         lambda m, g: write(m / "empty.pth", b""),
         errors.NotACheckpointError,
         "not a zip archive",
+        needs_torch=False,
+    ),
+    "plain-pickle": Case(
+        lambda m, g: write(m / "p.pkl", pickle.dumps({"w": list(range(500))}, protocol=2)),
+        errors.NotACheckpointError,
+        "it is not a zip archive",
+        needs_torch=False,
+    ),
+    "zip-without-data-pkl": Case(
+        zip_without_pickle,
+        errors.NotACheckpointError,
+        "is a zip archive but not a PyTorch checkpoint",
         needs_torch=False,
     ),
     "truncated-in-bundle": Case(
