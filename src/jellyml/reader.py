@@ -26,6 +26,8 @@ from .errors import (
 
 PathLike = Union[str, "os.PathLike[str]"]
 _CHUNK = 1 << 20
+#: Bytes read from each candidate tensor before deciding whether to read its whole header.
+_SNIFF = 32
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,14 @@ def _find(archive: TorchZip) -> Snapshot:
 
 
 def _parse_candidate(archive: TorchZip, entry: Entry) -> Optional[tuple[fmt.Header, int]]:
-    start, block = archive.data_offset(entry, peek=fmt.HEADER_SIZE)
+    # Sniff a few bytes first: a header starts with "{", model data almost never does, and a
+    # checkpoint of thousands of tensors should cost ~100 bytes each, not 1 KiB.
+    start, block = archive.data_offset(entry, peek=_SNIFF)
+    sniffed = block.lstrip()
+    if sniffed and not sniffed.startswith(b"{"):
+        return None
+    if len(block) < fmt.HEADER_SIZE:
+        block += archive.read_at(start + len(block), fmt.HEADER_SIZE - len(block))
     if not fmt.looks_like_header(block):
         return None
     try:
