@@ -9,7 +9,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 
@@ -22,9 +22,11 @@ def dirty_repo(make_repo: Any) -> Any:
     return repo
 
 
-def run_cli(*args: str, cwd: Union[str, Path, None] = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Union[str, Path, None] = None, env_extra: Optional[dict[str, str]] = None
+) -> subprocess.CompletedProcess[str]:
     """``python -m jellyml ARGS`` in a fresh interpreter, as a user would run it."""
-    env = dict(os.environ)
+    env = {**os.environ, **(env_extra or {})}
     env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
     env["COLUMNS"] = "80"  # long lines must still come out as one line
     return subprocess.run(

@@ -250,12 +250,16 @@ def test_cli_message_is_the_exception_text(setup: Callable[[Case], tuple[Path, P
     assert out.stderr == f"error: {info.value}\n"
 
 
-@pytest.mark.parametrize("where", ["before", "after"])
+@pytest.mark.torch
+@pytest.mark.parametrize("where", ["before", "after", "env"])
 def test_debug_shows_the_traceback(setup: Callable[[Case], tuple[Path, Path]], where: str) -> None:
     model, work = setup(CASES["truncated-in-bundle"])
     args = ["fix", "extract-bundle", str(model)]
-    args = ["--debug", *args] if where == "before" else [*args, "--debug"]
-    out = run_cli(*args, cwd=work)
+    if where == "before":
+        args = ["--debug", *args]
+    elif where == "after":
+        args = [*args, "--debug"]
+    out = run_cli(*args, cwd=work, env_extra={"JELLYML_DEBUG": "1"} if where == "env" else None)
     assert out.returncode == 1
     assert out.stderr.startswith("Traceback (most recent call last):")
     assert "TruncatedCheckpointError" in out.stderr

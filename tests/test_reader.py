@@ -354,3 +354,26 @@ def test_metadata_found_whichever_order(make_repo: Any, tmp_path: Path) -> None:
     for order in (tensors, tensors[::-1]):
         path = write_torch_like_zip(tmp_path / "m.pth", [b"\0" * 2048, *order])
         assert jellyml.read_snapshot(path).metadata == {"git": {"commit": commit}, "note": "ü"}
+
+
+def test_snapshot_saved_without_its_metadata(snapshot: dict[str, Any], tmp_path: Path) -> None:
+    path = tmp_path / "m.pth"
+    torch.save({"code": snapshot[jellyml.SNAPSHOT_KEY], "w": torch.ones(3)}, path)
+    found = jellyml.read_snapshot(path)
+    assert found.metadata is None and found.commit is not None
+    assert (
+        Path(found.extract_bundle(tmp_path / "o.bundle")).read_bytes()
+        == (tmp_path / "ref.bundle").read_bytes()
+    )
+
+
+def test_two_snapshots_the_last_in_the_archive_wins(make_repo: Any, tmp_path: Path) -> None:
+    old_repo = make_repo({"a.py": "old\n"})
+    new_repo = make_repo({"a.py": "new\n"})
+    old, old_commit = bundle_of(old_repo.path, tmp_path / "old.bundle")
+    new, new_commit = bundle_of(new_repo.path, tmp_path / "new.bundle")
+    tensors = [snapshot_tensor(old, old_commit), snapshot_tensor(new, new_commit)]
+    path = write_torch_like_zip(tmp_path / "m.pth", tensors)
+    assert jellyml.read_snapshot(path).commit == new_commit
+    path = write_torch_like_zip(tmp_path / "m.pth", tensors[::-1])
+    assert jellyml.read_snapshot(path).commit == old_commit
