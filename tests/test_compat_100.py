@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -87,5 +88,9 @@ def test_jellyml_100_reads_what_we_write(make_repo: Any, tmp_path: Path, to_buff
         path.write_bytes(buffer.getvalue())
     else:
         torch.save(obj, path)
+    with zipfile.ZipFile(path) as archive:
+        heads = [archive.read(n)[:40] for n in archive.namelist() if "/data/" in n]
+    magics = [h for h in heads if h.startswith(b'{"magic_number": "jelly_ml_')]
+    assert magics[0].startswith(b'{"magic_number": "jelly_ml_metadata"'), "metadata not first"
     assert legacy_reader(path) == ours.read_bytes()
     assert jellyml.read_snapshot(path).bundle_size == ours.stat().st_size
