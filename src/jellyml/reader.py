@@ -151,7 +151,7 @@ def _find(archive: TorchZip) -> Snapshot:
 
 def _parse_candidate(archive: TorchZip, entry: Entry) -> Optional[tuple[fmt.Header, int]]:
     # Sniff a few bytes first: a header starts with "{", model data almost never does, and a
-    # checkpoint of thousands of tensors should cost ~100 bytes each, not 1 KiB.
+    # checkpoint of thousands of tensors should cost ~200 bytes each, not over 1 KiB.
     start, block = archive.data_offset(entry, peek=_SNIFF)
     sniffed = block.lstrip()
     if sniffed and not sniffed.startswith(b"{"):
