@@ -27,6 +27,9 @@ _MAX_COMMENT = 0xFFFF
 #: A central directory larger than this is refused before it is read (10 million entries).
 MAX_CENTRAL_DIRECTORY = 1 << 30
 
+#: How a pre-1.6 (non-zip) torch.save file starts: torch's magic number, pickled (protocol 2).
+_LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+
 _DATA_ENTRY = re.compile(r"(?:^|/)data/[^/]+$")
 
 
@@ -70,6 +73,8 @@ class TorchZip:
         """Where ``entry``'s bytes start in the file, and up to ``peek`` of its first bytes."""
         # One read for the local header and the peek, sized from the central directory's
         # name and (usually equal) extra lengths; a second read only if the local extra is longer.
+        if entry.local_offset >= self.file_size:
+            raise self._truncated(f"{entry.name} starts past the end of the file")
         guess = _LOCAL.size + len(entry.name.encode("utf-8")) + 64
         want = min(peek, entry.size)
         block = self.read_at(entry.local_offset, guess + want)
@@ -87,11 +92,28 @@ class TorchZip:
         return start, head
 
     def read_at(self, offset: int, size: int) -> bytes:
-        self._f.seek(offset)
-        return self._f.read(size)
+        return read_at(self._f, offset, size)
 
     def _truncated(self, why: str) -> TruncatedCheckpointError:
         return _truncated(self.path, why)
+
+
+def read_at(f: BinaryIO, offset: int, size: int) -> bytes:
+    """Up to ``size`` bytes at ``offset`` (fewer only at the end of the file).
+
+    Files are opened unbuffered so that reading a 1 KiB header reads 1 KiB, not a buffer's
+    worth; an unbuffered read may return short, hence the loop.
+    """
+    f.seek(offset)
+    parts: list[bytes] = []
+    left = size
+    while left > 0:
+        chunk = f.read(left)
+        if not chunk:
+            break
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
 
 
 def _truncated(path: str, why: str) -> TruncatedCheckpointError:
@@ -116,8 +138,7 @@ def _read_central_directory(f: BinaryIO, path: str, file_size: int) -> list[Entr
         raise _truncated(path, f"its central directory claims {cd_size:,} bytes")
     if cd_offset + cd_size > file_size:
         raise _truncated(path, "its central directory lies past the end of the file")
-    f.seek(cd_offset)
-    data = f.read(cd_size)
+    data = read_at(f, cd_offset, cd_size)
     entries: list[Entry] = []
     pos = 0
     while pos < len(data):
@@ -129,6 +150,8 @@ def _read_central_directory(f: BinaryIO, path: str, file_size: int) -> list[Entr
         method, csize, usize = fields[6], fields[10], fields[11]
         name_len, extra_len, comment_len, offset = fields[12], fields[13], fields[14], fields[18]
         name_end = pos + _CENTRAL.size + name_len
+        if name_end + extra_len + comment_len > len(data):
+            raise _truncated(path, "its central directory is cut off")
         extra = data[name_end : name_end + extra_len]
         usize, csize, offset = _apply_zip64(extra, usize, csize, offset)
         name = data[pos + _CENTRAL.size : name_end].decode("utf-8", "replace")
@@ -140,17 +163,25 @@ def _read_central_directory(f: BinaryIO, path: str, file_size: int) -> list[Entr
 
 
 def _find_central_directory(f: BinaryIO, path: str, file_size: int) -> tuple[int, int, int]:
-    tail_size = min(file_size, _EOCD.size + _MAX_COMMENT + _EOCD64_LOCATOR.size)
-    f.seek(file_size - tail_size)
-    tail = f.read(tail_size)
-    at = tail.rfind(b"PK\x05\x06")
+    # torch writes no archive comment, so the end record is in the last few bytes; only a
+    # commented archive needs the full 64 KiB a comment can take.
+    for reach in (1024, _EOCD64_LOCATOR.size + _EOCD.size + _MAX_COMMENT):
+        tail_size = min(file_size, reach)
+        tail = read_at(f, file_size - tail_size, tail_size)
+        at = tail.rfind(b"PK\x05\x06")
+        if at >= 0 or tail_size == file_size:
+            break
     if at < 0 or len(tail) - at < _EOCD.size:
-        f.seek(0)
-        start = f.read(4)
-        if start == b"PK\x03\x04":
+        start = read_at(f, 0, len(_LEGACY_MAGIC))
+        if start[:4] == b"PK\x03\x04":
             raise _truncated(path, "the end of its zip archive is missing")
-        if start[:1] == b"\x80":
-            raise _not_a_checkpoint(path, "it uses the legacy pre-1.6 format, not a zip archive")
+        if start == _LEGACY_MAGIC:
+            raise NotACheckpointError(
+                path,
+                f"{path} was saved in PyTorch's legacy pre-1.6 format, which jellyml cannot "
+                "read without unpickling it.",
+                hint="Load it with torch.load and save it again with torch.save's default format.",
+            )
         raise _not_a_checkpoint(path, "it is not a zip archive")
     _, _, _, _, count, cd_size, cd_offset, _ = _EOCD.unpack_from(tail, at)
     locator_at = at - _EOCD64_LOCATOR.size
@@ -158,8 +189,7 @@ def _find_central_directory(f: BinaryIO, path: str, file_size: int) -> tuple[int
         _, _, eocd64_offset, _ = _EOCD64_LOCATOR.unpack_from(tail, locator_at)
         if eocd64_offset + _EOCD64.size > file_size:
             raise _truncated(path, "its ZIP64 directory record lies past the end of the file")
-        f.seek(eocd64_offset)
-        record = f.read(_EOCD64.size)
+        record = read_at(f, eocd64_offset, _EOCD64.size)
         if len(record) < _EOCD64.size or record[:4] != b"PK\x06\x06":
             raise _truncated(path, "its ZIP64 directory record is damaged")
         fields = _EOCD64.unpack(record)

@@ -71,6 +71,10 @@ def encode_header(
     metadata_sha256: Optional[str] = None,
 ) -> bytes:
     """The exact ``HEADER_SIZE`` bytes that precede a payload of ``size`` bytes."""
+    if magic not in (SNAPSHOT_MAGIC, METADATA_MAGIC):
+        raise ValueError(f"unknown magic_number {magic!r}")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise ValueError(f"size {size!r} is not a non-negative integer")
     prefix = "snapshot" if magic == SNAPSHOT_MAGIC else "metadata"
     fields: dict[str, Any] = {
         "magic_number": magic,
@@ -108,6 +112,9 @@ def decode_header(block: bytes, entry_size: int) -> Header:
         fields = json.loads(text.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise HeaderError(f"its header is not valid JSON ({exc})") from None
+    except RecursionError:
+        # 1 KiB of "[[[[..." exhausts the recursion limit when the caller's stack is deep.
+        raise HeaderError("its header is not valid JSON (nested too deeply)") from None
     if not isinstance(fields, dict):
         raise HeaderError("its header is not a JSON object")
     magic = fields.get("magic_number")
@@ -129,12 +136,16 @@ def decode_header(block: bytes, entry_size: int) -> Header:
         )
     if magic == METADATA_MAGIC and size > MAX_METADATA_SIZE:
         raise HeaderError(f"metadata_size {size} is over the {MAX_METADATA_SIZE}-byte limit")
+    sha256 = _hex_field(fields, "sha256", _SHA256)
+    if sha256 is None and version >= 2:
+        # Every header we write carries it; a damaged key must not switch the check off.
+        raise HeaderError("its header has no sha256", "sha256")
     return Header(
         magic=magic,
         offset=offset,
         size=size,
         format_version=version,
-        sha256=_hex_field(fields, "sha256", _SHA256),
+        sha256=sha256,
         commit=_hex_field(fields, "commit", _OBJECT_ID),
         metadata_sha256=_hex_field(fields, "metadata_sha256", _SHA256),
     )

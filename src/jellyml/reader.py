@@ -15,6 +15,7 @@ from . import format as fmt
 from .container import Entry, TorchZip
 from .errors import (
     CorruptSnapshotError,
+    JellyMLError,
     ModelFileError,
     ModelFileNotFoundError,
     NotACheckpointError,
@@ -25,6 +26,8 @@ from .errors import (
 
 PathLike = Union[str, "os.PathLike[str]"]
 _CHUNK = 1 << 20
+#: Bytes read from each candidate tensor before deciding whether to read its whole header.
+_SNIFF = 32
 
 
 @dataclass(frozen=True)
@@ -91,9 +94,12 @@ def temporary_bundle(path: PathLike) -> Iterator[tuple[Snapshot, str]]:
 @contextlib.contextmanager
 def _open_model(path: str) -> Iterator[tuple[BinaryIO, int]]:
     if os.path.isdir(path):
-        raise NotACheckpointError(path, f"{path} is a directory, not a model file.")
+        raise NotACheckpointError(
+            path, f"{path} is a directory, not a model file.", hint="Pass the checkpoint file."
+        )
     try:
-        f = open(path, "rb")  # noqa: SIM115 - closed below, after the caller is done
+        # Unbuffered: a 1 KiB header read reads 1 KiB, not a buffer's worth of a large tensor.
+        f = open(path, "rb", buffering=0)  # noqa: SIM115 - closed below, after the caller is done
     except FileNotFoundError:
         raise ModelFileNotFoundError(path) from None
     except OSError as exc:
@@ -105,10 +111,18 @@ def _open_model(path: str) -> Iterator[tuple[BinaryIO, int]]:
 def _find(archive: TorchZip) -> Snapshot:
     found: Optional[tuple[Entry, fmt.Header, int]] = None
     metadata: dict[str, tuple[Entry, fmt.Header, int]] = {}
+    # A tensor that merely looks like a header (user data that starts with "{" and mentions
+    # our magic) must not hide a valid snapshot elsewhere, so a bad candidate's error is kept
+    # and raised only if nothing valid is found.
+    failure: Optional[ModelFileError] = None
     for entry in archive.tensor_entries():
         if entry.size < fmt.HEADER_SIZE:
             continue
-        parsed = _parse_candidate(archive, entry)
+        try:
+            parsed = _parse_candidate(archive, entry)
+        except (CorruptSnapshotError, UnsupportedFormatError) as exc:
+            failure = failure or exc
+            continue
         if parsed is None:
             continue
         header, start = parsed
@@ -121,9 +135,11 @@ def _find(archive: TorchZip) -> Snapshot:
         ):
             break
     if found is None:
-        raise SnapshotNotFoundError(archive.path)
+        raise failure or SnapshotNotFoundError(archive.path)
     entry, header, start = found
     meta = metadata.get(header.metadata_sha256 or "")
+    if meta is None and header.metadata_sha256 is not None and failure is not None:
+        raise failure  # most likely the metadata tensor itself is the damaged one
     return Snapshot(
         path=archive.path,
         entry=entry.name,
@@ -134,7 +150,14 @@ def _find(archive: TorchZip) -> Snapshot:
 
 
 def _parse_candidate(archive: TorchZip, entry: Entry) -> Optional[tuple[fmt.Header, int]]:
-    start, block = archive.data_offset(entry, peek=fmt.HEADER_SIZE)
+    # Sniff a few bytes first: a header starts with "{", model data almost never does, and a
+    # checkpoint of thousands of tensors should cost ~200 bytes each, not over 1 KiB.
+    start, block = archive.data_offset(entry, peek=_SNIFF)
+    sniffed = block.lstrip()
+    if sniffed and not sniffed.startswith(b"{"):
+        return None
+    if len(block) < fmt.HEADER_SIZE:
+        block += archive.read_at(start + len(block), fmt.HEADER_SIZE - len(block))
     if not fmt.looks_like_header(block):
         return None
     try:
@@ -151,7 +174,7 @@ def _read_metadata(archive: TorchZip, entry: Entry, header: fmt.Header, start: i
         raise CorruptSnapshotError(archive.path, "its metadata does not match its sha256")
     try:
         value = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # bad UTF-8 or JSON, too deep, too many digits
         raise CorruptSnapshotError(archive.path, "its metadata is not valid JSON") from None
     if not isinstance(value, dict):
         raise CorruptSnapshotError(archive.path, "its metadata is not a JSON object")
@@ -159,6 +182,7 @@ def _read_metadata(archive: TorchZip, entry: Entry, header: fmt.Header, start: i
 
 
 def _extract(snapshot: Snapshot, output_path: str) -> str:
+    _check_output_path(snapshot.path, output_path)
     folder = os.path.dirname(os.path.abspath(output_path))
     try:
         fd, tmp = tempfile.mkstemp(prefix=".jellyml-", suffix=".bundle.part", dir=folder)
@@ -166,28 +190,50 @@ def _extract(snapshot: Snapshot, output_path: str) -> str:
         raise OutputPathError(output_path, exc.strerror or str(exc)) from None
     try:
         with os.fdopen(fd, "wb") as out, _open_model(snapshot.path) as (f, _):
-            digest = _copy_range(f, out, snapshot.bundle_offset, snapshot.bundle_size)
+            digest = _copy_range(snapshot, f, out)
         if digest != snapshot.header.sha256 and snapshot.header.sha256 is not None:
             raise CorruptSnapshotError(snapshot.path, "its bundle does not match its sha256")
         if not _looks_like_bundle(tmp):
             raise CorruptSnapshotError(snapshot.path, "its payload is not a git bundle")
         os.replace(tmp, output_path)
+    except JellyMLError:
+        _remove(tmp)
+        raise
+    except OSError as exc:  # writing: disk full, or the target cannot be replaced
+        _remove(tmp)
+        raise OutputPathError(output_path, exc.strerror or str(exc)) from None
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        _remove(tmp)
         raise
     return output_path
 
 
-def _copy_range(f: BinaryIO, out: BinaryIO, offset: int, size: int) -> str:
-    """Copy ``size`` bytes from ``offset`` in 1 MiB chunks; return their sha256."""
+def _check_output_path(model: str, output_path: str) -> None:
+    if os.path.isdir(output_path):
+        raise OutputPathError(output_path, "it is a directory")
+    try:
+        same = os.path.samefile(model, output_path)
+    except OSError:  # the output does not exist yet
+        same = False
+    if same:
+        # os.replace would put the bundle where the checkpoint was, destroying it.
+        raise OutputPathError(output_path, "it is the model file itself")
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def _copy_range(snapshot: Snapshot, f: BinaryIO, out: BinaryIO) -> str:
+    """Copy the bundle in 1 MiB chunks and return its sha256: memory stays at one chunk."""
     digest = hashlib.sha256()
-    f.seek(offset)
-    left = size
+    f.seek(snapshot.bundle_offset)
+    left = snapshot.bundle_size
     while left:
         chunk = f.read(min(_CHUNK, left))
         if not chunk:
-            raise CorruptSnapshotError(f.name, "its bundle is cut off")
+            raise CorruptSnapshotError(snapshot.path, "its bundle is cut off")
         digest.update(chunk)
         out.write(chunk)
         left -= len(chunk)
