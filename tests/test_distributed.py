@@ -33,7 +33,10 @@ def torchrun(repo_path: Path, out: Path, *extra: str) -> subprocess.CompletedPro
 
 def dirty_repo(make_repo):
     repo = make_repo({"train.py": "lr = 0.1\n", "data/config.yaml": "epochs: 3\n"})
-    # A different size from the committed file: see the report on git's racy-clean check.
+    # A size other than the committed file's. An edit of the same size in the same second as
+    # the commit is missed by snapshot.py today (its temporary index copy loses the index's
+    # mtime, which git's racy-clean check needs); that is the core's bug, reported, not this
+    # test's subject.
     repo.write("train.py", "lr = 0.25\n")
     repo.write("notes.txt", "untracked\n")
     return repo
@@ -173,3 +176,18 @@ def test_broadcast_tensors_live_where_the_backend_needs_them(backend, expected):
         Backend=torch.distributed.Backend, get_backend=lambda: backend
     )
     assert str(distributed._device(fake_torch, fake_dist)) == expected
+
+
+@pytest.mark.torch
+@pytest.mark.slow
+def test_calling_it_on_rank0_only_fails_with_a_hint_instead_of_hanging(make_repo, tmp_path):
+    repo = dirty_repo(make_repo)
+    before = repo.state()
+    proc = torchrun(repo.path, tmp_path / "out", "--rank0-only")
+    assert proc.returncode != 0
+    error = (tmp_path / "out" / "rank0.error").read_text()
+    assert error.startswith(
+        "DistributedSnapshotError: Sharing the code snapshot between ranks failed: "
+    )
+    assert error.endswith("to make one per process instead, pass distributed=False.")
+    assert repo.state() == before

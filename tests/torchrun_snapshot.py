@@ -1,6 +1,6 @@
 """Run under torchrun (gloo, CPU) by tests/test_distributed.py; not a test module itself.
 
-Usage: torchrun ... torchrun_snapshot.py REPO OUT_DIR [--no-distributed]
+Usage: torchrun ... torchrun_snapshot.py REPO OUT_DIR [--no-distributed | --rank0-only]
 
 Every rank calls ``jellyml.create_snapshot(REPO)`` and writes what it got to OUT_DIR:
 ``rank<N>.snapshot`` / ``rank<N>.metadata`` (the tensors' bytes) or ``rank<N>.error``
@@ -9,6 +9,7 @@ Every rank calls ``jellyml.create_snapshot(REPO)`` and writes what it got to OUT
 
 from __future__ import annotations
 
+import datetime
 import sys
 from pathlib import Path
 
@@ -22,8 +23,14 @@ from jellyml import gitcmd
 def main() -> int:
     repo, out = sys.argv[1], Path(sys.argv[2])
     distributed = "--no-distributed" not in sys.argv[3:]
-    dist.init_process_group("gloo")
+    rank0_only = "--rank0-only" in sys.argv[3:]
+    # A short timeout for the --rank0-only misuse, so that it fails in seconds, not 30 minutes.
+    dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=10 if rank0_only else 300))
     rank = dist.get_rank()
+    if rank0_only and rank != 0:
+        (out / f"rank{rank}.git_calls").write_text("0")
+        dist.destroy_process_group()
+        return 0
     calls = []
     real_run = gitcmd.run
 
