@@ -10,9 +10,11 @@ If rank 0 fails, it broadcasts the failure instead of the snapshot and every oth
 the same ``JellyMLError`` subclass with the same message, instead of waiting forever.
 
 The wire protocol: a 3-element int64 tensor ``[kind, a, b]``, then the payload as uint8
-tensors, in chunks so that an accelerator-only backend (nccl) never holds the whole bundle on
-the device at once. ``kind`` 0 is a snapshot (``a``, ``b``: sizes of the snapshot and metadata
-tensors); 1 is an error (``a``: size of its JSON description).
+tensors. ``kind`` 0 is a snapshot (``a``, ``b``: sizes of the snapshot and metadata tensors);
+1 is an error (``a``: size of its JSON description). Tensors stay on the CPU when the backend
+takes CPU tensors (gloo); an accelerator-only backend (nccl) gets them on its current device
+(``torch.cuda.current_device()``: set it first, as every nccl collective needs; Lightning
+does), in chunks, so that the device never holds the whole bundle at once.
 """
 
 from __future__ import annotations
