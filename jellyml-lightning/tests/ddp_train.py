@@ -1,10 +1,11 @@
 """Lightning DDP on CPU, run by test_ddp.py; Lightning relaunches this script for rank 1.
 
-Usage: python ddp_train.py NAMESPACE REPO OUT_DIR
+Usage: python ddp_train.py NAMESPACE REPO OUT_DIR [--plugin | --callback]
 
-Trains the tiny model with ``strategy="ddp", devices=2`` and JellyMLLightningPlugin(REPO),
-checkpoints in OUT_DIR/ckpts. Each rank writes to OUT_DIR: ``rank<N>.snapshot`` (the bytes its
-plugin holds) or ``rank<N>.error`` (``<class name>: <message>``), and ``rank<N>.git_calls``.
+Trains the tiny model with ``strategy="ddp", devices=2`` and JellyMLLightningPlugin(REPO) (or,
+with --callback, JellyMLCallback(REPO) instead), checkpoints in OUT_DIR/ckpts. Each rank writes
+to OUT_DIR: ``rank<N>.snapshot`` (the bytes its plugin or callback holds) or ``rank<N>.error``
+(``<class name>: <message>``), and ``rank<N>.git_calls``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import jellyml
 from jellyml import gitcmd
-from jellyml_lightning import JellyMLLightningPlugin
+from jellyml_lightning import JellyMLCallback, JellyMLLightningPlugin
 from tiny_lightning import fast_trainer_args, lightning, model_class
 
 
@@ -31,15 +32,15 @@ def main() -> int:
         return real_run(*args, **kwargs)
 
     gitcmd.run = counting_run
-    plugin = JellyMLLightningPlugin(repo)
     checkpoints = pl.callbacks.ModelCheckpoint(dirpath=out / "ckpts", save_last=True)
+    if "--callback" in sys.argv[4:]:
+        jelly = JellyMLCallback(repo)
+        wiring = {"callbacks": [jelly, checkpoints]}
+    else:
+        jelly = JellyMLLightningPlugin(repo)
+        wiring = {"plugins": [jelly], "callbacks": [checkpoints]}
     trainer = pl.Trainer(
-        strategy="ddp",
-        devices=2,
-        max_epochs=1,
-        plugins=[plugin],
-        callbacks=[checkpoints],
-        **fast_trainer_args(out),
+        strategy="ddp", devices=2, max_epochs=1, **wiring, **fast_trainer_args(out)
     )
     rank = int(trainer.global_rank)
     status = 0
@@ -51,7 +52,7 @@ def main() -> int:
         status = 3
     else:
         (out / f"rank{rank}.snapshot").write_bytes(
-            plugin.snapshot[jellyml.SNAPSHOT_KEY].numpy().tobytes()
+            jelly.snapshot[jellyml.SNAPSHOT_KEY].numpy().tobytes()
         )
     (out / f"rank{rank}.git_calls").write_text(str(len(calls)))
     # Rank 0 launched rank 1 (Lightning's subprocess launcher): wait for it, so that the test
