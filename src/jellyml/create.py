@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Optional
 
 from . import format as fmt
+from .distributed import current_world as distributed_world
+from .distributed import share_from_rank0
 from .errors import OutputPathError, TorchMissingError
 from .metadata import runtime_metadata
 from .snapshot import (
@@ -34,6 +36,7 @@ def create_snapshot(
     max_untracked_file_size: int = DEFAULT_MAX_UNTRACKED_FILE_SIZE,
     secret_patterns: Sequence[str] = DEFAULT_SECRET_PATTERNS,
     max_total_size: int = DEFAULT_MAX_TOTAL_SIZE,
+    distributed: bool = True,
 ) -> dict[str, torch.Tensor]:
     """Snapshot the code in ``git_repo_path`` (default: the current directory) as tensors.
 
@@ -51,16 +54,37 @@ def create_snapshot(
         max_untracked_file_size: untracked files larger than this are left out (with a warning).
         secret_patterns: untracked files whose names match one of these are left out (warning).
         max_total_size: refuse (``SnapshotTooLargeError``) a bundle larger than this.
+        distributed: in a ``torch.distributed`` job (an initialized default process group of two
+            ranks or more), make the snapshot on global rank 0 only and broadcast it, so git runs
+            once and every rank gets identical bytes. The call is then collective: every rank
+            must make it. A failure on rank 0 is raised on every rank (same class, same message).
+            ``out_git_bundle_path`` is written by rank 0 only. False: every process makes its
+            own snapshot, as without a process group.
 
     Returns:
         ``{"jellyml_code_snapshot": uint8 tensor, "jellyml_snapshot_metadata": uint8 tensor}``.
 
     Raises:
         NotAGitRepoError, PathNotFoundError, BareRepoError, GitNotFoundError, GitTooOldError,
-        GitCommandError, SnapshotTooLargeError, TorchMissingError, OutputPathError: all
-        ``JellyMLError`` subclasses.
+        GitCommandError, SnapshotTooLargeError, TorchMissingError, OutputPathError,
+        DistributedSnapshotError: all ``JellyMLError`` subclasses.
     """
     torch = _import_torch()
+    world = distributed_world(torch) if distributed else None
+    if world is not None:
+        return share_from_rank0(
+            torch,
+            world,
+            lambda: create_snapshot(
+                git_repo_path,
+                out_git_bundle_path,
+                create_git_repo,
+                max_untracked_file_size=max_untracked_file_size,
+                secret_patterns=secret_patterns,
+                max_total_size=max_total_size,
+                distributed=False,
+            ),
+        )
     guards = Guards(max_untracked_file_size, tuple(secret_patterns), max_total_size)
     with temporary_bundle_path() as bundle:
         repo = snapshot_repo(

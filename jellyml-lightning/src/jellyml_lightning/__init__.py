@@ -1,0 +1,16 @@
+"""JellyML for PyTorch Lightning: a snapshot of your code in every checkpoint.
+
+``Trainer(plugins=[JellyMLLightningPlugin()])``; for strategies that save without a
+CheckpointIO (FSDP, DeepSpeed sharded checkpoints), ``Trainer(callbacks=[JellyMLCallback()])``.
+Works with ``lightning.pytorch`` and ``pytorch_lightning`` alike.
+"""
+
+from __future__ import annotations
+
+from ._snapshot import JellyMLLightningWarning
+from .callback import JellyMLCallback
+from .plugin import JellyMLLightningPlugin
+
+__version__ = "2.0.0"
+
+__all__ = ["JellyMLCallback", "JellyMLLightningPlugin", "JellyMLLightningWarning", "__version__"]
