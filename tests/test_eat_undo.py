@@ -389,3 +389,17 @@ def test_unresolved_conflict_refused(make_repo, tmp_path):
     assert "unresolved merge conflicts" in proc.stderr
     assert repo.state()[0] == before[0]
     assert repo.git("ls-files", "-u")
+
+
+def test_same_size_edit_in_the_same_second_as_the_commit_comes_back(make_repo, tmp_path):
+    # "Racy git": putting work aside must see an edit whose size and mtime second match what
+    # git cached; otherwise eat's checkout would overwrite it and undo could not bring it back.
+    import time
+
+    model, _commit = _model_from(make_repo, tmp_path, lambda r: r.write("model.py", "v2\n"))
+    repo = make_repo(BASE)
+    repo.write("config.yaml", "epochs: 9\n")
+    time.sleep(1.1)
+    jellyml("eat", str(model), cwd=repo.path)
+    jellyml("undo", cwd=repo.path)
+    assert (repo.path / "config.yaml").read_text() == "epochs: 9\n"

@@ -13,13 +13,13 @@ without touching files, so staged and unstaged changes come back apart, untracke
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass
 from typing import Optional
 
 from . import gitcmd
 from .errors import BareRepoError, JellyMLError, PathNotFoundError
+from .snapshot import copy_index
 
 # Commits we make are ours, not the user's: a fixed identity also works where none is set.
 _IDENTITY = {
@@ -113,8 +113,7 @@ def save(repo: Repo, message: str, *, skip: frozenset[bytes] = frozenset()) -> S
         raise UnmergedIndexError(repo.top)
     with tempfile.TemporaryDirectory(prefix="jellyml-save-") as tmp:
         env = {"GIT_INDEX_FILE": os.path.join(tmp, "index"), **_IDENTITY}
-        if os.path.exists(repo.index):
-            shutil.copyfile(repo.index, env["GIT_INDEX_FILE"])
+        copy_index(repo.index, env["GIT_INDEX_FILE"])
         index_tree = repo.git(*_NO_SPLIT, "write-tree", env=env)
         untracked = [p for p in list_untracked(repo, env) if p not in skip]
         repo.git(*_NO_SPLIT, "add", "-u", env=env)

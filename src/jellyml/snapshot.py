@@ -171,8 +171,7 @@ def snapshot_repo(
             "GIT_INDEX_FILE": os.path.join(tmp, "index"),
             "GIT_OBJECT_DIRECTORY": os.path.join(store, "objects"),
         }
-        if os.path.exists(repo.index):
-            shutil.copyfile(repo.index, env["GIT_INDEX_FILE"])
+        copy_index(repo.index, env["GIT_INDEX_FILE"])
         included, left_out = _stage_working_tree(repo, env, guards)
         commit, changed = _commit(repo, env, _git(repo, env, "write-tree"))
         has_submodules = os.path.exists(os.path.join(repo.top, ".gitmodules"))
@@ -306,6 +305,17 @@ def _temporary_store(tmp: str, repo: _Repo) -> str:
     if os.path.exists(repo.shallow):
         shutil.copyfile(repo.shallow, os.path.join(store, "shallow"))
     return store
+
+
+def copy_index(index: str, dest: str) -> None:
+    """Copy the repo's index (if any) to ``dest``, timestamps included.
+
+    git trusts a file's cached stat data only if the file is older than the index itself
+    ("racy git"); a copy with a fresh mtime would make a same-size edit made in the same second
+    as the last index write look clean, and it would silently be left out.
+    """
+    if os.path.exists(index):
+        shutil.copy2(index, dest)
 
 
 def _stage_working_tree(
