@@ -479,3 +479,17 @@ def test_same_size_edit_in_the_same_second_as_the_commit_is_captured(make_repo, 
     meta, files = snapshot_and_restore(repo, tmp_path)
     assert meta["dirty"] is True
     assert files["train.py"] == ("file", b"lr = 0.5\n")
+
+
+def test_metadata_file_lists_are_capped_with_totals(make_repo, tmp_path, monkeypatch):
+    import jellyml.snapshot as snapshot_module
+
+    monkeypatch.setattr(snapshot_module, "MAX_LISTED", 3)
+    repo = make_repo({"a.py": "a\n"})
+    for i in range(5):
+        repo.write(f"new{i}.txt", f"{i}\n")
+    meta, files = snapshot_and_restore(repo, tmp_path)
+    assert len(files) == 6  # the code is all there; only the metadata's lists are cut
+    assert meta["untracked_included"] == ["new0.txt", "new1.txt", "new2.txt"]
+    assert meta["untracked_included_total"] == 5
+    assert len(meta["changed_files"]) == 3 and meta["changed_files_total"] == 5

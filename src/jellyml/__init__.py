@@ -10,6 +10,7 @@ from .create import create_jelly_filling, create_snapshot
 from .errors import (
     BareRepoError,
     CorruptSnapshotError,
+    DistributedSnapshotError,
     GitCommandError,
     GitNotFoundError,
     GitTooOldError,
@@ -35,6 +36,7 @@ __all__ = [
     "SNAPSHOT_KEY",
     "BareRepoError",
     "CorruptSnapshotError",
+    "DistributedSnapshotError",
     "GitCommandError",
     "GitNotFoundError",
     "GitTooOldError",

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from . import format as fmt
 from .distributed import current_world as distributed_world
 from .distributed import share_from_rank0
-from .errors import OutputPathError, TorchMissingError
+from .errors import OutputPathError, SnapshotTooLargeError, TorchMissingError
 from .metadata import runtime_metadata
 from .snapshot import (
     DEFAULT_MAX_TOTAL_SIZE,
@@ -111,6 +111,8 @@ def snapshot_metadata(repo: RepoSnapshot) -> dict[str, Any]:
 def encode_metadata(metadata: dict[str, Any]) -> tuple[bytearray, str]:
     """The metadata tensor's bytes (header + JSON) and the JSON's sha256."""
     body = json.dumps(metadata, sort_keys=True).encode("utf-8")
+    if len(body) > fmt.MAX_METADATA_SIZE:  # readers refuse more; lists are capped well below
+        raise SnapshotTooLargeError(len(body), fmt.MAX_METADATA_SIZE, "metadata")
     digest = hashlib.sha256(body).hexdigest()
     buf = bytearray(fmt.encode_header(fmt.METADATA_MAGIC, len(body), digest))
     buf += body

@@ -27,16 +27,12 @@ from typing import Any, Optional
 
 from . import errors
 from . import format as fmt
-from .errors import JellyMLError
+from .errors import DistributedSnapshotError, JellyMLError
 
 _SNAPSHOT, _ERROR = 0, 1
 #: Bytes per broadcast; bounds the device memory a nccl broadcast needs.
 CHUNK_SIZE = 64 * 1024 * 1024
 _SOURCE = 0  # global rank that makes the snapshot
-
-
-class DistributedSnapshotError(JellyMLError, RuntimeError):
-    """Rank 0 failed with an error that is not a ``JellyMLError``, or the broadcast failed."""
 
 
 @dataclass(frozen=True)

@@ -174,3 +174,7 @@ class NotAFolderError(JellyMLError, NotADirectoryError):
     def __init__(self, path: str) -> None:
         self.path = path
         super().__init__(f"{path} is a file, not a folder.", hint="Pass the folder that holds it.")
+
+
+class DistributedSnapshotError(JellyMLError, RuntimeError):
+    """Rank 0 failed with an error that is not a ``JellyMLError``, or the broadcast failed."""

@@ -63,6 +63,8 @@ DEFAULT_SECRET_PATTERNS: tuple[str, ...] = (
     ".htpasswd",
 )
 SNAPSHOT_MESSAGE = "JellyML snapshot"
+#: The metadata lists at most this many changed, included or left-out files (each).
+MAX_LISTED = 10_000
 _HEAD_FORMAT = "%H%x00%T%x00%an%x00%ae%x00%ad%x00%cn%x00%ce%x00%cd"
 # Identity and date of a snapshot commit in a repo with no commits yet: fixed, so that two
 # processes (or two runs) snapshotting the same files agree on the commit id.
@@ -97,20 +99,28 @@ class RepoSnapshot:
     created_git_repo: bool = False
 
     def git_metadata(self) -> dict[str, object]:
+        """The metadata's ``git`` part. File lists stop at ``MAX_LISTED`` entries (a first
+        snapshot of a huge unborn repo lists every file) and ``*_total`` gives the full count,
+        so the metadata stays far below the readers' size limit."""
+        left_out = [{"path": item.path, "reason": item.reason} for item in self.left_out]
         return {
             "commit": self.commit,
             "base_commit": self.base_commit,
             "branch": self.branch,
             "dirty": self.dirty,
             "repo_name": os.path.basename(self.repo_root),
-            "changed_files": self.changed_files,
-            "untracked_included": self.untracked_included,
-            "left_out": [{"path": item.path, "reason": item.reason} for item in self.left_out],
+            **_capped("changed_files", self.changed_files),
+            **_capped("untracked_included", self.untracked_included),
+            **_capped("left_out", left_out),
             "submodules": self.submodules,
             "submodule_contents_included": False,
             "remotes": self.remotes,
             "created_git_repo": self.created_git_repo,
         }
+
+
+def _capped(name: str, items: Sequence[object]) -> dict[str, object]:
+    return {name: list(items[:MAX_LISTED]), f"{name}_total": len(items)}
 
 
 @dataclass(frozen=True)
