@@ -22,7 +22,13 @@ from dataclasses import dataclass
 from typing import Optional
 
 from . import gitcmd, history, legacy_history, savepoint
-from .errors import CorruptSnapshotError, GitCommandError, JellyMLError, NotAGitRepoError
+from .errors import (
+    CorruptSnapshotError,
+    GitCommandError,
+    JellyMLError,
+    NotAFolderError,
+    NotAGitRepoError,
+)
 from .history import EATEN, EATING, UNDOING, HistoryItem
 from .reader import temporary_bundle
 from .savepoint import Repo, SavePoint
@@ -100,12 +106,6 @@ _IN_PROGRESS = (
     ("REVERT_HEAD", "revert"),
     ("BISECT_LOG", "bisect"),
 )
-
-
-class NotAFolderError(JellyMLError, NotADirectoryError):
-    def __init__(self, folder: str) -> None:
-        self.path = folder
-        super().__init__(f"{folder} is a file, not a folder.", hint="Check the --code_dir path.")
 
 
 @dataclass(frozen=True)
