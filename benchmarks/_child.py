@@ -9,7 +9,6 @@ and the current RSS noted; ``peak_above`` is the peak during the operation minus
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
 from typing import Any, Callable
@@ -48,13 +47,11 @@ def measure(operation: Callable[[], Any]) -> dict[str, Any]:
     seconds = time.perf_counter() - start
     after = _rchar()
     peak = _status("VmHWM")
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     return {
         "op_s": seconds,
         "rchar": after - before,
         "baseline_rss": baseline,
         "peak_above": peak - baseline if reset else -1,
-        "children_maxrss": children,
         "result": result,
     }
 
@@ -73,6 +70,13 @@ def extract_api(model: str, out: str) -> dict[str, Any]:
         return int(jellyml.read_snapshot(model).extract_bundle(out) is not None)
 
     return measure(op)
+
+
+def extract_v100(model: str, out: str) -> dict[str, Any]:
+    """JellyML 1.0.0's extraction through its API (run under its venv's interpreter)."""
+    from jellyml.extract_bundle import ExtractBundleArgs_dataclass, extract_bundle
+
+    return measure(lambda: extract_bundle(ExtractBundleArgs_dataclass(model, out)))
 
 
 def torch_load(model: str, out: str) -> dict[str, Any]:
@@ -158,6 +162,7 @@ def make_checkpoint(out: str, total: str, count: str, where: str, repo: str) -> 
 
 COMMANDS: dict[str, Callable[..., dict[str, Any]]] = {
     "extract-api": extract_api,
+    "extract-v100": extract_v100,
     "torch-load": torch_load,
     "create-snapshot": create_snapshot,
     "snapshot-repo": snapshot_repo,

@@ -2,10 +2,13 @@
 
 Every measurement happens in a child process so that what the benchmark itself reads or holds
 never counts. Bytes read are the child's ``rchar`` from ``/proc/<pid>/io``, read after the child
-has exited but before it is reaped (``waitid(WNOWAIT)``), so nothing it did is missed; peak
-memory is its ``ru_maxrss`` from ``wait4``. ``rchar`` counts every byte passed through ``read()``
-and ``pread()`` (files, pipes, the interpreter's own ``.pyc`` files), not pages touched through
-``mmap``; ``ru_maxrss`` counts the process itself, not the git processes it starts.
+has exited but before it is reaped (``waitid(WNOWAIT)``), so nothing it did is missed.
+``rchar`` counts every byte passed through ``read()`` and ``pread()`` (files, pipes, the
+interpreter's own ``.pyc`` files), not pages touched through ``mmap``.
+
+Peak memory is NOT taken from ``ru_maxrss`` here: Python starts children with vfork, and exec
+records the *parent's* peak RSS into the child's ``ru_maxrss``, so it never reads below the
+benchmark's own size. Peak memory is measured inside the child instead (``_child.measure``).
 """
 
 from __future__ import annotations
@@ -35,7 +38,6 @@ class Run:
 
     wall: float
     rchar: int
-    maxrss: int  # bytes
     returncode: int
     stdout: str
     stderr: str
@@ -75,14 +77,13 @@ def run(
         os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
         wall = time.perf_counter() - start
         rchar = _proc_io(proc.pid)
-        _, status, usage = os.wait4(proc.pid, 0)
+        _, status = os.waitpid(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         result = Run(
             wall=wall,
             rchar=rchar,
-            maxrss=usage.ru_maxrss * 1024,
             returncode=proc.returncode,
             stdout=out.read().decode("utf-8", "replace"),
             stderr=err.read().decode("utf-8", "replace"),

@@ -45,9 +45,9 @@ FULL = {
     "reps": 3,
 }
 QUICK = {
-    "sizes": "4M,16M",
+    "sizes": "8M",
     "tensors": "10,1000",
-    "first": "16M:1000",
+    "first": "8M:1000",
     "repo_sizes": "100,500",
     "history": 100,
     "eat_files": 100,
