@@ -24,6 +24,10 @@ GIT_IDENTITY = {
     "GIT_CONFIG_NOSYSTEM": "1",
     "TZ": "UTC",
     "LC_ALL": "C",
+    # No automatic gc: a background `git gc --auto` started by one step would slow the next.
+    "GIT_CONFIG_COUNT": "1",
+    "GIT_CONFIG_KEY_0": "gc.auto",
+    "GIT_CONFIG_VALUE_0": "0",
 }
 
 

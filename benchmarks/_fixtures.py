@@ -35,6 +35,9 @@ def make_repo(ctx: Context, path: str, files: int, file_size: int = 1024) -> str
     ctx.git("init", "-q", "-b", "main", cwd=path)
     ctx.git("add", "-A", cwd=path)
     ctx.git("commit", "-q", "-m", f"{files} files", cwd=path)
+    # Packed, as a cloned or long-used repository is (git gc --auto would pack only some sizes:
+    # the 20,000-file one, making sizes incomparable).
+    ctx.git("gc", "-q", cwd=path)
     return path
 
 
