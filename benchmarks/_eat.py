@@ -74,7 +74,7 @@ def _round(
     ctx: Context, tool: str, repo: str, model: str, bundle: str, snap: str
 ) -> tuple[float, float, str]:
     """One eat + undo; (eat seconds, undo seconds, 'ok' or what went wrong)."""
-    user_tree, user_state = tree_digest(repo), _snapshots.repo_state(ctx, repo)
+    user_tree, user_state = tree_digest(repo), _snapshots.repo_state(ctx, repo, strict=False)
     eat, undo = _steps(ctx, tool, model, bundle)
     timed = []
     for steps in (eat, undo):
@@ -89,9 +89,8 @@ def _round(
             return -1, -1, "the snapshot's files were not restored"
     if tree_digest(repo) != user_tree:
         return -1, -1, "undo did not give the user's files back"
-    if _snapshots.repo_state(ctx, repo) != user_state:
-        # The stash list or reflog may differ in harmless ways; say so rather than hide it.
-        return timed[0], timed[1], "files restored; git state (index/refs/reflog) differs"
+    if _snapshots.repo_state(ctx, repo, strict=False) != user_state:
+        return timed[0], timed[1], "files restored; git status, refs, stash or HEAD differ"
     return timed[0], timed[1], "ok"
 
 

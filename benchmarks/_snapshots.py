@@ -31,8 +31,10 @@ class Case:
     notes: list[str] = field(default_factory=list)
 
 
-def repo_state(ctx: Context, repo: str) -> str:
-    """A digest of everything a snapshot must leave alone (cheap: a few git reads)."""
+def repo_state(ctx: Context, repo: str, strict: bool = True) -> str:
+    """A digest of everything a snapshot must leave alone (cheap: a few git reads). Not
+    ``strict``: what the user sees (status, refs, stash, HEAD, branch), without the bytes of
+    the index and the reflog, which any checkout rewrites."""
     env = ctx.env(GIT_OPTIONAL_LOCKS="0")
     digest = hashlib.sha256()
     for args in (
@@ -43,6 +45,8 @@ def repo_state(ctx: Context, repo: str) -> str:
         ["symbolic-ref", "-q", "HEAD"],
     ):
         digest.update(_proc.run(["git", *args], cwd=repo, env=env, check=False).stdout.encode())
+    if not strict:
+        return digest.hexdigest()
     git_dir = os.path.join(repo, ".git")
     for name in ("index", "HEAD", "config", os.path.join("logs", "HEAD")):
         path = os.path.join(git_dir, name)
