@@ -1,6 +1,6 @@
 """JellyML benchmarks: one command, one table, ratios measured side by side in the same run.
 
-    .venv/bin/python benchmarks/run.py              # everything (~25 minutes on 2 cores)
+    .venv/bin/python benchmarks/run.py              # everything (~7-10 minutes on 2 cores)
     .venv/bin/python benchmarks/run.py --quick      # small sizes, one repetition (~1 minute)
     .venv/bin/python benchmarks/run.py --only extraction --sizes 100M,1G --tensors 10,10000
     .venv/bin/python benchmarks/run.py --output benchmarks/RESULTS.md
