@@ -10,11 +10,12 @@ own sha256 guards its bytes instead.
 
 from __future__ import annotations
 
+import itertools
 import re
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, Optional
 
 from .errors import NotACheckpointError, TruncatedCheckpointError
 
@@ -31,6 +32,10 @@ MAX_CENTRAL_DIRECTORY = 1 << 30
 _LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
 
 _DATA_ENTRY = re.compile(r"(?:^|/)data/[^/]+$")
+#: Tensors tried from each end of the archive before all the others.
+_ENDS = 4
+#: The longest a central directory record can be: its fixed part and three 16-bit lengths.
+_MAX_RECORD = _CENTRAL.size + 3 * 0xFFFF
 
 
 @dataclass(frozen=True)
@@ -55,8 +60,8 @@ class TorchZip:
         self._f = f
         self.path = path
         self.file_size = file_size
-        self.entries = _read_central_directory(f, path, file_size)
-        if not any(e.name == "data.pkl" or e.name.endswith("/data.pkl") for e in self.entries):
+        self._directory = _read_central_directory(f, path, file_size)
+        if not self._directory.has_entry_named_like(b"data.pkl"):
             raise NotACheckpointError(
                 path,
                 f"{path} is a zip archive but not a PyTorch checkpoint (it has no data.pkl).",
@@ -64,10 +69,24 @@ class TorchZip:
             )
 
     def tensor_entries(self) -> Iterator[Entry]:
-        """Tensor storages, last written first: snapshots are usually saved after the model."""
-        for entry in reversed(self.entries):
-            if entry.is_tensor_data:
-                yield entry
+        """Tensor storages, likeliest snapshot first: the last few (``{..., **snapshot}``), the
+        first few (``{**snapshot, ...}``), then the rest from the end.
+
+        The central directory is parsed lazily from both ends, so a snapshot saved first or
+        last is found without parsing the records of 10,000 other tensors.
+        """
+        seen: set[int] = set()
+        from_end = (item for item in self._directory.backward() if item[1].is_tensor_data)
+        from_start = (item for item in self._directory.forward() if item[1].is_tensor_data)
+        for source in (
+            itertools.islice(from_end, _ENDS),
+            itertools.islice(from_start, _ENDS),
+            from_end,
+        ):
+            for pos, entry in source:
+                if pos not in seen:
+                    seen.add(pos)
+                    yield entry
 
     def data_offset(self, entry: Entry, peek: int = 0) -> tuple[int, bytes]:
         """Where ``entry``'s bytes start in the file, and up to ``peek`` of its first bytes."""
@@ -132,34 +151,79 @@ def _not_a_checkpoint(path: str, what: str) -> NotACheckpointError:
     )
 
 
-def _read_central_directory(f: BinaryIO, path: str, file_size: int) -> list[Entry]:
+def _read_central_directory(f: BinaryIO, path: str, file_size: int) -> _Directory:
     count, cd_size, cd_offset = _find_central_directory(f, path, file_size)
     if cd_size > MAX_CENTRAL_DIRECTORY:
         raise _truncated(path, f"its central directory claims {cd_size:,} bytes")
     if cd_offset + cd_size > file_size:
         raise _truncated(path, "its central directory lies past the end of the file")
-    data = read_at(f, cd_offset, cd_size)
-    entries: list[Entry] = []
-    pos = 0
-    while pos < len(data):
-        if len(data) - pos < _CENTRAL.size:
-            raise _truncated(path, "its central directory is cut off")
-        fields = _CENTRAL.unpack_from(data, pos)
-        if fields[0] != b"PK\x01\x02":
-            raise _truncated(path, "its central directory has a bad record")
-        method, csize, usize = fields[6], fields[10], fields[11]
-        name_len, extra_len, comment_len, offset = fields[12], fields[13], fields[14], fields[18]
-        name_end = pos + _CENTRAL.size + name_len
-        if name_end + extra_len + comment_len > len(data):
-            raise _truncated(path, "its central directory is cut off")
-        extra = data[name_end : name_end + extra_len]
-        usize, csize, offset = _apply_zip64(extra, usize, csize, offset)
-        name = data[pos + _CENTRAL.size : name_end].decode("utf-8", "replace")
-        entries.append(Entry(name, offset, usize, csize, method))
-        pos = name_end + extra_len + comment_len
-    if count != len(entries):
-        raise _truncated(path, f"its directory lists {len(entries)} of {count} entries")
-    return entries
+    return _Directory(read_at(f, cd_offset, cd_size), path, count)
+
+
+class _Directory:
+    """The central directory's bytes, parsed record by record, on demand, from either end."""
+
+    def __init__(self, data: bytes, path: str, count: int) -> None:
+        self._data = data
+        self._path = path
+        self._count = count
+
+    def has_entry_named_like(self, name: bytes) -> bool:
+        return name in self._data
+
+    def forward(self) -> Iterator[tuple[int, Entry]]:
+        """Records from the start, strictly checked: a damaged one is an error."""
+        pos, seen = 0, 0
+        while pos < len(self._data):
+            parsed = _parse_record(self._data, pos)
+            if parsed is None:
+                raise _truncated(self._path, "its central directory has a bad or cut-off record")
+            yield pos, parsed[1]
+            pos, seen = parsed[0], seen + 1
+        if seen != self._count:
+            raise _truncated(self._path, f"its directory lists {seen} of {self._count} entries")
+
+    def backward(self) -> Iterator[tuple[int, Entry]]:
+        """Records from the end. A record is found by its signature and counts only if it ends
+        exactly where the next one starts (a signature inside a name does not); where none
+        does, the records before that point are parsed forward, strictly, instead."""
+        end = len(self._data)
+        while end > 0:
+            found = self._record_ending_at(end)
+            if found is None:
+                earlier = [item for item in self.forward() if item[0] < end]
+                yield from reversed(earlier)
+                return
+            yield found
+            end = found[0]
+
+    def _record_ending_at(self, end: int) -> Optional[tuple[int, Entry]]:
+        low = max(0, end - _MAX_RECORD)
+        pos = self._data.rfind(b"PK\x01\x02", low, end)
+        while pos >= 0:
+            parsed = _parse_record(self._data, pos)
+            if parsed is not None and parsed[0] == end:
+                return pos, parsed[1]
+            pos = self._data.rfind(b"PK\x01\x02", low, pos)
+        return None
+
+
+def _parse_record(data: bytes, pos: int) -> Optional[tuple[int, Entry]]:
+    """The central directory record at ``pos`` and where the next begins; None if damaged."""
+    if len(data) - pos < _CENTRAL.size:
+        return None
+    fields = _CENTRAL.unpack_from(data, pos)
+    if fields[0] != b"PK\x01\x02":
+        return None
+    method, csize, usize = fields[6], fields[10], fields[11]
+    name_len, extra_len, comment_len, offset = fields[12], fields[13], fields[14], fields[18]
+    name_end = pos + _CENTRAL.size + name_len
+    end = name_end + extra_len + comment_len
+    if end > len(data):
+        return None
+    usize, csize, offset = _apply_zip64(data[name_end : name_end + extra_len], usize, csize, offset)
+    name = data[pos + _CENTRAL.size : name_end].decode("utf-8", "replace")
+    return end, Entry(name, offset, usize, csize, method)
 
 
 def _find_central_directory(f: BinaryIO, path: str, file_size: int) -> tuple[int, int, int]:
