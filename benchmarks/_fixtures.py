@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import time
 from typing import Any
 
 import _proc
@@ -38,7 +39,20 @@ def make_repo(ctx: Context, path: str, files: int, file_size: int = 1024) -> str
     # Packed, as a cloned or long-used repository is (git gc --auto would pack only some sizes:
     # the 20,000-file one, making sizes incomparable).
     ctx.git("gc", "-q", cwd=path)
+    settle(ctx, path)
     return path
+
+
+def settle(ctx: Context, path: str) -> None:
+    """Make the files an hour older than the index, as in any repository not written to in the
+    last second. Files generated in the same second as the commit would all be "racily clean"
+    (git must re-read every one to trust it), which no real repository stays for long."""
+    hour_ago = time.time() - 3600
+    for root, dirs, names in os.walk(path):
+        dirs[:] = [d for d in dirs if d != ".git"]
+        for name in names:
+            os.utime(os.path.join(root, name), (hour_ago, hour_ago))
+    ctx.git("update-index", "-q", "--really-refresh", cwd=path)
 
 
 def make_dirty(ctx: Context, path: str, files: int) -> tuple[int, int]:
@@ -75,6 +89,7 @@ def make_history_repo(ctx: Context, path: str, commits: int, files: int = 500) -
     ctx.git("fast-import", "--quiet", cwd=path, stdin=bytes(stream))
     ctx.git("reset", "-q", "--hard", "main", cwd=path)
     ctx.git("gc", "-q", cwd=path)
+    settle(ctx, path)
     return path
 
 
