@@ -312,8 +312,9 @@ def _fetch(repo: Repo, bundle: str, ref: str) -> str:
 
 def _delete_refs(repo: Repo, prefix: str) -> None:
     listed = gitcmd.run(["for-each-ref", "--format=%(refname)", prefix], cwd=repo.top).stdout
-    for ref in listed.decode().split():
-        gitcmd.run(["update-ref", "-d", ref], cwd=repo.top, check=False)
+    commands = b"".join(b"delete " + ref + b"\n" for ref in listed.split())
+    if commands:  # one update-ref for all of them
+        gitcmd.run(["update-ref", "--stdin"], cwd=repo.top, input=commands, check=False)
 
 
 def _set_state(hist: str, repo: Repo, item_id: str, state: str, **changes: object) -> None:
@@ -466,12 +467,13 @@ def _restore_head(repo: Repo, item: HistoryItem) -> Optional[str]:
 
 
 def _was_dirty(repo: Repo, item: HistoryItem) -> bool:
-    base = savepoint.tree_of(repo, item.head) or savepoint.empty_tree(repo)
-    trees = {
-        savepoint.tree_of(repo, item.saved_index),
-        savepoint.tree_of(repo, item.saved_worktree),
-    }
-    return bool(item.untracked) or trees != {base}
+    if item.untracked:
+        return True
+    commits = [c for c in (item.head, item.saved_index, item.saved_worktree) if c is not None]
+    trees = repo.git("rev-parse", *(f"{c}^{{tree}}" for c in commits)).split()
+    if item.head is None:
+        trees.insert(0, savepoint.empty_tree(repo))
+    return len(set(trees)) > 1
 
 
 def delete_last_item(code_dir: Optional[str] = None) -> tuple[str, Optional[HistoryItem]]:

@@ -87,14 +87,25 @@ def find_repo(folder: str) -> Optional[Repo]:
     """The repository (or linked worktree) holding ``folder``; None when it is not in one."""
     if not os.path.isdir(folder):
         raise PathNotFoundError(folder)
-    probe = gitcmd.run(["rev-parse", "--is-bare-repository"], cwd=folder, check=False)
-    if probe.returncode != 0:
+    # One rev-parse: --show-toplevel last, as it is the one that fails in a bare repository.
+    probe = gitcmd.run(
+        [
+            "rev-parse",
+            "--is-bare-repository",
+            "--absolute-git-dir",
+            "--git-path",
+            "index",
+            "--show-toplevel",
+        ],
+        cwd=folder,
+        check=False,
+    )
+    if probe.returncode != 0 and not probe.stdout:
         return None
-    if probe.stdout.strip() == b"true":
+    lines = probe.stdout.decode("utf-8", "surrogateescape").split("\n")
+    if probe.returncode != 0 or lines[0] == "true":
         raise BareRepoError(folder)
-    top, git_dir, index = gitcmd.out(
-        ["rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-path", "index"], cwd=folder
-    ).split("\n")
+    _, git_dir, index, top = lines[:4]
     head = gitcmd.run(["rev-parse", "-q", "--verify", "HEAD^{commit}"], cwd=top, check=False)
     branch = gitcmd.run(["symbolic-ref", "-q", "HEAD"], cwd=top, check=False)
     return Repo(
