@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -104,35 +105,66 @@ def test_piped_help_shows_the_same_donut_as_the_terminal():
     assert render.logo_text().plain == donut.plain_logo(jellyml.__version__)
 
 
-@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
-def test_help_on_a_terminal_is_rich_and_no_color_makes_it_plain(tmp_path):
-    def on_a_terminal(*argv: str, env: dict[str, str]) -> str:
-        leader, follower = os.openpty()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "jellyml", *argv],
-            stdin=subprocess.DEVNULL,
-            stdout=follower,
-            stderr=subprocess.PIPE,
-            cwd=tmp_path,
-            env={**env, "TERM": "xterm-256color", "COLUMNS": "100"},
-        )
-        os.close(follower)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # the other end closed (Linux)
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        os.close(leader)
-        assert proc.wait() == 0 and proc.stderr is not None and proc.stderr.read() == b""
-        return b"".join(chunks).decode()
+def _on_a_terminal(argv: list[str], *, cwd: Path, env: dict[str, str]) -> tuple[str, str]:
+    """Run ``argv`` with stdout on a pseudo-terminal; return what it printed there and on stderr."""
+    leader, follower = os.openpty()
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        cwd=cwd,
+        env={**env, "TERM": "xterm-256color", "COLUMNS": "100"},
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the child closed its end (Linux)
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert proc.stderr is not None
+    stderr = proc.stderr.read().decode()
+    assert proc.wait() == 0, stderr
+    return b"".join(chunks).decode(), stderr
 
-    styled = on_a_terminal("-h", env=_plain_env())
+
+needs_pty = pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+
+
+@needs_pty
+def test_help_on_a_terminal_is_rich_and_no_color_makes_it_plain(tmp_path):
+    cli = [sys.executable, "-m", "jellyml"]
+    styled, _ = _on_a_terminal([*cli, "-h"], cwd=tmp_path, env=_plain_env())
     assert "\x1b[" in styled and "~" in styled and "COMMAND" in styled
-    plain = on_a_terminal("-h", env={**_plain_env(), "NO_COLOR": "1"})
+    plain, _ = _on_a_terminal([*cli, "-h"], cwd=tmp_path, env={**_plain_env(), "NO_COLOR": "1"})
     assert "\x1b" not in plain and "~~~~" in plain and "usage: " in plain
-    version = on_a_terminal("--version", env=_plain_env())
+    version, _ = _on_a_terminal([*cli, "--version"], cwd=tmp_path, env=_plain_env())
     assert version.strip() == f"jellyml {jellyml.__version__}"
+
+
+@needs_pty
+def test_on_a_terminal_only_help_imports_rich(tmp_path):
+    code = (
+        "import json, sys\n"
+        "from jellyml.cli.main import build_parser, main\n"
+        "build_parser().parse_args(['eat', 'model.pth'])\n"
+        "build_parser().parse_args(['fix', 'extract-bundle', 'model.pth'])\n"
+        "try:\n"
+        "    main(['--version'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(json.dumps('rich' in sys.modules), file=sys.stderr)\n"
+        "try:\n"
+        "    main(['-h'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(json.dumps('rich' in sys.modules), file=sys.stderr)\n"
+    )
+    out, err = _on_a_terminal([sys.executable, "-c", code], cwd=tmp_path, env=_plain_env())
+    assert [json.loads(line) for line in err.splitlines()] == [False, True]
+    assert "\x1b[" in out

@@ -9,7 +9,7 @@ import sys
 from .._version import __version__
 from .commands import donut, eat, fix, git, show, undo
 from .donut import plain_logo
-from .options import formatter, styled
+from .options import add_subcommands, formatter, styled
 
 # Not `from typing import TYPE_CHECKING`: see options.py (start-up time).
 TYPE_CHECKING = False
@@ -66,8 +66,8 @@ def build_parser(*, show_logo: bool = True) -> argparse.ArgumentParser:
         action="store_true",
         help="show the full traceback when something fails (or set JELLYML_DEBUG=1)",
     )
-    subparsers = parser.add_subparsers(
-        dest="command", metavar="COMMAND", parser_class=argparse.ArgumentParser
+    subparsers = add_subcommands(
+        parser, dest="command", metavar="COMMAND", parser_class=argparse.ArgumentParser
     )
     for command in (eat, undo, git, fix, show, donut):
         command.register(subparsers)

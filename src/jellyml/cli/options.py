@@ -55,6 +55,16 @@ def add_parser(
     return subparsers.add_parser(name, **kwargs)
 
 
+def add_subcommands(
+    parser: argparse.ArgumentParser, **kwargs: Any
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """``parser.add_subparsers(...)`` with the subcommands' ``prog`` prefix given (our parsers
+    take no positionals before the command, so it is the parser's own prog). Without it
+    argparse formats the parser's usage to find that prefix, which with rich-argparse
+    imports rich (~40 ms) for every command line parsed on a terminal."""
+    return parser.add_subparsers(prog=parser.prog, **kwargs)
+
+
 def add_common(parser: argparse.ArgumentParser, *, code_dir: bool = False) -> None:
     """-q, --no_donut and --debug, accepted after the command as well as before it.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..options import add_common, add_parser
+from ..options import add_common, add_parser, add_subcommands
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -14,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="commands to fix common problems",
         description="Again, you probably will not need these: only if something goes wrong.",
     )
-    commands = fix.add_subparsers(dest="fix_command", metavar="COMMAND", required=True)
+    commands = add_subcommands(fix, dest="fix_command", metavar="COMMAND", required=True)
     _register_history(commands)
     extract_parser = add_parser(
         commands,
