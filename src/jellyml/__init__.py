@@ -80,15 +80,17 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> object:
-    if name not in __all__ or name == "__version__":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
+if not TYPE_CHECKING:  # type checkers see the imports above, so they still catch a typo
 
-    module = importlib.import_module(f"{__name__}.{_HOME.get(name, 'errors')}")
-    value = getattr(module, name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
+    def __getattr__(name: str) -> object:
+        if name not in __all__:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        import importlib
+
+        module = importlib.import_module(f"{__name__}.{_HOME.get(name, 'errors')}")
+        value = getattr(module, name)
+        globals()[name] = value  # later lookups skip __getattr__
+        return value
 
 
 def __dir__() -> list[str]:
