@@ -1,35 +1,43 @@
 """JellyML: keep the exact code that produced a checkpoint inside the checkpoint.
 
-``import jellyml`` never imports torch; only ``create_snapshot`` does, when called.
+``import jellyml`` never imports torch; only ``create_snapshot`` does, when called. The public
+names below are loaded on first use (PEP 562), so that ``import jellyml`` and the CLI's
+start-up (``jellyml --help``) do not pay for the reader, the snapshot code and
+``importlib.metadata`` they do not need.
 """
 
 from __future__ import annotations
 
 from ._version import __version__
-from .create import create_jelly_filling, create_snapshot
-from .errors import (
-    BareRepoError,
-    CorruptSnapshotError,
-    DistributedSnapshotError,
-    GitCommandError,
-    GitNotFoundError,
-    GitTooOldError,
-    JellyMLError,
-    ModelFileError,
-    ModelFileNotFoundError,
-    NotACheckpointError,
-    NotAFolderError,
-    NotAGitRepoError,
-    PathNotFoundError,
-    SnapshotNotFoundError,
-    SnapshotTooLargeError,
-    TorchMissingError,
-    TruncatedCheckpointError,
-    UnsupportedFormatError,
-)
-from .format import METADATA_KEY, SNAPSHOT_KEY
-from .reader import Snapshot, read_snapshot
-from .snapshot import SnapshotWarning
+
+# Not `from typing import TYPE_CHECKING`: importing typing is a measurable part of the CLI's
+# start-up, and type checkers treat any `TYPE_CHECKING` name as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .create import create_jelly_filling, create_snapshot
+    from .errors import (
+        BareRepoError,
+        CorruptSnapshotError,
+        DistributedSnapshotError,
+        GitCommandError,
+        GitNotFoundError,
+        GitTooOldError,
+        JellyMLError,
+        ModelFileError,
+        ModelFileNotFoundError,
+        NotACheckpointError,
+        NotAFolderError,
+        NotAGitRepoError,
+        PathNotFoundError,
+        SnapshotNotFoundError,
+        SnapshotTooLargeError,
+        TorchMissingError,
+        TruncatedCheckpointError,
+        UnsupportedFormatError,
+    )
+    from .format import METADATA_KEY, SNAPSHOT_KEY
+    from .reader import Snapshot, read_snapshot
+    from .snapshot import SnapshotWarning
 
 __all__ = [
     "METADATA_KEY",
@@ -59,3 +67,31 @@ __all__ = [
     "create_snapshot",
     "read_snapshot",
 ]
+
+# The module each lazily loaded public name lives in (every error class lives in errors).
+_HOME = {
+    "create_jelly_filling": "create",
+    "create_snapshot": "create",
+    "METADATA_KEY": "format",
+    "SNAPSHOT_KEY": "format",
+    "Snapshot": "reader",
+    "read_snapshot": "reader",
+    "SnapshotWarning": "snapshot",
+}
+
+
+if not TYPE_CHECKING:  # type checkers see the imports above, so they still catch a typo
+
+    def __getattr__(name: str) -> object:
+        if name not in __all__:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        import importlib
+
+        module = importlib.import_module(f"{__name__}.{_HOME.get(name, 'errors')}")
+        value = getattr(module, name)
+        globals()[name] = value  # later lookups skip __getattr__
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

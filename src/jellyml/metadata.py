@@ -1,15 +1,14 @@
-"""What a snapshot records besides the code: where it came from and what ran it."""
+"""What a snapshot records besides the code: where it came from and what ran it.
+
+The modules these functions need (``importlib.metadata`` alone is ~20 ms) are imported when
+they are called, not when this module is: ``import jellyml`` and the CLI must start fast.
+"""
 
 from __future__ import annotations
 
-import datetime
-import importlib.metadata
 import os
-import platform
-import socket
 import sys
 from typing import Any, Optional
-from urllib.parse import urlsplit, urlunsplit
 
 from ._version import __version__
 
@@ -19,6 +18,10 @@ def runtime_metadata() -> dict[str, Any]:
 
     No subprocess: distributions come from ``importlib.metadata``.
     """
+    import datetime
+    import platform
+    import socket
+
     torch = sys.modules.get("torch")
     return {
         "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -36,6 +39,8 @@ def runtime_metadata() -> dict[str, Any]:
 
 def installed_distributions() -> dict[str, str]:
     """``{name: version}`` of every distribution importable from this interpreter, sorted."""
+    import importlib.metadata
+
     found: dict[str, str] = {}
     for dist in importlib.metadata.distributions():
         name = dist.metadata["Name"]
@@ -50,6 +55,8 @@ def strip_credentials(url: str) -> str:
     ``https://user:token@host/r.git`` becomes ``https://host/r.git``; scp-style
     ``git@host:r.git`` and ``ssh://git@host/r`` keep their (harmless) user name.
     """
+    from urllib.parse import urlsplit, urlunsplit
+
     parts = urlsplit(url)
     if not parts.scheme or parts.netloc == "" or "@" not in parts.netloc:
         return url if not parts.scheme else urlunsplit(parts._replace(query="", fragment=""))

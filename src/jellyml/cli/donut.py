@@ -21,6 +21,16 @@ LOGO_ART = (
 )
 LOGO_TEXT = ("", "", "JellyML {version}", "your code, baked into every checkpoint", "", "", "")
 
+
+def plain_logo(version: str) -> str:
+    """The logo as plain text (output that is not a terminal): what ``render`` colours."""
+    rows = []
+    for art, words in zip(LOGO_ART, LOGO_TEXT):
+        row = art.replace("{", " ").replace("}", " ")
+        rows.append(f"{row}   {words.format(version=version)}" if words else row)
+    return "\n".join(rows).rstrip()
+
+
 WIDTH, HEIGHT = 60, 22
 _SHADES = ".,-~:;=!*#$@"
 

@@ -5,14 +5,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
-from typing import Any, Optional
 
 from .._version import __version__
-from ..errors import JellyMLError
-from . import render
 from .commands import donut, eat, fix, git, show, undo
-from .options import formatter
+from .donut import plain_logo
+from .options import add_subcommands, formatter, styled
+
+# Not `from typing import TYPE_CHECKING`: see options.py (start-up time).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Optional
+
+    from _typeshed import SupportsWrite
 
 _ROOT_FLAGS = {"-q", "--quiet", "--debug", "--no_donut"}
 
@@ -22,10 +27,27 @@ class _MainParser(argparse.ArgumentParser):
 
     show_logo = True
 
-    def print_help(self, file: Any = None) -> None:
+    def print_help(self, file: Optional[SupportsWrite[str]] = None) -> None:
         if self.show_logo:
-            render.logo()
+            if styled(sys.stdout):
+                from . import render  # rich, only on a terminal (start-up time)
+
+                render.logo()
+            else:
+                print(plain_logo(__version__), file=sys.stdout if file is None else file)
         super().print_help(file)
+
+
+class _PrintVersion(argparse.Action):
+    """``--version``: one plain line. argparse's own version action formats it with the help
+    formatter, which on a terminal means importing rich (~40 ms) to print one line."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: Optional[str] = None):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object, **_kwargs: object) -> None:
+        print(f"jellyml {__version__}")
+        parser.exit()
 
 
 def build_parser(*, show_logo: bool = True) -> argparse.ArgumentParser:
@@ -36,7 +58,7 @@ def build_parser(*, show_logo: bool = True) -> argparse.ArgumentParser:
         formatter_class=formatter(),
     )
     parser.show_logo = show_logo
-    parser.add_argument("--version", action="version", version=f"jellyml {__version__}")
+    parser.add_argument("--version", action=_PrintVersion, help="show the version and exit")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only warnings and errors")
     parser.add_argument("--no_donut", action="store_true", help="suppress the donut logo")
     parser.add_argument(
@@ -44,8 +66,8 @@ def build_parser(*, show_logo: bool = True) -> argparse.ArgumentParser:
         action="store_true",
         help="show the full traceback when something fails (or set JELLYML_DEBUG=1)",
     )
-    subparsers = parser.add_subparsers(
-        dest="command", metavar="COMMAND", parser_class=argparse.ArgumentParser
+    subparsers = add_subcommands(
+        parser, dest="command", metavar="COMMAND", parser_class=argparse.ArgumentParser
     )
     for command in (eat, undo, git, fix, show, donut):
         command.register(subparsers)
@@ -80,11 +102,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if handler is None:
         parser.print_help()
         return 0
-    debug = args.debug or bool(os.environ.get("JELLYML_DEBUG"))
+    return _run(handler, args, debug=args.debug or bool(os.environ.get("JELLYML_DEBUG")))
+
+
+def _run(
+    handler: Callable[[argparse.Namespace], int], args: argparse.Namespace, *, debug: bool
+) -> int:
+    """Run a command; a failure becomes one line on stderr (the traceback too with ``debug``)."""
+    # Imported here, not at the top: parsing and help need neither errors nor render (rich).
+    from ..errors import JellyMLError
+
     try:
         return int(handler(args))
     except JellyMLError as exc:
-        render.error(exc, debug=debug)
+        _report(exc, debug=debug)
         return 1
     except KeyboardInterrupt:
         interrupted = JellyMLError(
@@ -92,13 +123,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             hint="An interrupted eat is undone at once; an interrupted undo is "
             "finished by running `jellyml undo` again.",
         )
-        render.error(interrupted, debug=debug)
+        _report(interrupted, debug=debug)
         return 130
     except OSError as exc:
-        render.error(
-            JellyMLError(f"{exc.strerror or exc}: {exc.filename or ''}".strip()), debug=debug
-        )
+        _report(JellyMLError(f"{exc.strerror or exc}: {exc.filename or ''}".strip()), debug=debug)
         return 1
+
+
+def _report(exc: BaseException, *, debug: bool) -> None:
+    from . import render
+
+    render.error(exc, debug=debug)
 
 
 if __name__ == "__main__":

@@ -12,18 +12,19 @@ import json
 import os
 import time
 import traceback
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 
 from .._version import __version__
 from ..errors import JellyMLError
-from ..history import HistoryItem
-from ..restore import EatResult, UndoResult
 from . import donut
+
+if TYPE_CHECKING:  # only for annotations: restore (and git, history) load when a command runs
+    from ..history import HistoryItem
+    from ..restore import EatResult, UndoResult
 
 
 @functools.cache
@@ -206,6 +207,8 @@ def show(described: dict[str, Any], *, as_json: bool) -> None:
     if as_json:
         plain(json.dumps(described, indent=2, sort_keys=True))
         return
+    from rich.table import Table  # only here: the logo and the help do without it (start-up)
+
     table = Table(title=escape(described["model"]), show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()

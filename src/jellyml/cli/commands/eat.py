@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
-from ...restore import eat_snapshot
-from .. import render
 from ..options import add_common, add_parser
 
 DESCRIPTION = (
@@ -18,7 +15,7 @@ DESCRIPTION = (
 )
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_parser(
         subparsers,
         "eat",
@@ -32,6 +29,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ...restore import eat_snapshot
+    from .. import render
+
     result = eat_snapshot(args.model_file, args.code_dir)
     render.eat_result(result, quiet=args.quiet, no_donut=args.no_donut)
     return 0

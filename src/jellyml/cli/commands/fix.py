@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
-from ... import restore
-from ...extract_bundle import extract
-from .. import render
-from ..options import add_common, add_parser
+from ..options import add_common, add_parser, add_subcommands
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     fix = add_parser(
         subparsers,
         "fix",
         help="commands to fix common problems",
         description="Again, you probably will not need these: only if something goes wrong.",
     )
-    commands = fix.add_subparsers(dest="fix_command", metavar="COMMAND", required=True)
+    commands = add_subcommands(fix, dest="fix_command", metavar="COMMAND", required=True)
     _register_history(commands)
     extract_parser = add_parser(
         commands,
@@ -37,7 +33,7 @@ def register(subparsers: Any) -> None:
     extract_parser.set_defaults(handler=run_extract_bundle)
 
 
-def _register_history(commands: Any) -> None:
+def _register_history(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for name, help_text, handler in (
         (
             "delete-last-history-item",
@@ -64,6 +60,9 @@ def _register_history(commands: Any) -> None:
 
 
 def run_extract_bundle(args: argparse.Namespace) -> int:
+    from ...extract_bundle import extract
+    from .. import render
+
     snapshot, written = extract(args.model_file, args.output_path)
     commit = f" (commit {snapshot.commit[:12]})" if snapshot.commit else ""
     render.info(f"Wrote {written}: {snapshot.bundle_size:,} bytes{commit}.", quiet=args.quiet)
@@ -71,18 +70,27 @@ def run_extract_bundle(args: argparse.Namespace) -> int:
 
 
 def run_delete_last(args: argparse.Namespace) -> int:
+    from ... import restore
+    from .. import render
+
     top, item = restore.delete_last_item(args.code_dir)
     render.deleted_history_item(top, item, quiet=args.quiet)
     return 0
 
 
 def run_get_history_path(args: argparse.Namespace) -> int:
+    from ... import restore
+    from .. import render
+
     _top, path = restore.history_file(args.code_dir)
     render.plain(path)
     return 0
 
 
 def run_clear_history(args: argparse.Namespace) -> int:
+    from ... import restore
+    from .. import render
+
     path, existed, refs = restore.clear_history(args.code_dir)
     render.cleared_history(path, existed, refs, quiet=args.quiet)
     return 0

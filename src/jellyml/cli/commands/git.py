@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
-from ...git import run_git
 from ..options import add_common, add_parser
 
 DESCRIPTION = (
@@ -16,7 +14,7 @@ DESCRIPTION = (
 )
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_parser(
         subparsers,
         "git",
@@ -30,4 +28,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ...git import run_git
+
     return run_git([args.model_file, *args.git_args])

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
-from ...info import describe
-from .. import render
 from ..options import add_common, add_parser
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_parser(
         subparsers,
         "show",
@@ -27,5 +24,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ...info import describe
+    from .. import render
+
     render.show(describe(args.model_file), as_json=args.json)
     return 0

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
-from ...restore import undo_last
-from .. import render
 from ..options import add_common, add_parser
 
 DESCRIPTION = (
@@ -17,7 +14,7 @@ DESCRIPTION = (
 )
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_parser(
         subparsers,
         "undonut",
@@ -30,6 +27,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ...restore import undo_last
+    from .. import render
+
     result = undo_last(args.code_dir)
     render.undo_result(result, quiet=args.quiet, no_donut=args.no_donut)
     return 0
