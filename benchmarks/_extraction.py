@@ -225,9 +225,11 @@ def _targets(ctx: Context, results: list[FileResult], help_rchar: int, plan: Pla
     cli_extra = max(r.cli.rchar - help_rchar - r.bundle for r in results)
     targets = [
         Target(
-            "Extraction reads within 1 MiB of the bundle (API; CLI beyond start-up)",
-            extra[worst] <= MiB and cli_extra <= MiB,
-            f"worst API excess {size(extra[worst])} ({worst}); worst CLI excess {size(cli_extra)}",
+            "Extraction reads within 1 MiB of the bundle (API)",
+            extra[worst] <= MiB,
+            f"worst API excess {size(extra[worst])} ({worst}); CLI, beyond what `--help` reads: "
+            f"{size(cli_extra)} (that includes the modules only a command loads: the reader, "
+            "rich)",
         )
     ]
     targets.append(_flat_target(results))
