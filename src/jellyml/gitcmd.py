@@ -12,9 +12,10 @@ import re
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Optional
 
-from .errors import GitCommandError, GitNotFoundError, GitTooOldError
+from .errors import BareRepoError, GitCommandError, GitNotFoundError, GitTooOldError
 
 #: Oldest git we support: ``git add --pathspec-from-file`` arrived in 2.25.
 MIN_GIT_VERSION = (2, 25)
@@ -114,3 +115,57 @@ def split_z(data: bytes) -> list[bytes]:
 def passthrough(args: Sequence[str], *, cwd: Optional[str] = None) -> int:
     """Run git as the user would, terminal attached, and return its exit code (``jellyml git``)."""
     return subprocess.run([git_executable(), *args], cwd=cwd, check=False).returncode
+
+
+@dataclass(frozen=True)
+class RepoPaths:
+    """Where a repository's parts are, as seen from a folder inside its working tree."""
+
+    top: str
+    git_dir: str
+    #: ``--git-path`` answers, absolute: objects, index, shallow.
+    objects: str
+    index: str
+    shallow: str
+    object_format: str
+
+
+def locate_repo(folder: str) -> Optional[RepoPaths]:
+    """The repository holding ``folder``, from one ``rev-parse``; None when there is none.
+
+    Raises ``BareRepoError`` where there is no working tree, and ``GitCommandError`` for a
+    repository git refuses to read ("dubious ownership": its message says how to allow it).
+    """
+    # --show-toplevel comes last: it is the one that fails in a bare repository, after the
+    # others have printed.
+    probe = run(
+        [
+            "rev-parse",
+            "--is-bare-repository",
+            "--absolute-git-dir",
+            *("--git-path", "objects", "--git-path", "index", "--git-path", "shallow"),
+            "--show-object-format",
+            "--show-toplevel",
+        ],
+        cwd=folder,
+        check=False,
+    )
+    if probe.returncode != 0 and b"dubious ownership" in probe.stderr:
+        raise GitCommandError(
+            ["git", "rev-parse"], probe.returncode, probe.stderr.decode("utf-8", "replace")
+        )
+    if probe.returncode != 0 and not probe.stdout:
+        return None
+    lines = probe.stdout.decode("utf-8", "surrogateescape").split("\n")
+    if probe.returncode != 0 or lines[0] == "true":
+        raise BareRepoError(folder)
+    _, git_dir, objects, index, shallow, object_format, top = lines[:7]
+    # --git-path answers relative to the folder it ran in.
+    return RepoPaths(
+        top=top,
+        git_dir=git_dir,
+        objects=os.path.join(folder, objects),
+        index=os.path.join(folder, index),
+        shallow=os.path.join(folder, shallow),
+        object_format=object_format,
+    )

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from . import gitcmd
-from .errors import BareRepoError, JellyMLError, PathNotFoundError
+from .errors import JellyMLError, PathNotFoundError
 from .snapshot import copy_index
 
 # Commits we make are ours, not the user's: a fixed identity also works where none is set.
@@ -87,31 +87,16 @@ def find_repo(folder: str) -> Optional[Repo]:
     """The repository (or linked worktree) holding ``folder``; None when it is not in one."""
     if not os.path.isdir(folder):
         raise PathNotFoundError(folder)
-    # One rev-parse: --show-toplevel last, as it is the one that fails in a bare repository.
-    probe = gitcmd.run(
-        [
-            "rev-parse",
-            "--is-bare-repository",
-            "--absolute-git-dir",
-            "--git-path",
-            "index",
-            "--show-toplevel",
-        ],
-        cwd=folder,
-        check=False,
-    )
-    if probe.returncode != 0 and not probe.stdout:
+    paths = gitcmd.locate_repo(folder)
+    if paths is None:
         return None
-    lines = probe.stdout.decode("utf-8", "surrogateescape").split("\n")
-    if probe.returncode != 0 or lines[0] == "true":
-        raise BareRepoError(folder)
-    _, git_dir, index, top = lines[:4]
+    top = paths.top
     head = gitcmd.run(["rev-parse", "-q", "--verify", "HEAD^{commit}"], cwd=top, check=False)
     branch = gitcmd.run(["symbolic-ref", "-q", "HEAD"], cwd=top, check=False)
     return Repo(
         top=top,
-        git_dir=git_dir,
-        index=os.path.join(folder, index),  # --git-path answers relative to the cwd
+        git_dir=paths.git_dir,
+        index=paths.index,
         head=head.stdout.decode().strip() or None,
         branch=branch.stdout.decode("utf-8", "surrogateescape").strip() or None,
     )

@@ -26,7 +26,6 @@ from typing import Optional
 
 from . import gitcmd
 from .errors import (
-    BareRepoError,
     GitCommandError,
     NotAFolderError,
     NotAGitRepoError,
@@ -220,32 +219,8 @@ def _locate(path: Optional[str], tmp: str, create_git_repo: bool) -> _Repo:
         if os.path.exists(folder):
             raise NotAFolderError(folder)
         raise PathNotFoundError(folder)
-    # One rev-parse for everything; --show-toplevel comes last because it is the one that fails
-    # in a bare repository (after the others have printed).
-    probe = gitcmd.run(
-        [
-            "rev-parse",
-            "--is-bare-repository",
-            "--absolute-git-dir",
-            "--git-path",
-            "objects",
-            "--git-path",
-            "index",
-            "--git-path",
-            "shallow",
-            "--show-object-format",
-            "--show-toplevel",
-        ],
-        cwd=folder,
-        check=False,
-    )
-    lines = probe.stdout.decode("utf-8", "surrogateescape").split("\n")
-    if probe.returncode != 0 and b"dubious ownership" in probe.stderr:
-        # A repo owned by another user: git's own message says how to allow it.
-        raise GitCommandError(
-            ["git", "rev-parse"], probe.returncode, probe.stderr.decode("utf-8", "replace")
-        )
-    if probe.returncode != 0 and not probe.stdout:
+    paths = gitcmd.locate_repo(folder)
+    if paths is None:
         if not create_git_repo:
             raise NotAGitRepoError(
                 folder,
@@ -253,21 +228,18 @@ def _locate(path: Optional[str], tmp: str, create_git_repo: bool) -> _Repo:
                 "without leaving a repository behind.",
             )
         return _scratch_repo(folder, tmp)
-    if probe.returncode != 0 or lines[0] == "true":
-        raise BareRepoError(folder)
-    _, git_dir, objects, index, shallow, object_format, top = lines[:7]
     head = gitcmd.run(
         ["show", "-s", f"--format={_HEAD_FORMAT}", "--date=raw", "HEAD"], cwd=folder, check=False
     )
     branch = gitcmd.run(["symbolic-ref", "-q", "--short", "HEAD"], cwd=folder, check=False)
     head_fields = head.stdout.decode("utf-8", "surrogateescape").rstrip("\n").split("\0")
     return _Repo(
-        top=top,
-        git_dir=git_dir,
-        objects=os.path.join(folder, objects),
-        index=os.path.join(folder, index),
-        shallow=os.path.join(folder, shallow),
-        object_format=object_format,
+        top=paths.top,
+        git_dir=paths.git_dir,
+        objects=paths.objects,
+        index=paths.index,
+        shallow=paths.shallow,
+        object_format=paths.object_format,
         head=head_fields[0] if head.returncode == 0 else None,
         head_fields=tuple(head_fields[1:]) if head.returncode == 0 else (),
         branch=branch.stdout.decode("utf-8", "surrogateescape").strip() or None,
