@@ -15,6 +15,7 @@ of processes may run this at once, and a kill at any moment leaves nothing behin
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fnmatch
 import os
 import shutil
@@ -143,13 +144,7 @@ class Guards:
 
 
 @dataclass(frozen=True)
-class _Repo:
-    top: str
-    git_dir: str
-    objects: str
-    index: str
-    shallow: str
-    object_format: str
+class _Repo(gitcmd.RepoPaths):
     head: Optional[str]
     branch: Optional[str]
     #: HEAD's tree, author name, email, date, committer name, email, date (empty when unborn).
@@ -234,12 +229,7 @@ def _locate(path: Optional[str], tmp: str, create_git_repo: bool) -> _Repo:
     branch = gitcmd.run(["symbolic-ref", "-q", "--short", "HEAD"], cwd=folder, check=False)
     head_fields = head.stdout.decode("utf-8", "surrogateescape").rstrip("\n").split("\0")
     return _Repo(
-        top=paths.top,
-        git_dir=paths.git_dir,
-        objects=paths.objects,
-        index=paths.index,
-        shallow=paths.shallow,
-        object_format=paths.object_format,
+        **dataclasses.asdict(paths),
         head=head_fields[0] if head.returncode == 0 else None,
         head_fields=tuple(head_fields[1:]) if head.returncode == 0 else (),
         branch=branch.stdout.decode("utf-8", "surrogateescape").strip() or None,
