@@ -99,7 +99,7 @@ def _receive(torch: Any, world: World) -> dict[str, Any]:
     if kind == _ERROR:
         raw = torch.empty(a, dtype=torch.uint8)
         _broadcast_bytes(torch, world, raw)
-        raise error_from_json(bytes(raw.numpy()).decode("utf-8"))
+        raise error_from_json(bytes(raw.tolist()).decode("utf-8"))  # no numpy needed
     data = torch.empty(a, dtype=torch.uint8)
     meta = torch.empty(b, dtype=torch.uint8)
     _broadcast_bytes(torch, world, data)
