@@ -53,6 +53,9 @@ def git_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monkey
         monkeypatch.delenv(key, raising=False)
     for key, value in deterministic_env(home).items():
         monkeypatch.setenv(key, value)
+    # What a process killed on purpose (kill -9 tests) leaves in its temp folder lands here,
+    # in pytest's own temporary tree, not in the machine's /tmp.
+    monkeypatch.setenv("TMPDIR", str(tmp_path_factory.mktemp("tmp")))
     (home / ".gitconfig").write_text(
         "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n"
     )
