@@ -169,3 +169,17 @@ def locate_repo(folder: str) -> Optional[RepoPaths]:
         shallow=os.path.join(folder, shallow),
         object_format=object_format,
     )
+
+
+def bundle_heads(bundle: str) -> list[tuple[str, str]]:
+    """A bundle's refs as ``(object id, ref name)``, the snapshot's tip first (``HEAD`` when
+    the bundle has it, as every JellyML bundle does); empty when git cannot read the bundle."""
+    proc = run(["bundle", "list-heads", bundle], check=False)
+    if proc.returncode != 0:
+        return []
+    heads = []
+    for line in proc.stdout.decode("utf-8", "surrogateescape").splitlines():
+        oid, _, name = line.partition(" ")
+        if name:
+            heads.append((oid, name))
+    return sorted(heads, key=lambda head: head[1] != "HEAD")

@@ -6,7 +6,7 @@ import os
 from typing import Any, Optional
 
 from . import gitcmd
-from .reader import read_snapshot, temporary_bundle
+from .reader import Snapshot, read_snapshot
 
 
 def describe(model: str) -> dict[str, Any]:
@@ -17,7 +17,7 @@ def describe(model: str) -> dict[str, Any]:
     snapshot = read_snapshot(model)
     meta = snapshot.metadata or {}
     git: dict[str, Any] = meta.get("git") or {}
-    commit = snapshot.commit or git.get("commit") or _bundle_commit(model)
+    commit = snapshot.commit or git.get("commit") or _bundle_commit(snapshot)
     packages = meta.get("packages")
     return {
         "model": os.path.abspath(model),
@@ -46,11 +46,7 @@ def describe(model: str) -> dict[str, Any]:
     }
 
 
-def _bundle_commit(model: str) -> Optional[str]:
-    with temporary_bundle(model) as (_snapshot, bundle):
-        heads = gitcmd.out(["bundle", "list-heads", bundle]).split("\n")
-    for line in heads:
-        oid, _, name = line.partition(" ")
-        if name == "HEAD":
-            return oid
-    return heads[0].partition(" ")[0] if heads and heads[0] else None
+def _bundle_commit(snapshot: Snapshot) -> Optional[str]:
+    with snapshot.extracted_bundle() as bundle:
+        heads = gitcmd.bundle_heads(bundle)
+    return heads[0][0] if heads else None

@@ -60,6 +60,12 @@ class Snapshot:
         """Stream the bundle to ``output_path`` (replaced atomically) and verify its sha256."""
         return _extract(self, os.fspath(output_path))
 
+    @contextlib.contextmanager
+    def extracted_bundle(self) -> Iterator[str]:
+        """The bundle extracted to a temporary file, removed when the block ends."""
+        with tempfile.TemporaryDirectory(prefix="jellyml-") as folder:
+            yield self.extract_bundle(os.path.join(folder, "snapshot.bundle"))
+
 
 def read_snapshot(path: PathLike) -> Snapshot:
     """Find the JellyML snapshot in a ``torch.save`` checkpoint and read its header and metadata.
@@ -79,16 +85,8 @@ def read_snapshot(path: PathLike) -> Snapshot:
 def temporary_bundle(path: PathLike) -> Iterator[tuple[Snapshot, str]]:
     """Extract the snapshot's bundle to a temporary file, yield it, and always remove it."""
     snapshot = read_snapshot(path)
-    folder = tempfile.mkdtemp(prefix="jellyml-")
-    try:
-        bundle = os.path.join(folder, "snapshot.bundle")
-        snapshot.extract_bundle(bundle)
+    with snapshot.extracted_bundle() as bundle:
         yield snapshot, bundle
-    finally:
-        with contextlib.suppress(OSError):
-            for leftover in os.listdir(folder):
-                os.unlink(os.path.join(folder, leftover))
-            os.rmdir(folder)
 
 
 @contextlib.contextmanager

@@ -183,24 +183,24 @@ def eat_snapshot(model: str, code_dir: Optional[str] = None) -> EatResult:
     if os.path.lexists(folder) and not os.path.isdir(folder):
         raise NotAFolderError(folder)
     with temporary_bundle(model) as (snapshot, bundle):
-        _check_heads(model, bundle, snapshot.commit)
+        tip = _check_heads(model, bundle, snapshot.commit)
         repo = savepoint.find_repo(folder) if os.path.isdir(folder) else None
         if repo is None:
             _refuse_new_folder_in_repo(folder)
             return _clone(model, bundle, folder)
         with repo_lock(repo):
-            return _eat_into(repo, model, bundle)
+            return _eat_into(repo, model, bundle, tip)
 
 
-def _check_heads(model: str, bundle: str, commit: Optional[str]) -> None:
+def _check_heads(model: str, bundle: str, commit: Optional[str]) -> str:
     """The bundle must be complete and hold the commit its header names (files from JellyML
-    1.0.0 name none), before anything is touched."""
-    heads = gitcmd.run(["bundle", "list-heads", bundle], check=False)
-    listed = heads.stdout.decode("utf-8", "replace").split()
-    if heads.returncode != 0 or not listed:
+    1.0.0 name none), before anything is touched. Returns the ref to fetch."""
+    heads = gitcmd.bundle_heads(bundle)
+    if not heads:
         raise CorruptSnapshotError(model, "its git bundle cannot be read")
-    if commit is not None and commit not in listed[0::2]:
+    if commit is not None and commit not in (oid for oid, _name in heads):
         raise CorruptSnapshotError(model, f"its bundle does not hold commit {commit[:12]}")
+    return heads[0][1]
 
 
 def _refuse_new_folder_in_repo(folder: str) -> None:
@@ -224,7 +224,7 @@ def _clone(model: str, bundle: str, folder: str) -> EatResult:
     return EatResult(model, folder, commit, cloned=True, files_changed=len(gitcmd.split_z(files)))
 
 
-def _eat_into(repo: Repo, model: str, bundle: str) -> EatResult:
+def _eat_into(repo: Repo, model: str, bundle: str, tip: str) -> EatResult:
     hist = history.history_path(repo.git_dir)
     pending = history.read(hist, repo.top).last()
     if pending is not None and pending.state != EATEN:
@@ -234,7 +234,7 @@ def _eat_into(repo: Repo, model: str, bundle: str) -> EatResult:
             raise OperationInProgressError(repo.top, operation)
     item_id = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
     prefix = f"refs/jellyml/{item_id}"
-    commit = _fetch(repo, bundle, f"{prefix}/snapshot")
+    commit = _fetch(repo, bundle, tip, f"{prefix}/snapshot")
     try:
         stay = _model_stays(repo, model, commit)
         saved = savepoint.save(repo, f"jellyml: before eating {os.path.basename(model)}", skip=stay)
@@ -300,11 +300,9 @@ def _new_item(item_id: str, prefix: str, model: str, commit: str, saved: SavePoi
     )
 
 
-def _fetch(repo: Repo, bundle: str, ref: str) -> str:
-    """Fetch the bundle's snapshot commit into ``ref`` (kept from gc); return its id."""
-    heads = gitcmd.out(["bundle", "list-heads", bundle], cwd=repo.top).split("\n")
-    names = [line.split(" ", 1)[1] for line in heads if " " in line]
-    source = "HEAD" if "HEAD" in names else names[0]
+def _fetch(repo: Repo, bundle: str, source: str, ref: str) -> str:
+    """Fetch the bundle's ``source`` ref (its snapshot commit) into ``ref`` (kept from gc);
+    return its id."""
     no_fetch_head = ["--no-write-fetch-head"] if gitcmd.git_version() >= (2, 29) else []
     repo.git("fetch", "-q", "--no-tags", *no_fetch_head, bundle, f"+{source}:{ref}")
     return repo.git("rev-parse", f"{ref}^{{commit}}")
