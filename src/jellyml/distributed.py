@@ -86,7 +86,7 @@ def share_from_rank0(
         _send_error(torch, world, exc)
         raise
     data, meta = snapshot[fmt.SNAPSHOT_KEY], snapshot[fmt.METADATA_KEY]
-    _broadcast(torch, world, torch.tensor([_SNAPSHOT, data.numel(), meta.numel()]))
+    _broadcast(world, torch.tensor([_SNAPSHOT, data.numel(), meta.numel()]))
     _broadcast_bytes(torch, world, data)
     _broadcast_bytes(torch, world, meta)
     return snapshot
@@ -94,7 +94,7 @@ def share_from_rank0(
 
 def _receive(torch: Any, world: World) -> dict[str, Any]:
     head = torch.zeros(3, dtype=torch.int64)
-    _broadcast(torch, world, head)
+    _broadcast(world, head)
     kind, a, b = (int(v) for v in head.tolist())
     if kind == _ERROR:
         raw = torch.empty(a, dtype=torch.uint8)
@@ -113,11 +113,11 @@ def _send_error(torch: Any, world: World, exc: BaseException) -> None:
     re-raises the original error, which says more."""
     raw = error_to_json(exc).encode("utf-8")
     with contextlib.suppress(Exception):
-        _broadcast(torch, world, torch.tensor([_ERROR, len(raw), 0]))
+        _broadcast(world, torch.tensor([_ERROR, len(raw), 0]))
         _broadcast_bytes(torch, world, torch.frombuffer(bytearray(raw), dtype=torch.uint8))
 
 
-def _broadcast(torch: Any, world: World, tensor: Any) -> None:
+def _broadcast(world: World, tensor: Any) -> None:
     try:
         if world.device.type == "cpu":
             world.dist.broadcast(tensor, src=_SOURCE)
@@ -137,7 +137,7 @@ def _broadcast(torch: Any, world: World, tensor: Any) -> None:
 def _broadcast_bytes(torch: Any, world: World, data: Any) -> None:
     """Broadcast a 1-D uint8 CPU tensor in place (rank 0 sends, the others receive)."""
     for start in range(0, data.numel(), CHUNK_SIZE):
-        _broadcast(torch, world, data[start : start + CHUNK_SIZE])
+        _broadcast(world, data[start : start + CHUNK_SIZE])
 
 
 def error_to_json(exc: BaseException) -> str:

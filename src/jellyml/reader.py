@@ -143,7 +143,7 @@ def _find(archive: TorchZip) -> Snapshot:
         entry=entry.name,
         header=header,
         bundle_offset=start + header.offset,
-        metadata=_read_metadata(archive, *meta) if meta else None,
+        metadata=_read_metadata(archive, meta[1], meta[2]) if meta else None,
     )
 
 
@@ -166,7 +166,7 @@ def _parse_candidate(archive: TorchZip, entry: Entry) -> Optional[tuple[fmt.Head
         raise CorruptSnapshotError(archive.path, exc.problem, field=exc.field) from None
 
 
-def _read_metadata(archive: TorchZip, entry: Entry, header: fmt.Header, start: int) -> Any:
+def _read_metadata(archive: TorchZip, header: fmt.Header, start: int) -> Any:
     raw = archive.read_at(start + header.offset, header.size)
     if header.sha256 is not None and hashlib.sha256(raw).hexdigest() != header.sha256:
         raise CorruptSnapshotError(archive.path, "its metadata does not match its sha256")
