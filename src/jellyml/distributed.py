@@ -87,8 +87,8 @@ def share_from_rank0(
         raise
     data, meta = snapshot[fmt.SNAPSHOT_KEY], snapshot[fmt.METADATA_KEY]
     _broadcast(world, torch.tensor([_SNAPSHOT, data.numel(), meta.numel()]))
-    _broadcast_bytes(torch, world, data)
-    _broadcast_bytes(torch, world, meta)
+    _broadcast_bytes(world, data)
+    _broadcast_bytes(world, meta)
     return snapshot
 
 
@@ -98,12 +98,12 @@ def _receive(torch: Any, world: World) -> dict[str, Any]:
     kind, a, b = (int(v) for v in head.tolist())
     if kind == _ERROR:
         raw = torch.empty(a, dtype=torch.uint8)
-        _broadcast_bytes(torch, world, raw)
+        _broadcast_bytes(world, raw)
         raise error_from_json(bytes(raw.tolist()).decode("utf-8"))  # no numpy needed
     data = torch.empty(a, dtype=torch.uint8)
     meta = torch.empty(b, dtype=torch.uint8)
-    _broadcast_bytes(torch, world, data)
-    _broadcast_bytes(torch, world, meta)
+    _broadcast_bytes(world, data)
+    _broadcast_bytes(world, meta)
     # Two separate tensors, never views of one buffer: torch.save writes a view's whole storage.
     return {fmt.SNAPSHOT_KEY: data, fmt.METADATA_KEY: meta}
 
@@ -114,7 +114,7 @@ def _send_error(torch: Any, world: World, exc: BaseException) -> None:
     raw = error_to_json(exc).encode("utf-8")
     with contextlib.suppress(Exception):
         _broadcast(world, torch.tensor([_ERROR, len(raw), 0]))
-        _broadcast_bytes(torch, world, torch.frombuffer(bytearray(raw), dtype=torch.uint8))
+        _broadcast_bytes(world, torch.frombuffer(bytearray(raw), dtype=torch.uint8))
 
 
 def _broadcast(world: World, tensor: Any) -> None:
@@ -134,7 +134,7 @@ def _broadcast(world: World, tensor: Any) -> None:
         ) from exc
 
 
-def _broadcast_bytes(torch: Any, world: World, data: Any) -> None:
+def _broadcast_bytes(world: World, data: Any) -> None:
     """Broadcast a 1-D uint8 CPU tensor in place (rank 0 sends, the others receive)."""
     for start in range(0, data.numel(), CHUNK_SIZE):
         _broadcast(world, data[start : start + CHUNK_SIZE])
