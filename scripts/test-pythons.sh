@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The tests that need neither torch nor Lightning, on the oldest Python that requires-python
-# claims (3.9) and the newest one we support (3.13), each in a venv of its own: .venv-py39,
+# mypy and the tests that need neither torch nor Lightning, on the oldest Python that
+# requires-python claims (3.9) and the newest we support (3.13), each in its own venv: .venv-py39,
 # .venv-py313, with the package and its test extras but never torch (the only torch this machine
 # has on disk is a build for Python 3.11; any other would be gigabytes of CUDA from PyPI).
 # Extra arguments go to pytest. JELLYML_TEST_PYTHONS="3.9 3.13" picks the versions (a version,
@@ -43,13 +43,16 @@ for want in ${JELLYML_TEST_PYTHONS:-3.9 3.13}; do
     python=$(find_python "$want")
     version=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
     venv=".venv-py${version/./}"
-    echo "== Python $version ($python) in $venv: the tests without torch or Lightning"
+    echo "== Python $version ($python) in $venv: mypy, then the tests without torch or Lightning"
     setup_venv "$python" "$venv"
     # These runs prove the package works without torch: torch there would also mean a download.
     if "$venv/bin/python" -c "import importlib.util as u, sys; sys.exit(u.find_spec('torch') is None)"; then
         echo "error: torch is installed in $venv; delete $venv and run this again." >&2
         exit 1
     fi
+    # The main run type-checks as Python 3.10 (pyproject); this checks the package against the
+    # standard library as it is in this version (jellyml-lightning needs Lightning: not here).
+    "$venv/bin/mypy" --python-version "$version" src/jellyml
     # pytest's exit code 5 (no test collected) fails this script like any other failure.
     "$venv/bin/python" -m pytest -p no:cacheprovider -m "not torch and not lightning" "$@"
 done
