@@ -12,7 +12,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import jellyml  # noqa: E402
-from jellyml import DistributedSnapshotError, distributed  # noqa: E402
+from jellyml import DistributedSnapshotError  # noqa: E402
+from jellyml.snapshot import distributed  # noqa: E402
 
 SCRIPT = Path(__file__).with_name("torchrun_snapshot.py")
 # A hang guard, not a timed assertion: a hung collective would otherwise hang the test run.

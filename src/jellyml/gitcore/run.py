@@ -1,4 +1,4 @@
-"""The one place that runs git (and the only module that starts subprocesses).
+"""Running git: the only module of jellyml that starts subprocesses.
 
 git is always driven with argument lists, never a shell; output is taken as bytes and paths
 are NUL separated where git offers it (``-z``).
@@ -12,10 +12,9 @@ import re
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Optional
 
-from .errors import BareRepoError, GitCommandError, GitNotFoundError, GitTooOldError
+from ..errors import GitCommandError, GitNotFoundError, GitTooOldError
 
 #: Oldest git we support: ``git add --pathspec-from-file`` arrived in 2.25.
 MIN_GIT_VERSION = (2, 25)
@@ -115,71 +114,3 @@ def split_z(data: bytes) -> list[bytes]:
 def passthrough(args: Sequence[str], *, cwd: Optional[str] = None) -> int:
     """Run git as the user would, terminal attached, and return its exit code (``jellyml git``)."""
     return subprocess.run([git_executable(), *args], cwd=cwd, check=False).returncode
-
-
-@dataclass(frozen=True)
-class RepoPaths:
-    """Where a repository's parts are, as seen from a folder inside its working tree."""
-
-    top: str
-    git_dir: str
-    #: ``--git-path`` answers, absolute: objects, index, shallow.
-    objects: str
-    index: str
-    shallow: str
-    object_format: str
-
-
-def locate_repo(folder: str) -> Optional[RepoPaths]:
-    """The repository holding ``folder``, from one ``rev-parse``; None when there is none.
-
-    Raises ``BareRepoError`` where there is no working tree, and ``GitCommandError`` for a
-    repository git refuses to read ("dubious ownership": its message says how to allow it).
-    """
-    # --show-toplevel comes last: it is the one that fails in a bare repository, after the
-    # others have printed.
-    probe = run(
-        [
-            "rev-parse",
-            "--is-bare-repository",
-            "--absolute-git-dir",
-            *("--git-path", "objects", "--git-path", "index", "--git-path", "shallow"),
-            "--show-object-format",
-            "--show-toplevel",
-        ],
-        cwd=folder,
-        check=False,
-    )
-    if probe.returncode != 0 and b"dubious ownership" in probe.stderr:
-        raise GitCommandError(
-            ["git", "rev-parse"], probe.returncode, probe.stderr.decode("utf-8", "replace")
-        )
-    if probe.returncode != 0 and not probe.stdout:
-        return None
-    lines = probe.stdout.decode("utf-8", "surrogateescape").split("\n")
-    if probe.returncode != 0 or lines[0] == "true":
-        raise BareRepoError(folder)
-    _, git_dir, objects, index, shallow, object_format, top = lines[:7]
-    # --git-path answers relative to the folder it ran in.
-    return RepoPaths(
-        top=top,
-        git_dir=git_dir,
-        objects=os.path.join(folder, objects),
-        index=os.path.join(folder, index),
-        shallow=os.path.join(folder, shallow),
-        object_format=object_format,
-    )
-
-
-def bundle_heads(bundle: str) -> list[tuple[str, str]]:
-    """A bundle's refs as ``(object id, ref name)``, the snapshot's tip first (``HEAD`` when
-    the bundle has it, as every JellyML bundle does); empty when git cannot read the bundle."""
-    proc = run(["bundle", "list-heads", bundle], check=False)
-    if proc.returncode != 0:
-        return []
-    heads = []
-    for line in proc.stdout.decode("utf-8", "surrogateescape").splitlines():
-        oid, _, name = line.partition(" ")
-        if name:
-            heads.append((oid, name))
-    return sorted(heads, key=lambda head: head[1] != "HEAD")

@@ -12,7 +12,8 @@ from conftest import GitRepo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jellyml.restore import eat_snapshot, undo_last
+from jellyml.restore.eat import eat_snapshot
+from jellyml.restore.undo import undo_last
 from jellyml_testkit import make_model, user_state
 
 NAMES = st.sampled_from(["a.py", "b c.txt", "dir/x.py", "dir/sub/y.md", "ü.txt", "dir/z", "e"])

@@ -15,9 +15,10 @@ import re
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Optional
+from typing import Optional
 
-from .errors import NotACheckpointError, TruncatedCheckpointError
+from ..errors import NotACheckpointError, TruncatedCheckpointError
+from ..sources import Source
 
 _EOCD = struct.Struct("<4s4H2LH")  # end of central directory record, 22 bytes
 _EOCD64_LOCATOR = struct.Struct("<4sLQL")  # 20 bytes
@@ -39,7 +40,7 @@ _MAX_RECORD = _CENTRAL.size + 3 * 0xFFFF
 
 
 @dataclass(frozen=True)
-class Entry:
+class ZipEntry:
     """One archive member, as the central directory describes it."""
 
     name: str
@@ -56,11 +57,12 @@ class Entry:
 class TorchZip:
     """An open ``torch.save`` archive: its entries, and the bytes of any one of them."""
 
-    def __init__(self, f: BinaryIO, path: str, file_size: int) -> None:
-        self._f = f
-        self.path = path
-        self.file_size = file_size
-        self._directory = _read_central_directory(f, path, file_size)
+    def __init__(self, source: Source) -> None:
+        self._source = source
+        self.path = source.name
+        self.file_size = source.size
+        self._directory = _read_central_directory(source)
+        path = self.path
         if not self._directory.has_entry_named_like(b"data.pkl"):
             raise NotACheckpointError(
                 path,
@@ -68,7 +70,7 @@ class TorchZip:
                 hint="Pass the file that torch.save wrote.",
             )
 
-    def tensor_entries(self) -> Iterator[Entry]:
+    def tensor_entries(self) -> Iterator[ZipEntry]:
         """Tensor storages, likeliest snapshot first: the last few (``{..., **snapshot}``), the
         first few (``{**snapshot, ...}``), then the rest from the end.
 
@@ -88,7 +90,7 @@ class TorchZip:
                     seen.add(pos)
                     yield entry
 
-    def data_offset(self, entry: Entry, peek: int = 0) -> tuple[int, bytes]:
+    def data_offset(self, entry: ZipEntry, peek: int = 0) -> tuple[int, bytes]:
         """Where ``entry``'s bytes start in the file, and up to ``peek`` of its first bytes."""
         # One read for the local header and the peek, sized from the central directory's
         # name and (usually equal) extra lengths; a second read only if the local extra is longer.
@@ -111,28 +113,10 @@ class TorchZip:
         return start, head
 
     def read_at(self, offset: int, size: int) -> bytes:
-        return read_at(self._f, offset, size)
+        return self._source.read_at(offset, size)
 
     def _truncated(self, why: str) -> TruncatedCheckpointError:
         return _truncated(self.path, why)
-
-
-def read_at(f: BinaryIO, offset: int, size: int) -> bytes:
-    """Up to ``size`` bytes at ``offset`` (fewer only at the end of the file).
-
-    Files are opened unbuffered so that reading a 1 KiB header reads 1 KiB, not a buffer's
-    worth; an unbuffered read may return short, hence the loop.
-    """
-    f.seek(offset)
-    parts: list[bytes] = []
-    left = size
-    while left > 0:
-        chunk = f.read(left)
-        if not chunk:
-            break
-        parts.append(chunk)
-        left -= len(chunk)
-    return b"".join(parts)
 
 
 def _truncated(path: str, why: str) -> TruncatedCheckpointError:
@@ -151,13 +135,14 @@ def _not_a_checkpoint(path: str, what: str) -> NotACheckpointError:
     )
 
 
-def _read_central_directory(f: BinaryIO, path: str, file_size: int) -> _Directory:
-    count, cd_size, cd_offset = _find_central_directory(f, path, file_size)
+def _read_central_directory(source: Source) -> _Directory:
+    path, file_size = source.name, source.size
+    count, cd_size, cd_offset = _find_central_directory(source)
     if cd_size > MAX_CENTRAL_DIRECTORY:
         raise _truncated(path, f"its central directory claims {cd_size:,} bytes")
     if cd_offset + cd_size > file_size:
         raise _truncated(path, "its central directory lies past the end of the file")
-    return _Directory(read_at(f, cd_offset, cd_size), path, count)
+    return _Directory(source.read_at(cd_offset, cd_size), path, count)
 
 
 class _Directory:
@@ -171,7 +156,7 @@ class _Directory:
     def has_entry_named_like(self, name: bytes) -> bool:
         return name in self._data
 
-    def forward(self) -> Iterator[tuple[int, Entry]]:
+    def forward(self) -> Iterator[tuple[int, ZipEntry]]:
         """Records from the start, strictly checked: a damaged one is an error."""
         pos, seen = 0, 0
         while pos < len(self._data):
@@ -183,7 +168,7 @@ class _Directory:
         if seen != self._count:
             raise _truncated(self._path, f"its directory lists {seen} of {self._count} entries")
 
-    def backward(self) -> Iterator[tuple[int, Entry]]:
+    def backward(self) -> Iterator[tuple[int, ZipEntry]]:
         """Records from the end. A record is found by its signature and counts only if it ends
         exactly where the next one starts (a signature inside a name does not); where none
         does, the records before that point are parsed forward, strictly, instead."""
@@ -197,7 +182,7 @@ class _Directory:
             yield found
             end = found[0]
 
-    def _record_ending_at(self, end: int) -> Optional[tuple[int, Entry]]:
+    def _record_ending_at(self, end: int) -> Optional[tuple[int, ZipEntry]]:
         low = max(0, end - _MAX_RECORD)
         pos = self._data.rfind(b"PK\x01\x02", low, end)
         while pos >= 0:
@@ -208,7 +193,7 @@ class _Directory:
         return None
 
 
-def _parse_record(data: bytes, pos: int) -> Optional[tuple[int, Entry]]:
+def _parse_record(data: bytes, pos: int) -> Optional[tuple[int, ZipEntry]]:
     """The central directory record at ``pos`` and where the next begins; None if damaged."""
     if len(data) - pos < _CENTRAL.size:
         return None
@@ -223,20 +208,21 @@ def _parse_record(data: bytes, pos: int) -> Optional[tuple[int, Entry]]:
         return None
     usize, csize, offset = _apply_zip64(data[name_end : name_end + extra_len], usize, csize, offset)
     name = data[pos + _CENTRAL.size : name_end].decode("utf-8", "replace")
-    return end, Entry(name, offset, usize, csize, method)
+    return end, ZipEntry(name, offset, usize, csize, method)
 
 
-def _find_central_directory(f: BinaryIO, path: str, file_size: int) -> tuple[int, int, int]:
+def _find_central_directory(source: Source) -> tuple[int, int, int]:
+    path, file_size = source.name, source.size
     # torch writes no archive comment, so the end record is in the last few bytes; only a
     # commented archive needs the full 64 KiB a comment can take.
     for reach in (1024, _EOCD64_LOCATOR.size + _EOCD.size + _MAX_COMMENT):
         tail_size = min(file_size, reach)
-        tail = read_at(f, file_size - tail_size, tail_size)
+        tail = source.read_at(file_size - tail_size, tail_size)
         at = tail.rfind(b"PK\x05\x06")
         if at >= 0 or tail_size == file_size:
             break
     if at < 0 or len(tail) - at < _EOCD.size:
-        start = read_at(f, 0, len(_LEGACY_MAGIC))
+        start = source.read_at(0, len(_LEGACY_MAGIC))
         if start[:4] == b"PK\x03\x04":
             raise _truncated(path, "the end of its zip archive is missing")
         if start == _LEGACY_MAGIC:
@@ -253,7 +239,7 @@ def _find_central_directory(f: BinaryIO, path: str, file_size: int) -> tuple[int
         _, _, eocd64_offset, _ = _EOCD64_LOCATOR.unpack_from(tail, locator_at)
         if eocd64_offset + _EOCD64.size > file_size:
             raise _truncated(path, "its ZIP64 directory record lies past the end of the file")
-        record = read_at(f, eocd64_offset, _EOCD64.size)
+        record = source.read_at(eocd64_offset, _EOCD64.size)
         if len(record) < _EOCD64.size or record[:4] != b"PK\x06\x06":
             raise _truncated(path, "its ZIP64 directory record is damaged")
         fields = _EOCD64.unpack(record)

@@ -17,7 +17,7 @@ import torch
 import torch.distributed as dist
 
 import jellyml
-from jellyml import gitcmd
+from jellyml.gitcore import run as gitcmd
 
 
 def main() -> int:

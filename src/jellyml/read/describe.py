@@ -1,11 +1,11 @@
-"""``jellyml show``: what a checkpoint's snapshot records, read without torch."""
+"""What a snapshot records, as one flat dict: the engine of `jellyml show`."""
 
 from __future__ import annotations
 
 import os
 from typing import Any, Optional
 
-from . import gitcmd
+from ..gitcore.bundle import bundle_heads
 from .reader import Snapshot, read_snapshot
 
 
@@ -48,5 +48,5 @@ def describe(model: str) -> dict[str, Any]:
 
 def _bundle_commit(snapshot: Snapshot) -> Optional[str]:
     with snapshot.extracted_bundle() as bundle:
-        heads = gitcmd.bundle_heads(bundle)
+        heads = bundle_heads(bundle)
     return heads[0][0] if heads else None

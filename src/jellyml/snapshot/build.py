@@ -16,52 +16,33 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fnmatch
 import os
-import shutil
 import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 
-from . import gitcmd
-from .errors import (
-    GitCommandError,
+from ..errors import (
     NotAFolderError,
     NotAGitRepoError,
     PathNotFoundError,
     SnapshotTooLargeError,
+    SnapshotWarning,
 )
+from ..gitcore import run as gitrun
+from ..gitcore.bundle import create_bundle
+from ..gitcore.index import (
+    NO_SPLIT,
+    add_paths,
+    commit_tree,
+    list_untracked,
+    temporary_index,
+    temporary_store,
+)
+from ..gitcore.repo import Repo, locate
+from .guards import Guards, LeftOut
 
-MiB = 1024 * 1024
-DEFAULT_MAX_UNTRACKED_FILE_SIZE = 10 * MiB
-DEFAULT_MAX_TOTAL_SIZE = 1024 * MiB
-#: Untracked files whose names match these (fnmatch, on the file name, case-insensitive) are
-#: left out of the snapshot: a checkpoint gets shared, and a secret in it would travel too.
-DEFAULT_SECRET_PATTERNS: tuple[str, ...] = (
-    ".env",
-    ".env.*",
-    "*.env",
-    "*.pem",
-    "*.key",
-    "*.p12",
-    "*.pfx",
-    "*.keystore",
-    "*.jks",
-    "id_rsa*",
-    "id_dsa*",
-    "id_ecdsa*",
-    "id_ed25519*",
-    "*credentials*.json",
-    "*secret*.json",
-    "service-account*.json",
-    ".netrc",
-    ".pgpass",
-    ".pypirc",
-    ".npmrc",
-    ".htpasswd",
-)
 SNAPSHOT_MESSAGE = "JellyML snapshot"
 #: The metadata lists at most this many changed, included or left-out files (each).
 MAX_LISTED = 10_000
@@ -69,16 +50,6 @@ _HEAD_FORMAT = "%H%x00%T%x00%an%x00%ae%x00%ad%x00%cn%x00%ce%x00%cd"
 # Identity and date of a snapshot commit in a repo with no commits yet: fixed, so that two
 # processes (or two runs) snapshotting the same files agree on the commit id.
 _UNBORN_IDENTITY = ("JellyML", "snapshot@jellyml.invalid", "1673049600 +0000")
-
-
-class SnapshotWarning(UserWarning):
-    """Something was left out of a snapshot (a large or secret-looking untracked file)."""
-
-
-@dataclass(frozen=True)
-class LeftOut:
-    path: str
-    reason: str
 
 
 @dataclass
@@ -124,31 +95,13 @@ def _capped(name: str, items: Sequence[object]) -> dict[str, object]:
 
 
 @dataclass(frozen=True)
-class Guards:
-    """Limits on what untracked files go into a snapshot, and on its total size."""
+class _Target:
+    """The repository being snapshotted, and what a snapshot commit needs to know of HEAD."""
 
-    max_untracked_file_size: int = DEFAULT_MAX_UNTRACKED_FILE_SIZE
-    secret_patterns: Sequence[str] = DEFAULT_SECRET_PATTERNS
-    max_total_size: int = DEFAULT_MAX_TOTAL_SIZE
-
-    def reason_to_leave_out(self, relpath: str, size: int) -> Optional[str]:
-        name = os.path.basename(relpath.rstrip("/")).lower()
-        if relpath.endswith("/"):
-            return "a nested git repository (commit it as a submodule to record it)"
-        for pattern in self.secret_patterns:
-            if fnmatch.fnmatchcase(name, pattern.lower()):
-                return f"looks like a secret (matches {pattern!r})"
-        if size > self.max_untracked_file_size:
-            return f"{size:,} bytes, over the {self.max_untracked_file_size:,}-byte limit"
-        return None
-
-
-@dataclass(frozen=True)
-class _Repo(gitcmd.RepoPaths):
-    head: Optional[str]
-    branch: Optional[str]
+    repo: Repo
     #: HEAD's tree, author name, email, date, committer name, email, date (empty when unborn).
     head_fields: tuple[str, ...] = ()
+    #: The repository is a throwaway one for a folder that is not in any (create_git_repo).
     created: bool = False
 
 
@@ -157,7 +110,7 @@ def snapshot_repo(
     *,
     bundle_path: str,
     create_git_repo: bool = False,
-    guards: Guards = Guards(),
+    guards: Optional[Guards] = None,
 ) -> RepoSnapshot:
     """Bundle the repository containing ``path`` (working tree as it is) into ``bundle_path``.
 
@@ -165,21 +118,22 @@ def snapshot_repo(
     commit whose parent is HEAD and whose tree is the working tree, untracked files included
     (``.gitignore`` respected, ``guards`` applied). The repository is never written to.
     """
-    gitcmd.check_git()
+    gitrun.check_git()
+    guards = guards or Guards()
     with tempfile.TemporaryDirectory(prefix="jellyml-snapshot-") as tmp:
-        repo = _locate(path, tmp, create_git_repo)
-        store = _temporary_store(tmp, repo)
+        target = _locate(path, tmp, create_git_repo)
+        repo = target.repo
+        store = temporary_store(repo, tmp)
         env = {
             "GIT_DIR": repo.git_dir,
             "GIT_WORK_TREE": repo.top,
-            "GIT_INDEX_FILE": os.path.join(tmp, "index"),
             "GIT_OBJECT_DIRECTORY": os.path.join(store, "objects"),
+            **temporary_index(repo, tmp),
         }
-        copy_index(repo.index, env["GIT_INDEX_FILE"])
         included, left_out = _stage_working_tree(repo, env, guards)
-        commit, changed = _commit(repo, env, _git(repo, env, "write-tree"))
+        commit, changed = _commit(target, env, _git(repo, env, "write-tree"))
         has_submodules = os.path.exists(os.path.join(repo.top, ".gitmodules"))
-        _bundle(store, commit, bundle_path)
+        create_bundle(store, commit, bundle_path)
         size = os.path.getsize(bundle_path)
         if size > guards.max_total_size:
             os.unlink(bundle_path)
@@ -189,7 +143,7 @@ def snapshot_repo(
             bundle_path=bundle_path,
             commit=commit,
             base_commit=repo.head,
-            branch=repo.branch,
+            branch=repo.short_branch,
             dirty=commit != repo.head,
             repo_root=repo.top,
             changed_files=changed,
@@ -197,24 +151,22 @@ def snapshot_repo(
             left_out=left_out,
             submodules=_submodules(repo, env, commit) if has_submodules else [],
             remotes=_remotes(repo),
-            created_git_repo=repo.created,
+            created_git_repo=target.created,
         )
 
 
-def _git(repo: _Repo, env: dict[str, str], *args: str, stdin: Optional[bytes] = None) -> str:
-    # Never split the temporary index into the repo's shared index files.
-    argv = ["-c", "core.splitIndex=false", *args]
-    proc = gitcmd.run(argv, cwd=repo.top, env=env, input=stdin)
+def _git(repo: Repo, env: dict[str, str], *args: str, stdin: Optional[bytes] = None) -> str:
+    proc = gitrun.run([*NO_SPLIT, *args], cwd=repo.top, env=env, input=stdin)
     return proc.stdout.decode("utf-8", "surrogateescape").rstrip("\n")
 
 
-def _locate(path: Optional[str], tmp: str, create_git_repo: bool) -> _Repo:
+def _locate(path: Optional[str], tmp: str, create_git_repo: bool) -> _Target:
     folder = os.path.abspath(os.path.expanduser(path if path is not None else os.getcwd()))
     if not os.path.isdir(folder):
         if os.path.exists(folder):
             raise NotAFolderError(folder)
         raise PathNotFoundError(folder)
-    paths = gitcmd.locate_repo(folder)
+    paths = locate(folder)
     if paths is None:
         if not create_git_repo:
             raise NotAGitRepoError(
@@ -223,84 +175,46 @@ def _locate(path: Optional[str], tmp: str, create_git_repo: bool) -> _Repo:
                 "without leaving a repository behind.",
             )
         return _scratch_repo(folder, tmp)
-    head = gitcmd.run(
+    head = gitrun.run(
         ["show", "-s", f"--format={_HEAD_FORMAT}", "--date=raw", "HEAD"], cwd=folder, check=False
     )
-    branch = gitcmd.run(["symbolic-ref", "-q", "--short", "HEAD"], cwd=folder, check=False)
+    branch = gitrun.run(["symbolic-ref", "-q", "HEAD"], cwd=folder, check=False)
     head_fields = head.stdout.decode("utf-8", "surrogateescape").rstrip("\n").split("\0")
-    return _Repo(
-        **dataclasses.asdict(paths),
+    repo = dataclasses.replace(
+        paths,
         head=head_fields[0] if head.returncode == 0 else None,
-        head_fields=tuple(head_fields[1:]) if head.returncode == 0 else (),
         branch=branch.stdout.decode("utf-8", "surrogateescape").strip() or None,
     )
+    return _Target(repo, tuple(head_fields[1:]) if head.returncode == 0 else ())
 
 
-def _scratch_repo(folder: str, tmp: str) -> _Repo:
+def _scratch_repo(folder: str, tmp: str) -> _Target:
     """A throwaway repository in ``tmp`` whose working tree is ``folder`` (create_git_repo=True).
 
     Nothing is written to ``folder``: the repository lives and dies in the temporary folder.
     """
     scratch = os.path.join(tmp, "scratch")
-    gitcmd.run(["init", "-q", "--template=", scratch])
+    gitrun.run(["init", "-q", "--template=", scratch])
     git_dir = os.path.join(scratch, ".git")
-    return _Repo(
+    repo = Repo(
         top=folder,
         git_dir=git_dir,
         objects=os.path.join(git_dir, "objects"),
         index=os.path.join(git_dir, "index"),
         shallow=os.path.join(git_dir, "shallow"),
         object_format="sha1",
-        head=None,
-        branch=None,
-        created=True,
     )
-
-
-def _temporary_store(tmp: str, repo: _Repo) -> str:
-    """A bare repository whose object store borrows the user's objects as alternates."""
-    store = os.path.join(tmp, "store.git")
-    os.makedirs(os.path.join(store, "objects", "info"))
-    os.makedirs(os.path.join(store, "refs"))
-    with open(os.path.join(store, "objects", "info", "alternates"), "w") as f:
-        f.write(os.path.abspath(repo.objects) + "\n")
-    config = "[core]\n\trepositoryformatversion = 0\n\tbare = true\n"
-    if repo.object_format != "sha1":
-        config = (
-            "[core]\n\trepositoryformatversion = 1\n\tbare = true\n"
-            f"[extensions]\n\tobjectformat = {repo.object_format}\n"
-        )
-    with open(os.path.join(store, "config"), "w") as f:
-        f.write(config)
-    with open(os.path.join(store, "HEAD"), "w") as f:
-        f.write("ref: refs/heads/jellyml\n")
-    if os.path.exists(repo.shallow):
-        shutil.copyfile(repo.shallow, os.path.join(store, "shallow"))
-    return store
-
-
-def copy_index(index: str, dest: str) -> None:
-    """Copy the repo's index (if any) to ``dest``, timestamps included.
-
-    git trusts a file's cached stat data only if the file is older than the index itself
-    ("racy git"); a copy with a fresh mtime would make a same-size edit made in the same second
-    as the last index write look clean, and it would silently be left out.
-    """
-    if os.path.exists(index):
-        shutil.copy2(index, dest)
+    return _Target(repo, created=True)
 
 
 def _stage_working_tree(
-    repo: _Repo, env: dict[str, str], guards: Guards
+    repo: Repo, env: dict[str, str], guards: Guards
 ) -> tuple[list[bytes], list[LeftOut]]:
     """Make the temporary index match the working tree, minus what the guards leave out."""
-    listed = gitcmd.run(
-        ["ls-files", "-z", "--others", "--exclude-standard"], cwd=repo.top, env=env
-    ).stdout
     included: list[bytes] = []
     left_out: list[LeftOut] = []
     total = 0
-    for rel in gitcmd.split_z(listed):
+    for rel in list_untracked(repo, env):
         size = _lstat_size(os.path.join(os.fsencode(repo.top), rel))
         reason = guards.reason_to_leave_out(os.fsdecode(rel), size)
         if reason is None:
@@ -314,16 +228,7 @@ def _stage_working_tree(
         _git(repo, env, "add", "-A")
     else:
         _git(repo, env, "add", "-u")
-    if included and left_out:
-        literal = {**env, "GIT_LITERAL_PATHSPECS": "1"}
-        _git(
-            repo,
-            literal,
-            "add",
-            "--pathspec-from-file=-",
-            "--pathspec-file-nul",
-            stdin=b"\0".join(included),
-        )
+        add_paths(repo, env, included, force=False)
     return included, left_out
 
 
@@ -334,15 +239,16 @@ def _lstat_size(path: bytes) -> int:
         return 0
 
 
-def _commit(repo: _Repo, env: dict[str, str], tree: str) -> tuple[str, list[dict[str, str]]]:
+def _commit(target: _Target, env: dict[str, str], tree: str) -> tuple[str, list[dict[str, str]]]:
     """The snapshot commit and the files it changes: HEAD itself when the tree matches HEAD's,
     else a child of HEAD (or a root commit in a repo with no commits)."""
+    repo = target.repo
     if repo.head is not None:
-        fields = repo.head_fields
+        fields = target.head_fields
         if fields[0] == tree:
             return repo.head, []
         author, committer = fields[1:4], fields[4:7]
-        parents = ["-p", repo.head]
+        parents = [repo.head]
     else:
         author = committer = _UNBORN_IDENTITY
         parents = []
@@ -354,8 +260,7 @@ def _commit(repo: _Repo, env: dict[str, str], tree: str) -> tuple[str, list[dict
         "GIT_COMMITTER_EMAIL": committer[1],
         "GIT_COMMITTER_DATE": committer[2],
     }
-    message = ["-m", SNAPSHOT_MESSAGE]
-    commit = _git(repo, {**env, **ident}, "commit-tree", "--no-gpg-sign", *parents, *message, tree)
+    commit = commit_tree(repo, tree, parents, SNAPSHOT_MESSAGE, identity=ident, env=env)
     # --root: a parentless commit (unborn repo) is compared with the empty tree.
     changed = _git(
         repo,
@@ -377,7 +282,7 @@ def _name_status(raw: str) -> list[dict[str, str]]:
     return [{"status": parts[i], "path": parts[i + 1]} for i in range(0, len(parts) - 1, 2)]
 
 
-def _submodules(repo: _Repo, env: dict[str, str], commit: str) -> list[dict[str, str]]:
+def _submodules(repo: Repo, env: dict[str, str], commit: str) -> list[dict[str, str]]:
     """Submodules recorded in the snapshot commit (their commit ids, not their contents)."""
     listing = _git(repo, env, "ls-tree", "-r", "-z", commit)
     found = []
@@ -389,38 +294,20 @@ def _submodules(repo: _Repo, env: dict[str, str], commit: str) -> list[dict[str,
     return found
 
 
-def _remotes(repo: _Repo) -> dict[str, str]:
+def _remotes(repo: Repo) -> dict[str, str]:
     from .metadata import strip_credentials
 
-    proc = gitcmd.run(
+    proc = gitrun.run(
         ["config", "-z", "--get-regexp", r"^remote\..*\.url$"],
         cwd=repo.top,
         env={"GIT_DIR": repo.git_dir},
         check=False,
     )
     remotes: dict[str, str] = {}
-    for record in gitcmd.split_z(proc.stdout):
+    for record in gitrun.split_z(proc.stdout):
         key, _, url = record.decode("utf-8", "replace").partition("\n")
         remotes[key[len("remote.") : -len(".url")]] = strip_credentials(url)
     return remotes
-
-
-def _bundle(store: str, commit: str, bundle_path: str) -> None:
-    # HEAD of the temporary store names the snapshot commit: the bundle's one ref is HEAD, as
-    # JellyML 1.0.0's was, and no ref is ever created in the user's repository.
-    with open(os.path.join(store, "HEAD"), "w") as f:
-        f.write(commit + "\n")
-    try:
-        gitcmd.run(
-            # No delta search for the snapshot's new objects (deltas already in packs are reused):
-            # on a dirty 20,000-file repo it halves the bundle step, for a bundle ~3% larger.
-            ["-c", "pack.window=0", "bundle", "create", os.path.abspath(bundle_path), "HEAD"],
-            env={"GIT_DIR": store},
-        )
-    except GitCommandError:
-        with contextlib.suppress(OSError):
-            os.unlink(bundle_path)
-        raise
 
 
 def _warn_left_out(left_out: list[LeftOut]) -> None:

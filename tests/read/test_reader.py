@@ -24,9 +24,9 @@ from checkpoint_helpers import (
     snapshot_tensor,
     write_torch_like_zip,
 )
-from jellyml import reader
-from jellyml.create import encode_metadata
 from jellyml.errors import CorruptSnapshotError, OutputPathError
+from jellyml.read import reader
+from jellyml.snapshot.create import encode_metadata
 
 torch = pytest.importorskip("torch")
 

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 import jellyml
 from checkpoint_helpers import bundle_of, snapshot_tensor, write_torch_like_zip
 from jellyml import format as fmt
-from jellyml.create import encode_metadata
 from jellyml.errors import JellyMLError
+from jellyml.snapshot.create import encode_metadata
 
 FUZZ = settings(
     max_examples=400,

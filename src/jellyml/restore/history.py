@@ -17,7 +17,9 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
-from .errors import JellyMLError
+from .. import settings
+from ..errors import CorruptHistoryError, HistoryError, NewerHistoryError
+from .lock import locked
 
 #: Version written by this jellyml. Older files are upgraded on read; newer ones refused.
 HISTORY_VERSION = 1
@@ -26,35 +28,6 @@ HISTORY_VERSION = 1
 EATING = "eating"  # eat started: the user's work is saved, the tree may be half changed
 EATEN = "eaten"  # eat finished: the snapshot is checked out
 UNDOING = "undoing"  # undo started: the tree may be half restored
-
-
-class HistoryError(JellyMLError, ValueError):
-    """The history file cannot be used; carries its path."""
-
-    def __init__(self, path: str, message: str, *, hint: Optional[str] = None) -> None:
-        self.path = path
-        super().__init__(message, hint=hint)
-
-
-class CorruptHistoryError(HistoryError):
-    def __init__(self, path: str, problem: str) -> None:
-        self.problem = problem
-        super().__init__(
-            path,
-            f"The jellyml history file {path} is corrupt: {problem}.",
-            hint="Run `jellyml fix clear-history` to start a new one (work that jellyml put "
-            "aside stays in the repository under refs/jellyml/).",
-        )
-
-
-class NewerHistoryError(HistoryError):
-    def __init__(self, path: str, found: int) -> None:
-        self.found = found
-        super().__init__(
-            path,
-            f"The jellyml history file {path} was written by a newer jellyml (version {found}).",
-            hint="Upgrade jellyml (pip install -U jellyml) to use it.",
-        )
 
 
 @dataclass
@@ -102,55 +75,13 @@ class History:
         return self.items[-1] if self.items else None
 
 
-def history_dir() -> str:
-    from platformdirs import user_data_dir
-
-    return os.path.join(user_data_dir("jellyml", appauthor=False), "history")
-
-
 def history_path(git_dir: str) -> str:
     """The history file of the repository (or worktree) whose git dir is ``git_dir``."""
     real = os.path.realpath(git_dir)
     digest = hashlib.sha256(os.fsencode(real)).hexdigest()[:16]
     top = os.path.dirname(real) if os.path.basename(real) == ".git" else real
     name = "".join(c if c.isalnum() or c in "-_." else "_" for c in os.path.basename(top))
-    return os.path.join(history_dir(), f"{name or 'repo'}-{digest}.json")
-
-
-@contextlib.contextmanager
-def locked(path: str) -> Iterator[None]:
-    """Hold an exclusive lock on ``path``'s lock file (waits for another jellyml to finish)."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        _flock(fd, blocking=True)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock; so does the process dying
-
-
-def try_lock(fd: int) -> bool:
-    """Take an exclusive lock on ``fd`` if it is free; False if another process holds it."""
-    return _flock(fd, blocking=False)
-
-
-def _flock(fd: int, *, blocking: bool) -> bool:
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: msvcrt locks a byte range instead
-        import msvcrt
-
-        mode = msvcrt.LK_LOCK if blocking else msvcrt.LK_NBLCK  # type: ignore[attr-defined]
-        try:
-            msvcrt.locking(fd, mode, 1)  # type: ignore[attr-defined]
-        except OSError:
-            return False
-        return True
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-    except BlockingIOError:
-        return False
-    return True
+    return os.path.join(settings.history_dir(), f"{name or 'repo'}-{digest}.json")
 
 
 def load(path: str, repo: str) -> History:

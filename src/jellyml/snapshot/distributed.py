@@ -25,9 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from . import errors
-from . import format as fmt
-from .errors import DistributedSnapshotError, JellyMLError
+from .. import errors
+from .. import format as fmt
+from ..errors import DistributedSnapshotError, JellyMLError
 
 _SNAPSHOT, _ERROR = 0, 1
 #: Bytes per broadcast; bounds the device memory a nccl broadcast needs.

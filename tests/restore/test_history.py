@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from jellyml import history
-from jellyml.history import CorruptHistoryError, HistoryItem, NewerHistoryError
+from jellyml.errors import CorruptHistoryError, NewerHistoryError
+from jellyml.restore import history
+from jellyml.restore.history import HistoryItem
 from jellyml_testkit import jellyml, make_model, user_state
 
 
@@ -140,8 +141,8 @@ def test_concurrent_writers_lose_nothing(tmp_path):
     path = str(tmp_path / "h" / "repo.json")
     script = (
         "import sys\n"
-        "from jellyml import history\n"
-        "from jellyml.history import HistoryItem\n"
+        "from jellyml.restore import history\n"
+        "from jellyml.restore.history import HistoryItem\n"
         "for n in range(25):\n"
         "    with history.transaction(sys.argv[1], '/repo') as h:\n"
         "        h.items.append(HistoryItem(f'{sys.argv[2]}-{n}', 'eaten', 'm', 'c', None,\n"

@@ -1,20 +1,26 @@
 """kill -9 at every step of eat and of undo, then recovery: nothing of the user's work is lost.
 
-``JELLYML_TEST_KILL_AT=<step>`` makes jellyml SIGKILL itself at that step (see
-``jellyml.restore.KILL_POINTS``); then ``jellyml undo`` must bring back exactly what the user had.
+``crash_runner.py`` runs the CLI with a crash hook (``jellyml.restore.crash``) that SIGKILLs
+the process at a given crash point; then ``jellyml undo`` must bring back exactly what the user had.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from jellyml.restore import KILL_POINTS, repo_lock
-from jellyml.savepoint import find_repo
+from jellyml.gitcore.repo import find_repo
+from jellyml.restore.common import history_of
+from jellyml.restore.crash import POINTS as KILL_POINTS
+from jellyml.restore.lock import repo_lock
 from jellyml_testkit import jellyml, make_model, user_state
+
+RUNNER = Path(__file__).with_name("crash_runner.py")
 
 BASE = {"model.py": "v1\n", "config.yaml": "epochs: 3\n", "pkg/mod.py": "m\n"}
 KILLED = -signal.SIGKILL
@@ -41,17 +47,41 @@ def _jellyml_refs(repo) -> str:
     return repo.git("for-each-ref", "refs/jellyml/")
 
 
-def test_kill_points_are_all_exercised():
-    eat = [p for p in KILL_POINTS if p.startswith("eat:")]
-    undo = [p for p in KILL_POINTS if p.startswith("undo:")]
-    assert len(eat) >= 4 and len(undo) >= 5
+def crashing(*args: str, cwd: Path, **hook_env: str) -> subprocess.CompletedProcess[str]:
+    """The CLI with the test crash hook installed (see crash_runner.py)."""
+    return subprocess.run(
+        [sys.executable, str(RUNNER), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **hook_env},
+        check=False,
+    )
+
+
+def test_every_crash_point_is_reached(make_repo, tmp_path):
+    """An eat and an undo pass every crash point, in order: none of the kill tests below
+    kills at a point that is never reached."""
+    repo, model, _commit = _setup(make_repo, tmp_path)
+    log = tmp_path / "points.log"
+    assert crashing("eat", str(model), cwd=repo.path, CRASH_LOG=str(log)).returncode == 0
+    assert crashing("undo", cwd=repo.path, CRASH_LOG=str(log)).returncode == 0
+    assert tuple(log.read_text().split()) == KILL_POINTS
+
+
+def test_the_shipped_cli_has_no_kill_switch(make_repo, tmp_path):
+    """The variables the old kill switch read do nothing to the real command line."""
+    repo, model, _commit = _setup(make_repo, tmp_path)
+    env = {"JELLYML_TEST_KILL_AT": "eat:saved", "JELLYML_TEST_INTERRUPT_AT": "eat:saved"}
+    jellyml("eat", str(model), cwd=repo.path, env=env)
+    jellyml("undo", cwd=repo.path, env=env)
 
 
 @pytest.mark.parametrize("step", [p for p in KILL_POINTS if p.startswith("eat:")])
 def test_kill_during_eat_then_undo(make_repo, tmp_path, step):
     repo, model, _commit = _setup(make_repo, tmp_path)
     before = user_state(repo)
-    proc = jellyml("eat", str(model), cwd=repo.path, env={"JELLYML_TEST_KILL_AT": step}, check=None)
+    proc = crashing("eat", str(model), cwd=repo.path, CRASH_KILL_AT=step)
     assert proc.returncode == KILLED
     assert (repo.path / "run.log").read_text() == "ignored, never touched\n"
     jellyml("undo", cwd=repo.path)
@@ -62,7 +92,7 @@ def test_kill_during_eat_then_undo(make_repo, tmp_path, step):
 @pytest.mark.parametrize("step", [p for p in KILL_POINTS if p.startswith("eat:")][1:])
 def test_eat_after_an_interrupted_eat_refuses(make_repo, tmp_path, step):
     repo, model, _commit = _setup(make_repo, tmp_path)
-    jellyml("eat", str(model), cwd=repo.path, env={"JELLYML_TEST_KILL_AT": step}, check=None)
+    assert crashing("eat", str(model), cwd=repo.path, CRASH_KILL_AT=step).returncode == KILLED
     middle = repo.state()
     proc = jellyml("eat", str(model), cwd=repo.path, check=1)
     assert "was interrupted" in proc.stderr and "jellyml undo" in proc.stderr
@@ -79,7 +109,7 @@ def test_kill_during_undo_then_undo_again(make_repo, tmp_path, step, work_after)
     if work_after:
         repo.write("model.py", "work after eating\n")
         repo.write("new_after.txt", "new after eating\n")
-    proc = jellyml("undo", cwd=repo.path, env={"JELLYML_TEST_KILL_AT": step}, check=None)
+    proc = crashing("undo", cwd=repo.path, CRASH_KILL_AT=step)
     assert proc.returncode == KILLED
     jellyml("undo", cwd=repo.path)
     after = user_state(repo)
@@ -100,7 +130,7 @@ def test_eat_while_another_jellyml_holds_the_repo(make_repo, tmp_path):
     before = repo.state()
     found = find_repo(str(repo.path))
     assert found is not None
-    with repo_lock(found):
+    with repo_lock(found, history_of(found)):
         proc = jellyml("eat", str(model), cwd=repo.path, check=1)
         undo = jellyml("undo", cwd=repo.path, check=1)
     assert "Another jellyml is changing" in proc.stderr
@@ -139,9 +169,8 @@ def test_two_eats_at_once(make_repo, tmp_path):
 def test_ctrl_c_during_eat_rolls_back_at_once(make_repo, tmp_path, step):
     repo, model, _commit = _setup(make_repo, tmp_path)
     before = user_state(repo)
-    proc = jellyml(
-        "eat", str(model), cwd=repo.path, env={"JELLYML_TEST_INTERRUPT_AT": step}, check=130
-    )
+    proc = crashing("eat", str(model), cwd=repo.path, CRASH_INTERRUPT_AT=step)
+    assert proc.returncode == 130
     assert "Interrupted" in proc.stderr
     assert user_state(repo) == before
     assert "Nothing to undo" in jellyml("undo", cwd=repo.path).stdout

@@ -10,7 +10,7 @@ import os
 import sys
 from typing import Any, Optional
 
-from ._version import __version__
+from .._version import __version__
 
 
 def runtime_metadata() -> dict[str, Any]:

@@ -16,24 +16,20 @@ import os
 import tempfile
 from typing import Any, Optional
 
-from . import gitcmd, history
+from .. import settings
+from ..gitcore import run as gitrun
+from ..gitcore.index import JELLYML_IDENTITY
+from ..gitcore.repo import Repo
+from . import history
 from .history import EATEN, HistoryItem
-from .savepoint import Repo
 
-LEGACY_VERSION = "january-07-2023"
-_IDENTITY = {
-    "GIT_AUTHOR_NAME": "JellyML",
-    "GIT_AUTHOR_EMAIL": "jellyml@localhost",
-    "GIT_COMMITTER_NAME": "JellyML",
-    "GIT_COMMITTER_EMAIL": "jellyml@localhost",
-}
+#: The ``version`` of JellyML 1.0.0's history files (its checkpoint headers say "january-7-2023").
+LEGACY_HISTORY_VERSION = "january-07-2023"
 
 
 def legacy_history_file(top: str) -> Optional[str]:
     """JellyML 1.0.0's history file for the repository at ``top``, if it has one."""
-    from platformdirs import user_data_dir
-
-    base = user_data_dir("jellyml", "jellyml")
+    base = settings.legacy_data_dir()
     try:
         with open(os.path.join(base, "jellyml_history_map.json"), encoding="utf-8") as f:
             mapping = json.load(f)
@@ -55,7 +51,7 @@ def import_legacy(repo: Repo, hist: str) -> int:
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
-        stack = data["history_stack"] if data.get("version") == LEGACY_VERSION else None
+        stack = data["history_stack"] if data.get("version") == LEGACY_HISTORY_VERSION else None
     except (OSError, ValueError, KeyError, AttributeError):
         return 0
     if not isinstance(stack, list):
@@ -116,10 +112,10 @@ def _find_stash(repo: Repo, message: Any) -> Optional[str]:
     """The stash commit whose message is ``message`` (git shows it as "On <branch>: message")."""
     if not isinstance(message, str) or not message:
         return None
-    proc = gitcmd.run(
+    proc = gitrun.run(
         ["log", "-g", "-z", "--format=%H %gs", "refs/stash"], cwd=repo.top, check=False
     )
-    for record in gitcmd.split_z(proc.stdout):
+    for record in gitrun.split_z(proc.stdout):
         oid, _, subject = record.decode("utf-8", "replace").partition(" ")
         if subject == message or subject.endswith(f": {message}"):
             return oid
@@ -128,10 +124,10 @@ def _find_stash(repo: Repo, message: Any) -> Optional[str]:
 
 def drop_stash(repo: Repo, commit: str) -> None:
     """Drop the stash entry holding ``commit`` (found by id, never by position alone)."""
-    proc = gitcmd.run(["log", "-g", "-z", "--format=%H", "refs/stash"], cwd=repo.top, check=False)
-    for n, oid in enumerate(gitcmd.split_z(proc.stdout)):
+    proc = gitrun.run(["log", "-g", "-z", "--format=%H", "refs/stash"], cwd=repo.top, check=False)
+    for n, oid in enumerate(gitrun.split_z(proc.stdout)):
         if oid.decode() == commit:
-            gitcmd.run(["stash", "drop", "-q", f"stash@{{{n}}}"], cwd=repo.top)
+            gitrun.run(["stash", "drop", "-q", f"stash@{{{n}}}"], cwd=repo.top)
             return
 
 
@@ -140,22 +136,22 @@ def _merge_untracked(repo: Repo, tree: str, untracked: Optional[str]) -> str:
         return _git(repo, "rev-parse", tree)
     with tempfile.TemporaryDirectory(prefix="jellyml-legacy-") as tmp:
         env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
-        gitcmd.run(["read-tree", tree], cwd=repo.top, env=env)
-        listing = gitcmd.run(["ls-tree", "-r", "-z", untracked], cwd=repo.top).stdout
-        gitcmd.run(["update-index", "-z", "--index-info"], cwd=repo.top, env=env, input=listing)
-        return gitcmd.out(["write-tree"], cwd=repo.top, env=env)
+        gitrun.run(["read-tree", tree], cwd=repo.top, env=env)
+        listing = gitrun.run(["ls-tree", "-r", "-z", untracked], cwd=repo.top).stdout
+        gitrun.run(["update-index", "-z", "--index-info"], cwd=repo.top, env=env, input=listing)
+        return gitrun.out(["write-tree"], cwd=repo.top, env=env)
 
 
 def _names(repo: Repo, untracked: Optional[str]) -> list[str]:
     if untracked is None:
         return []
-    raw = gitcmd.run(["ls-tree", "-r", "-z", "--name-only", untracked], cwd=repo.top).stdout
-    return [os.fsdecode(p) for p in gitcmd.split_z(raw)]
+    raw = gitrun.run(["ls-tree", "-r", "-z", "--name-only", untracked], cwd=repo.top).stdout
+    return [os.fsdecode(p) for p in gitrun.split_z(raw)]
 
 
 def _git(repo: Repo, *args: str) -> str:
-    return gitcmd.out(list(args), cwd=repo.top, env=_IDENTITY)
+    return gitrun.out(list(args), cwd=repo.top, env=JELLYML_IDENTITY)
 
 
 def _git_ok(repo: Repo, *args: str) -> bool:
-    return gitcmd.run(list(args), cwd=repo.top, check=False).returncode == 0
+    return gitrun.run(list(args), cwd=repo.top, check=False).returncode == 0

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 import jellyml
-from jellyml import gitcmd
 from jellyml.errors import (
     BareRepoError,
     GitNotFoundError,
@@ -22,6 +21,7 @@ from jellyml.errors import (
     PathNotFoundError,
     SnapshotTooLargeError,
 )
+from jellyml.gitcore import run as gitcmd
 from jellyml.snapshot import Guards, SnapshotWarning, snapshot_repo
 
 torch = pytest.importorskip("torch")
@@ -482,7 +482,7 @@ def test_same_size_edit_in_the_same_second_as_the_commit_is_captured(make_repo, 
 
 
 def test_metadata_file_lists_are_capped_with_totals(make_repo, tmp_path, monkeypatch):
-    import jellyml.snapshot as snapshot_module
+    import jellyml.snapshot.build as snapshot_module
 
     monkeypatch.setattr(snapshot_module, "MAX_LISTED", 3)
     repo = make_repo({"a.py": "a\n"})

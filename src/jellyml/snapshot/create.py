@@ -9,20 +9,18 @@ import shutil
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Optional
 
-from . import format as fmt
+from .. import format as fmt
+from ..errors import OutputPathError, SnapshotTooLargeError, TorchMissingError
+from .build import RepoSnapshot, snapshot_repo, temporary_bundle_path
 from .distributed import current_world as distributed_world
 from .distributed import share_from_rank0
-from .errors import OutputPathError, SnapshotTooLargeError, TorchMissingError
-from .metadata import runtime_metadata
-from .snapshot import (
+from .guards import (
     DEFAULT_MAX_TOTAL_SIZE,
     DEFAULT_MAX_UNTRACKED_FILE_SIZE,
     DEFAULT_SECRET_PATTERNS,
     Guards,
-    RepoSnapshot,
-    snapshot_repo,
-    temporary_bundle_path,
 )
+from .metadata import runtime_metadata
 
 if TYPE_CHECKING:
     import torch

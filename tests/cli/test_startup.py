@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_cli_main import COMMANDS
 
 import jellyml
 from jellyml.cli import donut, render
-from test_cli_main import COMMANDS
 
 # Heavy, and none of them needed to parse a command line or print help when output is piped.
 HEAVY = (
@@ -24,10 +24,11 @@ HEAVY = (
     "rich",
     "rich_argparse",
     "importlib.metadata",
-    "jellyml.create",
-    "jellyml.reader",
-    "jellyml.restore",
     "jellyml.snapshot",
+    "jellyml.read",
+    "jellyml.restore",
+    "jellyml.gitcore",
+    "jellyml.containers",
 )
 
 _HELP_OF_EVERY_COMMAND = """
@@ -71,7 +72,7 @@ def test_import_jellyml_loads_the_public_names_on_first_use(tmp_path):
         "heavy = json.loads(sys.argv[1])\n"
         "print(json.dumps([n for n in heavy if n in sys.modules]))\n"
         "jellyml.read_snapshot\n"
-        "print(json.dumps('jellyml.reader' in sys.modules))\n"
+        "print(json.dumps('jellyml.read.reader' in sys.modules))\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code, json.dumps(HEAVY)],
@@ -85,9 +86,11 @@ def test_import_jellyml_loads_the_public_names_on_first_use(tmp_path):
 
 
 def test_every_public_name_is_there_and_is_the_real_one():
-    from jellyml import create, errors, format, reader, snapshot
+    from jellyml import errors, format
+    from jellyml.read import reader
+    from jellyml.snapshot import create
 
-    homes = (create, errors, format, reader, snapshot)
+    homes = (create, errors, format, reader)
     for name in jellyml.__all__:
         value = getattr(jellyml, name)
         if name != "__version__":
