@@ -17,7 +17,9 @@ from typing import Optional, Union
 
 import pytest
 
-FIXTURES = Path(__file__).resolve().parent.parent / "shared" / "fixtures"
+#: Checkpoints written by JellyML 1.0.0 (see its README): part of the repository, so a fresh
+#: clone tests itself with nothing from outside.
+FIXTURES = Path(__file__).resolve().parent / "tests" / "fixtures"
 
 DETERMINISTIC_ENV = {
     "TZ": "UTC",

@@ -8,7 +8,8 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 stamp=.venv/.jellyml-installed
-deps="pyproject.toml scripts/bootstrap.sh"
+# _version.py too: the installed metadata carries the version, so a bump means a reinstall.
+deps="pyproject.toml scripts/bootstrap.sh src/jellyml/_version.py"
 for extra in jellyml-lightning/pyproject.toml; do [ -f "$extra" ] && deps="$deps $extra"; done
 if [ -f "$stamp" ] && [ -z "$(find $deps -newer "$stamp" 2>/dev/null)" ]; then
     exit 0

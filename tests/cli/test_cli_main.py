@@ -97,7 +97,7 @@ def test_entry_points(tmp_path, name):
     assert proc.returncode == 0 and "undonut" in proc.stdout
 
 
-def test_cli_and_import_do_not_import_torch(tmp_path):
+def test_cli_and_import_do_not_import_torch(fixtures_dir, tmp_path):
     code = (
         "import sys, contextlib, io\n"
         "import jellyml\n"
@@ -113,9 +113,8 @@ def test_cli_and_import_do_not_import_torch(tmp_path):
         "import jellyml.eat, jellyml.undo, jellyml.git, jellyml.delete_last_history_item\n"
         "assert 'torch' not in sys.modules, 'the API doors'\n"
     )
-    model = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures"
     proc = subprocess.run(
-        [sys.executable, "-c", code, str(model / "jellyml-1.0.0-clean.pth")],
+        [sys.executable, "-c", code, str(fixtures_dir / "jellyml-1.0.0-clean.pth")],
         capture_output=True,
         text=True,
         cwd=tmp_path,
