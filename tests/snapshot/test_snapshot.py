@@ -23,6 +23,7 @@ from jellyml.errors import (
 )
 from jellyml.gitcore import run as gitcmd
 from jellyml.snapshot import Guards, SnapshotWarning, snapshot_repo
+from jellyml_testkit import DIRTY_IGNORED, dirty_repo
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
@@ -40,29 +41,6 @@ def snapshot_and_restore(repo, tmp_path: Path, **kwargs) -> tuple[dict, dict]:
     bundle = tmp_path / "out.bundle"
     result = snapshot_repo(str(repo.path), bundle_path=str(bundle), **kwargs)
     return result.git_metadata(), restore(bundle, tmp_path / "restored")
-
-
-def dirty_repo(make_repo):
-    repo = make_repo(
-        {
-            "model.py": "def model():\n    return 1\n",
-            "config.yaml": "epochs: 3\n",
-            "gone.txt": "to be deleted\n",
-            "staged.txt": "v1\n",
-            ".gitignore": "*.log\nckpt/\n",
-        }
-    )
-    repo.write("model.py", "def model():\n    return 2\n")  # unstaged
-    repo.write("staged.txt", "v2 staged\n")
-    repo.git("add", "staged.txt")
-    repo.write("staged.txt", "v3 unstaged on top\n")  # staged and unstaged differ
-    repo.write("new_staged.py", "x = 1\n")
-    repo.git("add", "new_staged.py")
-    (repo.path / "gone.txt").unlink()
-    repo.write("untracked dir/notes é.txt", "untracked\n")
-    repo.write("train.log", "ignored\n")
-    repo.write("ckpt/big.bin", b"\0" * 100)
-    return repo
 
 
 # --- nothing the user can see changes -------------------------------------------------------
@@ -220,7 +198,7 @@ def test_clean_tree_bundles_head_with_history(make_repo, tmp_path):
 def test_dirty_tree_is_captured_exactly(make_repo, tmp_path):
     repo = dirty_repo(make_repo)
     head = repo.git("rev-parse", "HEAD")
-    expected = {k: v for k, v in repo.worktree().items() if k != "train.log" and "ckpt" not in k}
+    expected = {k: v for k, v in repo.worktree().items() if k not in DIRTY_IGNORED}
     meta, files = snapshot_and_restore(repo, tmp_path)
     assert files == expected
     parent = subprocess.run(
@@ -233,13 +211,15 @@ def test_dirty_tree_is_captured_exactly(make_repo, tmp_path):
     assert parent == head == meta["base_commit"]
     assert meta["branch"] == "main" and meta["dirty"]
     assert {(c["status"], c["path"]) for c in meta["changed_files"]} == {
-        ("M", "model.py"),
+        ("M", "config.yaml"),
+        ("M", "train.py"),
         ("M", "staged.txt"),
         ("A", "new_staged.py"),
         ("D", "gone.txt"),
+        ("A", "notes.txt"),
         ("A", "untracked dir/notes é.txt"),
     }
-    assert meta["untracked_included"] == ["untracked dir/notes é.txt"]
+    assert meta["untracked_included"] == ["notes.txt", "untracked dir/notes é.txt"]
 
 
 def test_odd_names_modes_symlinks_and_binary(make_repo, tmp_path):
