@@ -23,7 +23,7 @@ from jellyml.errors import (
 )
 from jellyml.gitcore import run as gitcmd
 from jellyml.snapshot import Guards, SnapshotWarning, snapshot_repo
-from jellyml_testkit import DIRTY_IGNORED, dirty_repo
+from jellyml_testkit import DIRTY_IGNORED, dirty_repo, racy_edit
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
@@ -454,8 +454,7 @@ def test_same_size_edit_in_the_same_second_as_the_commit_is_captured(make_repo, 
     # git finds it only because the index is not older than the file; a copy of the index with
     # a fresh mtime used to hide the edit once a second had passed (as after torch's import).
     repo = make_repo({"train.py": "lr = 0.1\n"})
-    repo.write("train.py", "lr = 0.5\n")
-    time.sleep(1.1)  # no `git status` here: it would rewrite the index and hide the case
+    racy_edit(repo, "train.py", b"lr = 0.5\n")
     meta, files = snapshot_and_restore(repo, tmp_path)
     assert meta["dirty"] is True
     assert files["train.py"] == ("file", b"lr = 0.5\n")
