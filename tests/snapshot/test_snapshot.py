@@ -150,26 +150,29 @@ def test_kill_at_any_moment_leaves_repo_unchanged(make_repo, tmp_path):
 
 
 def test_eight_processes_at_once(make_repo, tmp_path):
+    # The git work is what runs concurrently; torch would only add eight imports of it.
     repo = dirty_repo(make_repo)
     before = repo.state()
     script = (
-        "import sys, jellyml\n"
-        "s = jellyml.create_snapshot(sys.argv[1])\n"
-        "print(jellyml.format.decode_header(bytes(s[jellyml.SNAPSHOT_KEY][:1024]), "
-        "len(s[jellyml.SNAPSHOT_KEY])).commit)\n"
+        "import sys\n"
+        "from jellyml.snapshot import snapshot_repo\n"
+        "print(snapshot_repo(sys.argv[1], bundle_path=sys.argv[2]).commit)\n"
+        "assert 'torch' not in sys.modules\n"
     )
+    bundles = [tmp_path / f"{n}.bundle" for n in range(8)]
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", script, str(repo.path)],
+            [sys.executable, "-c", script, str(repo.path), str(bundle)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        for _ in range(8)
+        for bundle in bundles
     ]
     outputs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0] * 8, [err.decode() for _, err in outputs]
     commits = {out.decode().strip() for out, _ in outputs}
-    assert len(commits) == 1
+    assert len(commits) == 1 and len(commits.pop()) == 40
+    assert len({bundle.read_bytes() for bundle in bundles}) == 1  # the very same bundle
     assert repo.state() == before
     assert repo.git("stash", "list") == ""
 
