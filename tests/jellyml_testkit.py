@@ -1,68 +1,218 @@
-"""Helpers for the CLI, eat/undo and history tests: checkpoints without torch, and state probes.
+"""The test kit: the one home of the helpers every test folder uses (pytest pythonpath = tests).
 
-``make_model`` writes a file laid out exactly as ``torch.save`` lays out a checkpoint holding
-``create_snapshot()``'s two tensors (a stored zip with ``data.pkl`` and ``data/<n>`` entries),
-built from the same pieces ``create_snapshot`` uses, so these tests need no torch.
+* ``jellyml(...)``: the installed command line, run in a fresh process as a user runs it;
+* ``make_model`` / ``write_checkpoint``: files laid out exactly as ``torch.save`` lays out a
+  checkpoint (a stored zip with ``<stem>/data.pkl`` and ``<stem>/data/<n>`` entries), written
+  without torch; ``snapshot_tensor`` and ``patch_snapshot_header`` build and damage the snapshot;
+* ``dirty_repo``: a repository with every kind of uncommitted work; ``user_state`` and
+  ``snapshot_view``: what a user (or a snapshot) sees of a repository;
+* ``legacy_reader``: JellyML 1.0.0's reader, to prove it still reads what we write.
+
+Repositories themselves come from the root ``conftest.py`` (``make_repo``, ``GitRepo``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import zipfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from jellyml import format as fmt
 from jellyml.snapshot import snapshot_repo
 from jellyml.snapshot.create import encode_metadata, snapshot_metadata
 
+PathLike = Union[str, Path]
 
-def make_model(repo_path: Path, out: Path) -> str:
-    """Snapshot ``repo_path`` as it is now into checkpoint ``out``; return the snapshot commit."""
-    with tempfile.TemporaryDirectory() as tmp:
-        bundle = os.path.join(tmp, "b.bundle")
-        snap = snapshot_repo(str(repo_path), bundle_path=bundle)
-        meta, meta_sha = encode_metadata(snapshot_metadata(snap))
-        payload = Path(bundle).read_bytes()
-        header = fmt.encode_header(
-            fmt.SNAPSHOT_MAGIC,
-            len(payload),
-            hashlib.sha256(payload).hexdigest(),
-            commit=snap.commit,
-            metadata_sha256=meta_sha,
-        )
-        write_checkpoint(out, {"0": b"\0" * 16, "1": header + payload, "2": bytes(meta)})
-    return snap.commit
+# --- the command line ------------------------------------------------------------------------
 
 
-def write_checkpoint(out: Path, tensors: dict[str, bytes]) -> None:
-    stem = out.stem
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as z:
-        z.writestr(f"{stem}/data.pkl", b"\x80\x02}q\x00.")
-        for key, data in tensors.items():
-            z.writestr(f"{stem}/data/{key}", data)
-        z.writestr(f"{stem}/version", b"3\n")
+def cli_command() -> list[str]:
+    """The installed ``jellyml`` script beside this interpreter (what ``pip install`` put on the
+    user's PATH), or ``python -m jellyml`` where there is none. Never the source tree: nothing
+    is put on PYTHONPATH."""
+    script = Path(sysconfig.get_path("scripts")) / "jellyml"
+    if script.is_file() and os.access(script, os.X_OK):
+        return [str(script)]
+    return [sys.executable, "-m", "jellyml"]
 
 
 def jellyml(
-    *args: str, cwd: Path, env: Optional[dict[str, str]] = None, check: Optional[int] = 0
+    *args: str,
+    cwd: Optional[PathLike] = None,
+    env: Optional[Mapping[str, str]] = None,
+    check: Optional[int] = 0,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real CLI (``python -m jellyml``) as a user would; assert its exit code."""
+    """Run the installed CLI with ``args`` and assert its exit code is ``check`` (None: any).
+
+    ``env`` is added to the test's environment (see conftest.py's deterministic one). Output is
+    80 columns wide unless ``env`` says otherwise: long lines must still come out whole.
+    """
+    full_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    full_env["COLUMNS"] = "80"
+    full_env.update(env or {})
     proc = subprocess.run(
-        [sys.executable, "-m", "jellyml", *args],
+        [*cli_command(), *args],
         cwd=cwd,
         capture_output=True,
         text=True,
-        env={**os.environ, **(env or {})},
+        env=full_env,
         check=False,
     )
     if check is not None:
         assert proc.returncode == check, (proc.returncode, proc.stdout, proc.stderr)
     return proc
+
+
+# --- checkpoints without torch ---------------------------------------------------------------
+
+
+def write_checkpoint(
+    path: PathLike,
+    tensors: Union[Mapping[str, bytes], Sequence[bytes]],
+    prefix: Optional[str] = None,
+    *,
+    force_zip64: bool = False,
+) -> Path:
+    """A zip laid out as ``torch.save`` lays one out: stored entries ``<prefix>/data/<key>``
+    (keys 0, 1, ... for a sequence), ``<prefix>/data.pkl`` (never unpickled by the reader) and
+    ``<prefix>/version``. ``prefix`` defaults to the file's stem, as torch.save's does.
+
+    Built with Python's zipfile, so tests can make ZIP64 archives or odd layouts without torch
+    and without writing gigabytes.
+    """
+    path = Path(path)
+    prefix = path.stem if prefix is None else prefix
+    items = tensors.items() if isinstance(tensors, Mapping) else enumerate(tensors)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr(f"{prefix}/data.pkl", b"\x80\x02}q\x00.")
+        for key, data in items:
+            info = zipfile.ZipInfo(f"{prefix}/data/{key}")
+            with archive.open(info, "w", force_zip64=force_zip64) as f:
+                f.write(data)
+        archive.writestr(f"{prefix}/version", b"3\n")
+    return path
+
+
+def snapshot_tensor(bundle: bytes, commit: str, metadata_sha256: Optional[str] = None) -> bytes:
+    """The bytes of a snapshot tensor as create_snapshot makes them: header, then bundle."""
+    digest = hashlib.sha256(bundle).hexdigest()
+    header = fmt.encode_header(
+        fmt.SNAPSHOT_MAGIC, len(bundle), digest, commit=commit, metadata_sha256=metadata_sha256
+    )
+    return header + bundle
+
+
+def make_model(repo_path: PathLike, out: PathLike) -> str:
+    """Snapshot ``repo_path`` as it is now into checkpoint ``out``; return the snapshot commit.
+
+    The tensors are ``create_snapshot()``'s two, made from the same pieces, after a weight.
+    """
+    with tempfile.TemporaryDirectory(prefix="jellyml-testkit-") as tmp:
+        bundle = os.path.join(tmp, "b.bundle")
+        snap = snapshot_repo(str(repo_path), bundle_path=bundle)
+        meta, meta_sha = encode_metadata(snapshot_metadata(snap))
+        payload = Path(bundle).read_bytes()
+        tensor = snapshot_tensor(payload, snap.commit, meta_sha)
+        write_checkpoint(out, [b"\0" * 16, tensor, bytes(meta)])
+    return snap.commit
+
+
+def patch_snapshot_header(path: PathLike, **changes: Any) -> None:
+    """Rewrite the snapshot header inside a saved checkpoint, in place, with fields changed.
+
+    ``None`` removes a field. The header keeps its 1024 bytes, so the zip stays intact.
+    """
+    data = bytearray(Path(path).read_bytes())
+    at = data.find(b'{"magic_number": "jelly_ml_snapshot"')
+    assert at >= 0, "no snapshot header in the file"
+    fields = json.loads(bytes(data[at : at + 1024]).split(b"\0", 1)[0])
+    for key, value in changes.items():
+        if value is None:
+            fields.pop(key, None)
+        else:
+            fields[key] = value
+    raw = json.dumps(fields).encode()
+    assert len(raw) <= 1024
+    data[at : at + 1024] = raw + b"\0" * (1024 - len(raw))
+    Path(path).write_bytes(bytes(data))
+
+
+def legacy_reader(path: PathLike) -> bytes:
+    """JellyML 1.0.0's reader, re-implemented from its description (not its code).
+
+    It walks the zip's entries in order, looks at those whose folder ends with "/data", reads
+    the first 1024 bytes, strips NUL bytes, parses JSON, skips the entry on any exception or a
+    magic mismatch, requires version "january-7-2023", and returns everything after byte 1024.
+    """
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            if not os.path.dirname(name).endswith("/data"):
+                continue
+            with archive.open(name) as f:
+                head = f.read(1024)
+                try:
+                    header = json.loads(head.replace(b"\0", b""))
+                    if header["magic_number"] != "jelly_ml_snapshot":
+                        continue
+                except Exception:
+                    continue
+                assert header["version"] == "january-7-2023"
+                return f.read()
+    raise LookupError(f"JellyML 1.0.0 would find no snapshot in {path}")
+
+
+# --- repositories ----------------------------------------------------------------------------
+
+#: What dirty_repo leaves ignored (by its .gitignore): never in a snapshot, never touched.
+DIRTY_IGNORED = ("train.log", "ckpt/big.bin")
+
+
+def dirty_repo(make_repo: Any) -> Any:
+    """A repository with one commit and every kind of uncommitted work: unstaged edits (one of a
+    new size), a file staged and then edited again, a staged new file, a deletion, untracked
+    files (one in a folder with a space and an accent), and ignored files (``DIRTY_IGNORED``).
+
+    Committed: ``model.py`` (``return 1``), ``config.yaml`` (``epochs: 3``, now ``epochs: 10``),
+    ``train.py`` (``lr = 0.1``, now ``lr = 0.25``). Untracked: ``notes.txt`` (``untracked``).
+    """
+    repo = make_repo(
+        {
+            "model.py": "def model():\n    return 1\n",
+            "config.yaml": "epochs: 3\n",
+            "train.py": "lr = 0.1\n",
+            "gone.txt": "to be deleted\n",
+            "staged.txt": "v1\n",
+            ".gitignore": "*.log\nckpt/\n",
+        }
+    )
+    repo.write("config.yaml", "epochs: 10\n")
+    repo.write("train.py", "lr = 0.25\n")
+    repo.write("staged.txt", "v2 staged\n")
+    repo.git("add", "staged.txt")
+    repo.write("staged.txt", "v3 unstaged on top\n")  # staged and unstaged differ
+    repo.write("new_staged.py", "x = 1\n")
+    repo.git("add", "new_staged.py")
+    (repo.path / "gone.txt").unlink()
+    repo.write("notes.txt", "untracked\n")
+    repo.write("untracked dir/notes é.txt", "untracked\n")
+    repo.write("train.log", "ignored\n")
+    repo.write("ckpt/big.bin", b"\0" * 100)
+    return repo
+
+
+def snapshot_view(repo: Any) -> dict[str, tuple[str, bytes]]:
+    """The working tree as a snapshot holds it: every file but the ignored ones."""
+    listed = repo.git("ls-files", "-z", "--others", "--ignored", "--exclude-standard")
+    ignored = set(listed.split("\0")) - {""}
+    return {k: v for k, v in repo.worktree().items() if k not in ignored}
 
 
 def user_state(repo: Any) -> dict[str, Any]:
@@ -78,3 +228,54 @@ def user_state(repo: Any) -> dict[str, Any]:
         "stash": repo.git("stash", "list"),
         "branches": repo.git("for-each-ref", "--format=%(refname) %(objectname)", "refs/heads"),
     }
+
+
+#: When racy_edit's files were last written, as far as git can tell (long ago: 2020-09-13).
+RACY_MOMENT_NS = 1_600_000_000 * 10**9
+
+
+def racy_edit(repo: Any, rel: str, content: bytes) -> None:
+    """Edit committed file ``rel`` so that only git's "racy git" check can tell it changed.
+
+    The new content has the old size, and the file gets back the mtime the index caches for
+    it; the index file gets that very mtime too. git then trusts the cached stat data only if
+    the index is *newer* than the file, which it is not: it must compare content. A copy of the
+    index with a fresh mtime (not ``shutil.copy2``) would see the file as clean. All times are
+    set, never waited for; ctime cannot be set, so the repository ignores it (trustctime).
+    """
+    path = repo.path / rel
+    assert len(path.read_bytes()) == len(content), "a racy edit keeps the size"
+    repo.git("config", "core.trustctime", "false")
+    os.utime(path, ns=(RACY_MOMENT_NS, RACY_MOMENT_NS))
+    repo.git("update-index", "-q", "--refresh")  # the index caches that mtime, not smudged
+    path.write_bytes(content)
+    os.utime(path, ns=(RACY_MOMENT_NS, RACY_MOMENT_NS))
+    os.utime(repo.path / ".git" / "index", ns=(RACY_MOMENT_NS, RACY_MOMENT_NS))
+    assert repo.git("diff-files", "--name-only", check=False) == rel, "git must see the edit"
+
+
+def clone(bundle: PathLike, dest: Path) -> Path:
+    """``git clone`` a bundle (checking out its HEAD) the way a user would."""
+    subprocess.run(["git", "clone", "-q", str(bundle), str(dest)], check=True, capture_output=True)
+    return dest
+
+
+def git(repo: PathLike, *args: str) -> str:
+    """``git ARGS`` in ``repo``; its stripped output."""
+    out = subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def bundle_of(repo_path: PathLike, out: Path) -> tuple[bytes, str]:
+    """``git bundle create out HEAD`` in a repo; the bundle's bytes and HEAD's commit id."""
+    subprocess.run(
+        ["git", "bundle", "create", "-q", str(out), "HEAD"],
+        cwd=repo_path,
+        check=True,
+        capture_output=True,
+    )
+    return out.read_bytes(), git(repo_path, "rev-parse", "HEAD")
+
+
+def sha256_file(path: PathLike) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +10,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("lightning")
 
 import jellyml  # noqa: E402
+import jellyml_testkit as testkit  # noqa: E402
 from jellyml_lightning import (  # noqa: E402
     JellyMLCallback,
     JellyMLLightningPlugin,
@@ -30,10 +29,7 @@ pytestmark = [
 
 @pytest.fixture
 def dirty_repo(make_repo):
-    repo = make_repo({"train.py": "lr = 0.1\n", "model/net.py": "layers = 2\n"})
-    repo.write("train.py", "lr = 0.25\n")  # uncommitted change
-    repo.write("model/extra.py", "untracked = True\n")  # untracked file
-    return repo
+    return testkit.dirty_repo(make_repo)
 
 
 @pytest.fixture
@@ -65,12 +61,8 @@ def snapshot_bytes(tensors: dict) -> tuple[bytes, bytes]:
 def restore_with_cli(ckpt: Path, where: Path) -> Path:
     """What a user runs: jellyml fix extract-bundle, then git clone of the bundle."""
     bundle = where / "restored.bundle"
-    cli = [sys.executable, "-m", "jellyml", "fix", "extract-bundle", str(ckpt), "-o", str(bundle)]
-    proc = subprocess.run(cli, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    clone = where / "restored"
-    subprocess.run(["git", "clone", "-q", str(bundle), str(clone)], check=True)
-    return clone
+    testkit.jellyml("fix", "extract-bundle", str(ckpt), "-o", str(bundle), cwd=where)
+    return testkit.clone(bundle, where / "restored")
 
 
 @pytest.mark.slow
@@ -79,7 +71,7 @@ def test_fit_puts_the_snapshot_in_every_checkpoint(
     namespace, dirty_repo, tmp_path, count_snapshots
 ):
     pl = lightning(namespace)
-    code_at_start = dirty_repo.worktree()
+    code_at_start = testkit.snapshot_view(dirty_repo)
     before = dirty_repo.state()
     ckpts = tmp_path / "ckpts"
     plugin = JellyMLLightningPlugin(str(dirty_repo.path))
@@ -146,7 +138,7 @@ def test_checkpoints_with_a_snapshot_resume_and_load(namespace, dirty_repo, tmp_
 @pytest.mark.slow
 def test_snapshot_is_the_code_at_setup_not_at_save(dirty_repo, tmp_path):
     pl = lightning("lightning.pytorch")
-    code_at_start = dirty_repo.worktree()
+    code_at_start = testkit.snapshot_view(dirty_repo)
 
     class EditCodeMidRun(pl.Callback):
         def on_train_epoch_end(self, trainer, pl_module):

@@ -97,7 +97,8 @@ def test_entry_points(tmp_path, name):
     assert proc.returncode == 0 and "undonut" in proc.stdout
 
 
-def test_cli_and_import_do_not_import_torch(fixtures_dir, tmp_path):
+def test_cli_and_import_do_not_import_torch(make_repo, tmp_path):
+    # `show` must succeed: a failing one (a missing file) stops before it reads anything.
     code = (
         "import sys, contextlib, io\n"
         "import jellyml\n"
@@ -108,13 +109,15 @@ def test_cli_and_import_do_not_import_torch(fixtures_dir, tmp_path):
         "        main(['--help'])\n"
         "    except SystemExit:\n"
         "        pass\n"
-        "    main(['show', sys.argv[1]])\n"
+        "    assert main(['show', sys.argv[1]]) == 0, 'show failed'\n"
         "assert 'torch' not in sys.modules, 'jellyml --help / show'\n"
         "import jellyml.eat, jellyml.undo, jellyml.git, jellyml.delete_last_history_item\n"
         "assert 'torch' not in sys.modules, 'the API doors'\n"
     )
+    model = tmp_path / "m.pth"
+    make_model(make_repo({"a.py": "1\n"}).path, model)
     proc = subprocess.run(
-        [sys.executable, "-c", code, str(fixtures_dir / "jellyml-1.0.0-clean.pth")],
+        [sys.executable, "-c", code, str(model)],
         capture_output=True,
         text=True,
         cwd=tmp_path,

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import pytest
 
 torch = pytest.importorskip("torch")
 
 import jellyml  # noqa: E402
+from jellyml_testkit import jellyml as cli  # noqa: E402
 
 
 @pytest.mark.torch
@@ -24,9 +24,6 @@ def test_dirty_snapshot_saves_and_reads_back(make_repo, tmp_path):
     assert (tmp_path / "c" / "new.txt").read_text() == "untracked\n"
 
 
-def test_cli_version():
-    out = subprocess.run(
-        [sys.executable, "-m", "jellyml", "--version"], capture_output=True, text=True
-    )
-    assert out.returncode == 0
+def test_cli_version(tmp_path):
+    out = cli("--version", cwd=tmp_path)
     assert out.stdout.strip() == f"jellyml {jellyml.__version__}"

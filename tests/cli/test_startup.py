@@ -17,6 +17,7 @@ from test_cli_main import COMMANDS
 
 import jellyml
 from jellyml.cli import donut, render
+from jellyml_testkit import cli_command
 
 # Heavy, and none of them needed to parse a command line or print help when output is piped.
 HEAVY = (
@@ -141,7 +142,7 @@ needs_pty = pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseud
 
 @needs_pty
 def test_help_on_a_terminal_is_rich_and_no_color_makes_it_plain(tmp_path):
-    cli = [sys.executable, "-m", "jellyml"]
+    cli = cli_command()
     styled, _ = _on_a_terminal([*cli, "-h"], cwd=tmp_path, env=_plain_env())
     assert "\x1b[" in styled and "~" in styled and "COMMAND" in styled
     plain, _ = _on_a_terminal([*cli, "-h"], cwd=tmp_path, env={**_plain_env(), "NO_COLOR": "1"})

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 import jellyml
-from checkpoint_helpers import clone, dirty_repo, git, legacy_reader, run_cli, sha256_file
 from jellyml.extract_bundle import ExtractBundleArgs_dataclass, extract_bundle
+from jellyml_testkit import clone, dirty_repo, git, legacy_reader, sha256_file
+from jellyml_testkit import jellyml as cli
 
 BASE = "5396996905c84034095deb4dd5fde2035c40cb39"
 MODEL_PY = 'def model():\n    return "v1"\n'
@@ -53,8 +54,7 @@ def test_fixtures_through_the_cli_and_the_api(
     model = tmp_path / name
     shutil.copyfile(fixtures_dir / name, model)
     before = sha256_file(model)
-    out = run_cli("fix", "extract-bundle", str(model), cwd=tmp_path)
-    assert out.returncode == 0, out.stderr
+    out = cli("fix", "extract-bundle", str(model), cwd=tmp_path)
     stem_bundle = tmp_path / (model.stem + ".bundle")
     assert out.stdout.strip() == f"Wrote {stem_bundle}: {stem_bundle.stat().st_size:,} bytes."
     assert out.stderr == ""

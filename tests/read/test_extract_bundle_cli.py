@@ -19,9 +19,10 @@ from typing import Any, Optional
 import pytest
 
 import jellyml
-from checkpoint_helpers import clone, dirty_repo, git, patch_snapshot_header, run_cli
 from jellyml import errors
 from jellyml.extract_bundle import ExtractBundleArgs_dataclass, extract_bundle
+from jellyml_testkit import clone, dirty_repo, git, patch_snapshot_header
+from jellyml_testkit import jellyml as cli
 
 
 @dataclass(frozen=True)
@@ -213,8 +214,7 @@ def test_cli_bad_input(name: str, setup: Callable[[Case], tuple[Path, Path]]) ->
     args = ["fix", "extract-bundle", str(model)]
     if case.output:
         args += ["-o", case.output]
-    out = run_cli(*args, cwd=work)
-    assert out.returncode == 1
+    out = cli(*args, cwd=work, check=1)
     assert out.stdout == ""
     lines = out.stderr.splitlines()
     assert len(lines) == 1, out.stderr
@@ -246,7 +246,7 @@ def test_cli_message_is_the_exception_text(setup: Callable[[Case], tuple[Path, P
     model, work = setup(CASES["random-binary"])
     with pytest.raises(errors.NotACheckpointError) as info:
         jellyml.read_snapshot(model)
-    out = run_cli("fix", "extract-bundle", str(model), cwd=work)
+    out = cli("fix", "extract-bundle", str(model), cwd=work, check=1)
     assert out.stderr == f"error: {info.value}\n"
 
 
@@ -259,8 +259,7 @@ def test_debug_shows_the_traceback(setup: Callable[[Case], tuple[Path, Path]], w
         args = ["--debug", *args]
     elif where == "after":
         args = [*args, "--debug"]
-    out = run_cli(*args, cwd=work, env_extra={"JELLYML_DEBUG": "1"} if where == "env" else None)
-    assert out.returncode == 1
+    out = cli(*args, cwd=work, env={"JELLYML_DEBUG": "1"} if where == "env" else None, check=1)
     assert out.stderr.startswith("Traceback (most recent call last):")
     assert "TruncatedCheckpointError" in out.stderr
     assert out.stderr.strip().splitlines()[-1].startswith("error: ")
@@ -272,8 +271,7 @@ def test_cli_writes_the_default_bundle(make_repo: Any, tmp_path: Path) -> None:
     model = good_checkpoint(make_repo, tmp_path, "run 7.pth")
     work = tmp_path / "work"
     work.mkdir()
-    out = run_cli("fix", "extract-bundle", str(model), cwd=work)
-    assert out.returncode == 0, out.stderr
+    out = cli("fix", "extract-bundle", str(model), cwd=work)
     bundle = work / "run 7.bundle"
     commit = jellyml.read_snapshot(model).commit
     assert commit
@@ -291,10 +289,10 @@ def test_cli_output_path_file_or_folder(make_repo: Any, tmp_path: Path, output: 
     model = good_checkpoint(make_repo, tmp_path)
     folder = tmp_path / "bundles"
     folder.mkdir()
-    assert run_cli("fix", "extract-bundle", str(model), output, str(folder)).returncode == 0
+    cli("fix", "extract-bundle", str(model), output, str(folder), cwd=tmp_path)
     assert os.listdir(folder) == ["model.bundle"]
     target = folder / "named.bundle"
-    assert run_cli("fix", "extract-bundle", str(model), output, str(target)).returncode == 0
+    cli("fix", "extract-bundle", str(model), output, str(target), cwd=tmp_path)
     assert target.read_bytes() == (folder / "model.bundle").read_bytes()
     assert extract_bundle(ExtractBundleArgs_dataclass(str(model), str(folder / "api.bundle"))) == 0
     assert (folder / "api.bundle").read_bytes() == target.read_bytes()
@@ -304,7 +302,6 @@ def test_cli_output_path_file_or_folder(make_repo: Any, tmp_path: Path, output: 
 def test_cli_refuses_to_overwrite_the_model(make_repo: Any, tmp_path: Path) -> None:
     model = good_checkpoint(make_repo, tmp_path, "m.bundle")  # a model named like a bundle
     before = model.read_bytes()
-    out = run_cli("fix", "extract-bundle", str(model), cwd=tmp_path)
-    assert out.returncode == 1
+    out = cli("fix", "extract-bundle", str(model), cwd=tmp_path, check=1)
     assert "it is the model file itself" in out.stderr
     assert model.read_bytes() == before

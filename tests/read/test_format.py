@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from checkpoint_helpers import bundle_of, snapshot_tensor, write_torch_like_zip
 from jellyml import format as fmt
 from jellyml.errors import CorruptSnapshotError, UnsupportedFormatError
 from jellyml.reader import read_snapshot
+from jellyml_testkit import bundle_of, snapshot_tensor, write_checkpoint
 
 SHA = "0123456789abcdef" * 4
 META_SHA = "fedcba9876543210" * 4
@@ -275,7 +275,7 @@ def checkpoint_with_header(tmp_path: Path, bundle: bytes, **fields: Any) -> Path
         else:
             raw[key] = value
     tensor[:1024] = pad(json.dumps(raw).encode())
-    return write_torch_like_zip(tmp_path / "model.pth", [b"\0" * 16, bytes(tensor)])
+    return write_checkpoint(tmp_path / "model.pth", [b"\0" * 16, bytes(tensor)])
 
 
 @pytest.mark.parametrize(
@@ -316,6 +316,6 @@ def test_reader_honours_offset_and_size(tmp_path: Path, bundle: tuple[bytes, str
     raw = json.loads(fmt.encode_header(fmt.SNAPSHOT_MAGIC, len(data), digest).split(b"\0")[0])
     raw["snapshot_offset"] = 1024 + len(gap)
     tensor = pad(json.dumps(raw).encode()) + gap + data + b"\xff" * 50
-    path = write_torch_like_zip(tmp_path / "model.pth", [tensor])
+    path = write_checkpoint(tmp_path / "model.pth", [tensor])
     out = read_snapshot(path).extract_bundle(tmp_path / "out.bundle")
     assert Path(out).read_bytes() == data

@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import jellyml
-from checkpoint_helpers import bundle_of, snapshot_tensor, write_torch_like_zip
 from jellyml import format as fmt
 from jellyml.errors import JellyMLError
 from jellyml.snapshot.create import encode_metadata
+from jellyml_testkit import bundle_of, snapshot_tensor, write_checkpoint
 
 FUZZ = settings(
     max_examples=400,
@@ -194,7 +194,7 @@ def test_reader_on_damaged_hand_built_checkpoints(make_repo: Any, tmp_path: Path
     repo = make_repo({"a.py": "print(1)\n", "b.txt": "two\n"})
     bundle, commit = bundle_of(repo.path, tmp_path / "plain.bundle")
     meta, digest = encode_metadata({"git": {"commit": commit}})
-    base = write_torch_like_zip(
+    base = write_checkpoint(
         tmp_path / "base.pth",
         [b"\x7b" * 1500, snapshot_tensor(bundle, commit, digest), bytes(meta)],
         force_zip64=True,

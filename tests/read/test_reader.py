@@ -15,18 +15,17 @@ from typing import Any
 import pytest
 
 import jellyml
-from checkpoint_helpers import (
-    SRC,
+from jellyml.errors import CorruptSnapshotError, OutputPathError
+from jellyml.read import reader
+from jellyml.snapshot.create import encode_metadata
+from jellyml_testkit import (
     bundle_of,
     clone,
     dirty_repo,
     git,
     snapshot_tensor,
-    write_torch_like_zip,
+    write_checkpoint,
 )
-from jellyml.errors import CorruptSnapshotError, OutputPathError
-from jellyml.read import reader
-from jellyml.snapshot.create import encode_metadata
 
 torch = pytest.importorskip("torch")
 
@@ -133,7 +132,7 @@ def test_zip64_with_more_than_65535_entries(snapshot: dict[str, Any], tmp_path: 
 def test_zip64_extra_fields(snapshot: dict[str, Any], tmp_path: Path) -> None:
     tensor = snapshot[jellyml.SNAPSHOT_KEY].numpy().tobytes()
     meta = snapshot[jellyml.METADATA_KEY].numpy().tobytes()
-    path = write_torch_like_zip(
+    path = write_checkpoint(
         tmp_path / "z64.pth", [b"\1" * 4096, tensor, meta], prefix="z64", force_zip64=True
     )
     with zipfile.ZipFile(path) as archive:
@@ -307,12 +306,10 @@ def test_fresh_interpreter_reads_without_torch_or_pickle(
         print(found.commit, found.metadata["git"]["commit"])
         """
     )
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
     out = subprocess.run(
         [sys.executable, "-c", code, str(path), str(tmp_path / "x.bundle")],
         capture_output=True,
         text=True,
-        env=env,
         check=False,
     )
     assert out.returncode == 0, out.stderr
@@ -328,7 +325,7 @@ def test_lookalike_tensor_does_not_hide_the_snapshot(make_repo: Any, tmp_path: P
     repo = make_repo({"a.py": "print(1)\n"})
     data, commit = bundle_of(repo.path, tmp_path / "plain.bundle")
     lookalike = b'{"note": "jelly_ml_snapshot is our magic" ' + b"x" * 2000
-    path = write_torch_like_zip(tmp_path / "m.pth", [snapshot_tensor(data, commit), lookalike])
+    path = write_checkpoint(tmp_path / "m.pth", [snapshot_tensor(data, commit), lookalike])
     found = jellyml.read_snapshot(path)
     assert found.commit == commit and found.metadata is None
     assert Path(found.extract_bundle(tmp_path / "o.bundle")).read_bytes() == data
@@ -339,7 +336,7 @@ def test_damaged_metadata_is_reported(make_repo: Any, tmp_path: Path) -> None:
     data, commit = bundle_of(repo.path, tmp_path / "plain.bundle")
     meta, digest = encode_metadata({"git": {"commit": commit}})
     meta[1030] ^= 0xFF  # a byte of the JSON body
-    path = write_torch_like_zip(
+    path = write_checkpoint(
         tmp_path / "m.pth", [snapshot_tensor(data, commit, digest), bytes(meta)]
     )
     with pytest.raises(CorruptSnapshotError, match="metadata does not match its sha256"):
@@ -352,7 +349,7 @@ def test_metadata_found_whichever_order(make_repo: Any, tmp_path: Path) -> None:
     meta, digest = encode_metadata({"git": {"commit": commit}, "note": "ü"})
     tensors = [snapshot_tensor(data, commit, digest), bytes(meta)]
     for order in (tensors, tensors[::-1]):
-        path = write_torch_like_zip(tmp_path / "m.pth", [b"\0" * 2048, *order])
+        path = write_checkpoint(tmp_path / "m.pth", [b"\0" * 2048, *order])
         assert jellyml.read_snapshot(path).metadata == {"git": {"commit": commit}, "note": "ü"}
 
 
@@ -373,7 +370,7 @@ def test_two_snapshots_the_last_in_the_archive_wins(make_repo: Any, tmp_path: Pa
     old, old_commit = bundle_of(old_repo.path, tmp_path / "old.bundle")
     new, new_commit = bundle_of(new_repo.path, tmp_path / "new.bundle")
     tensors = [snapshot_tensor(old, old_commit), snapshot_tensor(new, new_commit)]
-    path = write_torch_like_zip(tmp_path / "m.pth", tensors)
+    path = write_checkpoint(tmp_path / "m.pth", tensors)
     assert jellyml.read_snapshot(path).commit == new_commit
-    path = write_torch_like_zip(tmp_path / "m.pth", tensors[::-1])
+    path = write_checkpoint(tmp_path / "m.pth", tensors[::-1])
     assert jellyml.read_snapshot(path).commit == old_commit

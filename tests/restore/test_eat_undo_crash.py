@@ -18,7 +18,7 @@ from jellyml.gitcore.repo import find_repo
 from jellyml.restore.common import history_of
 from jellyml.restore.crash import POINTS as KILL_POINTS
 from jellyml.restore.lock import repo_lock
-from jellyml_testkit import jellyml, make_model, user_state
+from jellyml_testkit import cli_command, jellyml, make_model, user_state
 
 RUNNER = Path(__file__).with_name("crash_runner.py")
 
@@ -146,7 +146,7 @@ def test_two_eats_at_once(make_repo, tmp_path):
     before = user_state(repo)
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "jellyml", "eat", str(m)],
+            [*cli_command(), "eat", str(m)],
             cwd=repo.path,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

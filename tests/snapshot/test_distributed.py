@@ -14,6 +14,7 @@ torch = pytest.importorskip("torch")
 import jellyml  # noqa: E402
 from jellyml import DistributedSnapshotError  # noqa: E402
 from jellyml.snapshot import distributed  # noqa: E402
+from jellyml_testkit import dirty_repo  # noqa: E402
 
 SCRIPT = Path(__file__).with_name("torchrun_snapshot.py")
 # A hang guard, not a timed assertion: a hung collective would otherwise hang the test run.
@@ -29,17 +30,6 @@ def torchrun(repo_path: Path, out: Path, *extra: str) -> subprocess.CompletedPro
         text=True,
         timeout=HANG_GUARD_SECONDS,
     )
-
-
-def dirty_repo(make_repo):
-    repo = make_repo({"train.py": "lr = 0.1\n", "data/config.yaml": "epochs: 3\n"})
-    # A size other than the committed file's. An edit of the same size in the same second as
-    # the commit is missed by snapshot.py today (its temporary index copy loses the index's
-    # mtime, which git's racy-clean check needs); that is the core's bug, reported, not this
-    # test's subject.
-    repo.write("train.py", "lr = 0.25\n")
-    repo.write("notes.txt", "untracked\n")
-    return repo
 
 
 @pytest.mark.torch

@@ -23,6 +23,7 @@ from jellyml.errors import (
 )
 from jellyml.gitcore import run as gitcmd
 from jellyml.snapshot import Guards, SnapshotWarning, snapshot_repo
+from jellyml_testkit import DIRTY_IGNORED, dirty_repo, racy_edit
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
@@ -40,29 +41,6 @@ def snapshot_and_restore(repo, tmp_path: Path, **kwargs) -> tuple[dict, dict]:
     bundle = tmp_path / "out.bundle"
     result = snapshot_repo(str(repo.path), bundle_path=str(bundle), **kwargs)
     return result.git_metadata(), restore(bundle, tmp_path / "restored")
-
-
-def dirty_repo(make_repo):
-    repo = make_repo(
-        {
-            "model.py": "def model():\n    return 1\n",
-            "config.yaml": "epochs: 3\n",
-            "gone.txt": "to be deleted\n",
-            "staged.txt": "v1\n",
-            ".gitignore": "*.log\nckpt/\n",
-        }
-    )
-    repo.write("model.py", "def model():\n    return 2\n")  # unstaged
-    repo.write("staged.txt", "v2 staged\n")
-    repo.git("add", "staged.txt")
-    repo.write("staged.txt", "v3 unstaged on top\n")  # staged and unstaged differ
-    repo.write("new_staged.py", "x = 1\n")
-    repo.git("add", "new_staged.py")
-    (repo.path / "gone.txt").unlink()
-    repo.write("untracked dir/notes é.txt", "untracked\n")
-    repo.write("train.log", "ignored\n")
-    repo.write("ckpt/big.bin", b"\0" * 100)
-    return repo
 
 
 # --- nothing the user can see changes -------------------------------------------------------
@@ -172,26 +150,29 @@ def test_kill_at_any_moment_leaves_repo_unchanged(make_repo, tmp_path):
 
 
 def test_eight_processes_at_once(make_repo, tmp_path):
+    # The git work is what runs concurrently; torch would only add eight imports of it.
     repo = dirty_repo(make_repo)
     before = repo.state()
     script = (
-        "import sys, jellyml\n"
-        "s = jellyml.create_snapshot(sys.argv[1])\n"
-        "print(jellyml.format.decode_header(bytes(s[jellyml.SNAPSHOT_KEY][:1024]), "
-        "len(s[jellyml.SNAPSHOT_KEY])).commit)\n"
+        "import sys\n"
+        "from jellyml.snapshot import snapshot_repo\n"
+        "print(snapshot_repo(sys.argv[1], bundle_path=sys.argv[2]).commit)\n"
+        "assert 'torch' not in sys.modules\n"
     )
+    bundles = [tmp_path / f"{n}.bundle" for n in range(8)]
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", script, str(repo.path)],
+            [sys.executable, "-c", script, str(repo.path), str(bundle)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        for _ in range(8)
+        for bundle in bundles
     ]
     outputs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0] * 8, [err.decode() for _, err in outputs]
     commits = {out.decode().strip() for out, _ in outputs}
-    assert len(commits) == 1
+    assert len(commits) == 1 and len(commits.pop()) == 40
+    assert len({bundle.read_bytes() for bundle in bundles}) == 1  # the very same bundle
     assert repo.state() == before
     assert repo.git("stash", "list") == ""
 
@@ -220,7 +201,7 @@ def test_clean_tree_bundles_head_with_history(make_repo, tmp_path):
 def test_dirty_tree_is_captured_exactly(make_repo, tmp_path):
     repo = dirty_repo(make_repo)
     head = repo.git("rev-parse", "HEAD")
-    expected = {k: v for k, v in repo.worktree().items() if k != "train.log" and "ckpt" not in k}
+    expected = {k: v for k, v in repo.worktree().items() if k not in DIRTY_IGNORED}
     meta, files = snapshot_and_restore(repo, tmp_path)
     assert files == expected
     parent = subprocess.run(
@@ -233,13 +214,15 @@ def test_dirty_tree_is_captured_exactly(make_repo, tmp_path):
     assert parent == head == meta["base_commit"]
     assert meta["branch"] == "main" and meta["dirty"]
     assert {(c["status"], c["path"]) for c in meta["changed_files"]} == {
-        ("M", "model.py"),
+        ("M", "config.yaml"),
+        ("M", "train.py"),
         ("M", "staged.txt"),
         ("A", "new_staged.py"),
         ("D", "gone.txt"),
+        ("A", "notes.txt"),
         ("A", "untracked dir/notes é.txt"),
     }
-    assert meta["untracked_included"] == ["untracked dir/notes é.txt"]
+    assert meta["untracked_included"] == ["notes.txt", "untracked dir/notes é.txt"]
 
 
 def test_odd_names_modes_symlinks_and_binary(make_repo, tmp_path):
@@ -474,8 +457,7 @@ def test_same_size_edit_in_the_same_second_as_the_commit_is_captured(make_repo, 
     # git finds it only because the index is not older than the file; a copy of the index with
     # a fresh mtime used to hide the edit once a second had passed (as after torch's import).
     repo = make_repo({"train.py": "lr = 0.1\n"})
-    repo.write("train.py", "lr = 0.5\n")
-    time.sleep(1.1)  # no `git status` here: it would rewrite the index and hide the case
+    racy_edit(repo, "train.py", b"lr = 0.5\n")
     meta, files = snapshot_and_restore(repo, tmp_path)
     assert meta["dirty"] is True
     assert files["train.py"] == ("file", b"lr = 0.5\n")
