@@ -14,6 +14,7 @@ from ._version import __version__
 # start-up, and type checkers treat any `TYPE_CHECKING` name as true.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from .containers.sidecar import save_snapshot
     from .create import create_jelly_filling, create_snapshot
     from .errors import (
         BareRepoError,
@@ -66,6 +67,7 @@ __all__ = [
     "create_jelly_filling",
     "create_snapshot",
     "read_snapshot",
+    "save_snapshot",
 ]
 
 # The module each lazily loaded public name lives in (every error class lives in errors).
@@ -77,6 +79,7 @@ _HOME = {
     "Snapshot": "reader",
     "read_snapshot": "reader",
     "SnapshotWarning": "snapshot",
+    "save_snapshot": "containers.sidecar",
 }
 
 

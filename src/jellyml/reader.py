@@ -13,6 +13,7 @@ from typing import Any, BinaryIO, Optional, Union
 
 from . import format as fmt
 from .container import Entry, TorchZip
+from .containers.sidecar import SNAPSHOT_FILE_NAME, tensors_in_open_file
 from .errors import (
     CorruptSnapshotError,
     JellyMLError,
@@ -76,9 +77,56 @@ def read_snapshot(path: PathLike) -> Snapshot:
     a corrupt snapshot, or one written by a newer jellyml.
     """
     name = os.fspath(path)
+    if os.path.isfile(os.path.join(name, SNAPSHOT_FILE_NAME)):
+        return _read_folder_snapshot(os.path.join(name, SNAPSHOT_FILE_NAME))
     with _open_model(name) as (f, size):
         archive = TorchZip(f, name, size)
         return _find(archive)
+
+
+def _read_folder_snapshot(path: str) -> Snapshot:
+    """The snapshot of a checkpoint folder, from its ``jellyml-snapshot.jelly`` file.
+
+    Until the folder container lands, this one function is the whole read side of that file:
+    its tensors hold the same bytes as the snapshot tensors of a ``torch.save`` checkpoint.
+    """
+
+    class _Ranges:  # the two methods _read_metadata uses, on the plain file
+        def __init__(self, f: BinaryIO) -> None:
+            self.path, self._f = path, f
+
+        def read_at(self, offset: int, size: int) -> bytes:
+            self._f.seek(offset)
+            return self._f.read(size)
+
+    with _open_model(path) as (f, size):
+        tensors = tensors_in_open_file(f, path, size)
+        reader = _Ranges(f)
+        headers: dict[str, fmt.Header] = {}
+        for key in (fmt.SNAPSHOT_KEY, fmt.METADATA_KEY):
+            if key not in tensors:
+                continue
+            start, length = tensors[key]
+            try:
+                headers[key] = fmt.decode_header(reader.read_at(start, fmt.HEADER_SIZE), length)
+            except fmt.NewerFormatError as exc:
+                raise UnsupportedFormatError(path, exc.found) from None
+            except fmt.HeaderError as exc:
+                raise CorruptSnapshotError(path, exc.problem, field=exc.field) from None
+        header = headers.get(fmt.SNAPSHOT_KEY)
+        if header is None or header.magic != fmt.SNAPSHOT_MAGIC:
+            raise SnapshotNotFoundError(path)
+        meta = headers.get(fmt.METADATA_KEY)
+        metadata = None
+        if meta is not None and meta.magic == fmt.METADATA_MAGIC:
+            metadata = _read_metadata(reader, meta, tensors[fmt.METADATA_KEY][0])  # type: ignore[arg-type]
+    return Snapshot(
+        path=path,
+        entry=fmt.SNAPSHOT_KEY,
+        header=header,
+        bundle_offset=tensors[fmt.SNAPSHOT_KEY][0] + header.offset,
+        metadata=metadata,
+    )
 
 
 @contextlib.contextmanager

@@ -1,0 +1,1 @@
+"""Where a snapshot sits inside a checkpoint: one module per container."""
