@@ -63,9 +63,36 @@ class RunSnapshot:
                 log(describe(self.snapshot))
         return self.snapshot
 
+    def take_collectively(self, log: Optional[Callable[[str], None]] = None) -> dict[str, Any]:
+        """As ``take``, for ranks that may disagree on whether they hold the snapshot already
+        (a plugin that made it on rank 0 only): global rank 0's snapshot, made now if it holds
+        none, is broadcast to every rank. Every rank must call it at the same point."""
+        world = self._world()
+        if world is None:
+            return self.take(log)
+        from ..distributed import share_from_rank0
+
+        made_here = self.snapshot is None
+        self.snapshot = share_from_rank0(
+            _torch(),
+            world,
+            lambda: self.snapshot or self._make({**self.options, "distributed": False}),
+        )
+        if log is not None and made_here and world.rank == 0:
+            log(describe(self.snapshot))
+        return self.snapshot
+
+    def _world(self) -> Any:
+        if self.options.get("distributed", True) is False:
+            return None
+        from ..distributed import current_world
+
+        return current_world(_torch())
+
     @staticmethod
     def _make(options: dict[str, Any]) -> dict[str, Any]:
-        from ..create import create_snapshot
+        # Through the package, as a user's code calls it (and as a test can count it).
+        from .. import create_snapshot
 
         return create_snapshot(**options)
 
@@ -97,6 +124,12 @@ def _size(n: int) -> str:
     if n < 1000:
         return f"{n} bytes"
     return f"{n / 1000:.1f} KB" if n < 1_000_000 else f"{n / 1_000_000:.1f} MB"
+
+
+def _torch() -> Any:
+    from ..create import _import_torch  # raises TorchMissingError, as create_snapshot does
+
+    return _import_torch()
 
 
 def _is_global_rank_zero() -> bool:
