@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import concurrent.futures
+import copy
 import json
 import logging
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -151,6 +153,21 @@ def test_from_pretrained_on_a_checkpoint_warns_nothing_new(dirty_repo, tmp_path)
     for name, tensor in trainer.model.state_dict().items():
         assert torch.equal(loaded.state_dict()[name], tensor), name
     assert not any("jellyml" in key for key in loaded.state_dict())
+
+
+def test_a_copied_or_pickled_model_saves_its_own_weights(dirty_repo, tmp_path):
+    trainer, _ = train(dirty_repo, tmp_path / "out", 2)
+    copy_ = copy.deepcopy(trainer.model)
+    with torch.no_grad():
+        for param in copy_.parameters():
+            param.zero_()
+    copy_.save_pretrained(str(tmp_path / "copy"))
+    loaded = transformers.GPT2LMHeadModel.from_pretrained(tmp_path / "copy")
+    assert all(not p.any() for p in loaded.parameters())  # the copy's weights, not the original's
+    assert jellyml.read_snapshot(tmp_path / "copy").bundle_size > 0
+    unpickled = pickle.loads(pickle.dumps(trainer.model))
+    unpickled.save_pretrained(str(tmp_path / "unpickled"))
+    assert (tmp_path / "unpickled" / "model.safetensors").is_file()
 
 
 class FakeHub:

@@ -131,7 +131,8 @@ def _wrap_save_pretrained(model: Any, callback: JellyMLCallback) -> None:
 
     def save_pretrained(self: Any, save_directory: Any, *args: Any, **kwargs: Any) -> Any:
         is_main = kwargs.get("is_main_process", args[0] if args else True)
-        if is_main:
+        # A file where the folder should be: let save_pretrained refuse it in its own words.
+        if is_main and not os.path.isfile(save_directory):
             callback.write_into(os.fspath(save_directory))
         return type(self).save_pretrained(self, save_directory, *args, **kwargs)
 
