@@ -86,8 +86,9 @@ def test_import_jellyml_loads_the_public_names_on_first_use(tmp_path):
 
 def test_every_public_name_is_there_and_is_the_real_one():
     from jellyml import create, errors, format, reader, snapshot
+    from jellyml.containers import sidecar
 
-    homes = (create, errors, format, reader, snapshot)
+    homes = (create, errors, format, reader, snapshot, sidecar)
     for name in jellyml.__all__:
         value = getattr(jellyml, name)
         if name != "__version__":

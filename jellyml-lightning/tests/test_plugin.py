@@ -336,11 +336,15 @@ def test_options_reach_create_snapshot(dirty_repo):
     assert meta["git"]["untracked_included"] == []
 
 
-def test_the_spec_import_works_with_both_trainers():
+def test_the_spec_import_works_with_both_trainers(dirty_repo, monkeypatch):
+    monkeypatch.chdir(dirty_repo.path)  # the default repository is the current directory's
     for namespace in NAMESPACES:
         pl = lightning(namespace)
-        trainer = pl.Trainer(plugins=[JellyMLLightningPlugin()], logger=False)
-        assert isinstance(trainer.strategy.checkpoint_io, JellyMLLightningPlugin)
+        plugin = JellyMLLightningPlugin()
+        trainer = pl.Trainer(plugins=[plugin], logger=False)
+        assert trainer.strategy.checkpoint_io is plugin
+        meta = json.loads(plugin.snapshot[jellyml.METADATA_KEY].numpy().tobytes()[1024:])
+        assert meta["git"]["untracked_included"] == ["model/extra.py"]
         # The strategy filled in its own default IO as the wrapped one.
         assert isinstance(
             trainer.strategy.checkpoint_io.checkpoint_io, pl.plugins.TorchCheckpointIO
