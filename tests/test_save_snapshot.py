@@ -16,9 +16,8 @@ import jellyml
 from jellyml.containers import sidecar
 from jellyml.errors import CorruptSnapshotError, OutputPathError
 
-torch = pytest.importorskip("torch")
-
-pytestmark = pytest.mark.torch
+#: Tests that make a snapshot with create_snapshot; the others run without torch.
+needs_torch = pytest.mark.torch
 
 
 @pytest.fixture
@@ -31,6 +30,7 @@ def repo(make_repo: Any) -> Any:
 
 @pytest.fixture
 def snapshot(repo: Any) -> dict[str, Any]:
+    pytest.importorskip("torch")
     return jellyml.create_snapshot(str(repo.path))
 
 
@@ -44,6 +44,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@needs_torch
 def test_safetensors_reads_back_both_tensors_byte_for_byte(snapshot, tmp_path):
     safetensors = pytest.importorskip("safetensors")
     path = jellyml.save_snapshot(tmp_path / "checkpoint-10", snapshot)
@@ -55,6 +56,7 @@ def test_safetensors_reads_back_both_tensors_byte_for_byte(snapshot, tmp_path):
             assert f.get_tensor(key).tobytes() == tensor_bytes(snapshot, key)
 
 
+@needs_torch
 def test_the_layout_is_exact(snapshot, tmp_path):
     folder = tmp_path / "ckpt"
     raw = Path(jellyml.save_snapshot(folder, snapshot)).read_bytes()
@@ -79,19 +81,23 @@ def test_the_layout_is_exact(snapshot, tmp_path):
     assert [p.name for p in folder.iterdir()] == ["jellyml-snapshot.jelly"]  # no temp left
 
 
+@needs_torch
 def test_bytes_in_give_the_same_file_as_tensors(snapshot, tmp_path):
     as_bytes = {k: tensor_bytes(snapshot, k) for k in snapshot}
     one = Path(jellyml.save_snapshot(tmp_path / "a", snapshot)).read_bytes()
     assert Path(jellyml.save_snapshot(tmp_path / "b", as_bytes)).read_bytes() == one
 
 
+@needs_torch
 def test_without_a_snapshot_it_makes_one_with_the_options_given(repo, tmp_path):
+    pytest.importorskip("torch")
     path = jellyml.save_snapshot(tmp_path / "out", git_repo_path=str(repo.path))
     found = jellyml.read_snapshot(tmp_path / "out")
     assert found.path == path
     assert found.metadata["git"]["dirty"] is True
 
 
+@needs_torch
 def test_cli_show_and_extract_bundle_take_the_checkpoint_folder(snapshot, repo, tmp_path):
     folder = tmp_path / "checkpoint-3"
     jellyml.save_snapshot(folder, snapshot)
@@ -108,16 +114,19 @@ def test_cli_show_and_extract_bundle_take_the_checkpoint_folder(snapshot, repo, 
     assert (clone / "notes.txt").read_text() == "untracked\n"
 
 
+@needs_torch
 def test_a_url_is_refused_clearly(snapshot):
     with pytest.raises(OutputPathError, match="remote folder"):
         jellyml.save_snapshot("s3://bucket/checkpoint-1", snapshot)
 
 
+@needs_torch
 def test_options_without_snapshot_none_are_refused(snapshot, tmp_path):
     with pytest.raises(TypeError, match="only used when snapshot is None"):
         jellyml.save_snapshot(tmp_path, snapshot, git_repo_path=".")
 
 
+@needs_torch
 def test_a_folder_where_a_file_is_cannot_be_written(snapshot, tmp_path):
     (tmp_path / "taken").write_text("a file")
     with pytest.raises(OutputPathError):
@@ -168,3 +177,51 @@ def test_a_file_without_the_code_tensor_holds_no_snapshot(tmp_path):
     write_raw(tmp_path / "jellyml-snapshot.jelly", {"other": u8(0, 4)}, b"1234")
     with pytest.raises(jellyml.SnapshotNotFoundError):
         jellyml.read_snapshot(tmp_path)
+
+
+def test_written_and_read_without_torch_from_plain_bytes(repo, tmp_path):
+    """A snapshot built by hand (git bundle + JellyML headers), saved and restored, in an
+    interpreter that never imports torch, numpy or transformers."""
+    code = """
+import hashlib, json, subprocess, sys
+from jellyml import format as fmt
+import jellyml
+repo, folder, out = sys.argv[1:4]
+subprocess.run(["git", "-C", repo, "bundle", "create", out + ".in", "HEAD"], check=True,
+               capture_output=True)
+bundle = open(out + ".in", "rb").read()
+commit = subprocess.run(["git", "-C", repo, "rev-parse", "HEAD"], check=True,
+                        capture_output=True, text=True).stdout.strip()
+meta = json.dumps({"git": {"dirty": False}}).encode()
+meta_sha = hashlib.sha256(meta).hexdigest()
+snapshot = {
+    fmt.SNAPSHOT_KEY: fmt.encode_header(fmt.SNAPSHOT_MAGIC, len(bundle),
+        hashlib.sha256(bundle).hexdigest(), commit=commit, metadata_sha256=meta_sha) + bundle,
+    fmt.METADATA_KEY: fmt.encode_header(fmt.METADATA_MAGIC, len(meta), meta_sha) + meta,
+}
+jellyml.save_snapshot(folder, snapshot)
+found = jellyml.read_snapshot(folder)
+found.extract_bundle(out)
+assert found.commit == commit and found.metadata == {"git": {"dirty": False}}
+assert open(out, "rb").read() == bundle
+print(sorted(m for m in ("torch", "numpy", "transformers") if m in sys.modules))
+"""
+    folder, out = tmp_path / "ckpt", tmp_path / "out.bundle"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(repo.path), str(folder), str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+def test_importing_jellyml_never_imports_transformers_or_torch():
+    code = (
+        "import sys, jellyml, jellyml.integrations, jellyml.containers.sidecar\n"
+        "jellyml.save_snapshot, jellyml.read_snapshot\n"
+        "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
