@@ -112,6 +112,9 @@ def test_cli_show_and_extract_bundle_take_the_checkpoint_folder(snapshot, repo, 
     subprocess.run(["git", "clone", "-q", str(bundle), str(clone)], check=True)
     assert (clone / "train.py").read_text() == "lr = 0.25\n"
     assert (clone / "notes.txt").read_text() == "untracked\n"
+    shown_file = cli("show", str(folder / "jellyml-snapshot.jelly"))  # the file itself works too
+    assert shown_file.returncode == 0, shown_file.stderr
+    assert jellyml.read_snapshot(folder).commit[:7] in shown_file.stdout
 
 
 @needs_torch

@@ -79,6 +79,8 @@ def read_snapshot(path: PathLike) -> Snapshot:
     name = os.fspath(path)
     if os.path.isfile(os.path.join(name, SNAPSHOT_FILE_NAME)):
         return _read_folder_snapshot(os.path.join(name, SNAPSHOT_FILE_NAME))
+    if os.path.basename(name) == SNAPSHOT_FILE_NAME:  # the folder's snapshot file itself
+        return _read_folder_snapshot(name)
     with _open_model(name) as (f, size):
         archive = TorchZip(f, name, size)
         return _find(archive)
