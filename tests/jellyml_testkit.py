@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from jellyml import format as fmt
-from jellyml.create import encode_metadata, snapshot_metadata
 from jellyml.snapshot import snapshot_repo
+from jellyml.snapshot.create import encode_metadata, snapshot_metadata
 
 
 def make_model(repo_path: Path, out: Path) -> str:

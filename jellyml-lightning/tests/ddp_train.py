@@ -18,7 +18,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import jellyml
-from jellyml import gitcmd
+from jellyml.gitcore import run as gitcmd
 from jellyml_lightning import JellyMLCallback, JellyMLLightningPlugin
 from tiny_lightning import fast_trainer_args, lightning, model_class
 

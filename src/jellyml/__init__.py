@@ -15,54 +15,78 @@ from ._version import __version__
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .containers.sidecar import save_snapshot
-    from .create import create_jelly_filling, create_snapshot
     from .errors import (
         BareRepoError,
+        CorruptHistoryError,
         CorruptSnapshotError,
+        DirectoryNotEmptyError,
         DistributedSnapshotError,
         GitCommandError,
         GitNotFoundError,
         GitTooOldError,
+        HistoryError,
+        InterruptedOperationError,
         JellyMLError,
+        MissingFolderInRepoError,
+        MissingModelArgError,
         ModelFileError,
         ModelFileNotFoundError,
+        NewerHistoryError,
         NotACheckpointError,
         NotAFolderError,
         NotAGitRepoError,
+        OperationInProgressError,
+        OutputPathError,
         PathNotFoundError,
+        RepoBusyError,
         SnapshotNotFoundError,
         SnapshotTooLargeError,
+        SnapshotWarning,
         TorchMissingError,
         TruncatedCheckpointError,
+        UnmergedIndexError,
         UnsupportedFormatError,
+        WouldOverwriteIgnoredError,
     )
     from .format import METADATA_KEY, SNAPSHOT_KEY
-    from .reader import Snapshot, read_snapshot
-    from .snapshot import SnapshotWarning
+    from .read.reader import Snapshot, read_snapshot
+    from .snapshot.create import create_jelly_filling, create_snapshot
 
 __all__ = [
     "METADATA_KEY",
     "SNAPSHOT_KEY",
     "BareRepoError",
+    "CorruptHistoryError",
     "CorruptSnapshotError",
+    "DirectoryNotEmptyError",
     "DistributedSnapshotError",
     "GitCommandError",
     "GitNotFoundError",
     "GitTooOldError",
+    "HistoryError",
+    "InterruptedOperationError",
     "JellyMLError",
+    "MissingFolderInRepoError",
+    "MissingModelArgError",
     "ModelFileError",
     "ModelFileNotFoundError",
+    "NewerHistoryError",
     "NotACheckpointError",
     "NotAFolderError",
     "NotAGitRepoError",
+    "OperationInProgressError",
+    "OutputPathError",
     "PathNotFoundError",
+    "RepoBusyError",
     "Snapshot",
     "SnapshotNotFoundError",
     "SnapshotTooLargeError",
     "SnapshotWarning",
     "TorchMissingError",
     "TruncatedCheckpointError",
+    "UnmergedIndexError",
     "UnsupportedFormatError",
+    "WouldOverwriteIgnoredError",
     "__version__",
     "create_jelly_filling",
     "create_snapshot",
@@ -72,13 +96,12 @@ __all__ = [
 
 # The module each lazily loaded public name lives in (every error class lives in errors).
 _HOME = {
-    "create_jelly_filling": "create",
-    "create_snapshot": "create",
+    "create_jelly_filling": "snapshot.create",
+    "create_snapshot": "snapshot.create",
     "METADATA_KEY": "format",
     "SNAPSHOT_KEY": "format",
-    "Snapshot": "reader",
-    "read_snapshot": "reader",
-    "SnapshotWarning": "snapshot",
+    "Snapshot": "read.reader",
+    "read_snapshot": "read.reader",
     "save_snapshot": "containers.sidecar",
 }
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from .restore import delete_last_item
+from .restore.fixes import delete_last_item
 
 
 @dataclass

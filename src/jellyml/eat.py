@@ -3,7 +3,7 @@
 ``eat`` returns 0 and prints nothing; every failure arrives as a ``JellyMLError`` subclass
 (model file problems, not a git repository, a non-empty folder that is not a repository,
 another jellyml busy in the repository, ignored files in the way, ...), never as a return code.
-The work is done by ``jellyml.restore.eat_snapshot``, which returns what happened.
+The work is done by ``jellyml.restore.eat.eat_snapshot``, which returns what happened.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from .restore import eat_snapshot
+from .restore.eat import eat_snapshot
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""One exception hierarchy for everything JellyML refuses or fails to do.
+"""Contains all custom errors: one hierarchy for everything JellyML refuses or fails to do.
 
 Every error carries the fields a caller needs (the path, the git argv and stderr, the offending
 field) and subclasses a stdlib type as well, so callers can catch either. ``str(error)`` is one
@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Optional
+
+#: Said after every refusal that changed nothing.
+NOTHING_CHANGED = "nothing was changed."
 
 
 class JellyMLError(Exception):
@@ -180,3 +183,143 @@ class NotAFolderError(JellyMLError, NotADirectoryError):
 
 class DistributedSnapshotError(JellyMLError, RuntimeError):
     """Rank 0 failed with an error that is not a ``JellyMLError``, or the broadcast failed."""
+
+
+class MissingModelArgError(JellyMLError, ValueError):
+    """``jellyml git`` was given no model file."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "No model file given.", hint="Usage: jellyml git MODEL_FILE GIT_ARGS... ({} = bundle)"
+        )
+
+
+# --- restoring: eat and undo ---------------------------------------------------------------
+
+
+class RepoBusyError(JellyMLError, RuntimeError):
+    """Another jellyml eat or undo holds the repository's lock."""
+
+    def __init__(self, top: str) -> None:
+        self.path = top
+        super().__init__(
+            f"Another jellyml is changing {top} right now.",
+            hint=f"Wait for it to finish and try again; {NOTHING_CHANGED}",
+        )
+
+
+class InterruptedOperationError(JellyMLError, RuntimeError):
+    """The last eat or undo was interrupted; undo must finish it before anything else."""
+
+    def __init__(self, top: str, state: str) -> None:
+        self.path = top
+        self.state = state
+        what = "eat" if state == "eating" else "undo"
+        super().__init__(
+            f"The last jellyml {what} in {top} was interrupted before it finished.",
+            hint=f"Run `jellyml undo` to put your work back first; {NOTHING_CHANGED}",
+        )
+
+
+class DirectoryNotEmptyError(JellyMLError, ValueError):
+    """Eat was pointed at a folder that is neither a repository nor empty."""
+
+    def __init__(self, folder: str) -> None:
+        self.path = folder
+        super().__init__(
+            f"{folder} is not a git repository and is not empty.",
+            hint=f"Eat into a git repository, an empty folder or a new one; {NOTHING_CHANGED}",
+        )
+
+
+class MissingFolderInRepoError(JellyMLError, FileNotFoundError):
+    """Eat was pointed at a missing folder inside a repository (most likely a typo)."""
+
+    def __init__(self, folder: str, top: str) -> None:
+        self.path = folder
+        self.top = top
+        super().__init__(
+            f"{folder} does not exist, and would be a new repository inside {top}.",
+            hint=f"Pass -c {top} to eat into that repository, or a folder outside it to clone "
+            f"into; {NOTHING_CHANGED}",
+        )
+
+
+class OperationInProgressError(JellyMLError, RuntimeError):
+    """The repository is in the middle of a merge, rebase, cherry-pick, revert or bisect."""
+
+    def __init__(self, top: str, operation: str) -> None:
+        self.path = top
+        self.operation = operation
+        super().__init__(
+            f"{top} is in the middle of a {operation}.",
+            hint=f"Finish or abort the {operation} first; {NOTHING_CHANGED}",
+        )
+
+
+class UnmergedIndexError(JellyMLError, RuntimeError):
+    """The index has unresolved merge conflicts, which cannot be saved as a tree."""
+
+    def __init__(self, top: str) -> None:
+        self.path = top
+        super().__init__(
+            f"{top} has unresolved merge conflicts.",
+            hint=f"Resolve them (or `git merge --abort`) and try again; {NOTHING_CHANGED}",
+        )
+
+
+class WouldOverwriteIgnoredError(JellyMLError, RuntimeError):
+    """The tree to check out has files where ignored files (never touched by jellyml) are."""
+
+    def __init__(self, top: str, paths: list[str]) -> None:
+        self.path = top
+        self.paths = paths
+        shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+        super().__init__(
+            f"Checking out would overwrite ignored file(s) in {top}: {shown}.",
+            hint=f"jellyml never touches ignored files: move them away and try again; "
+            f"{NOTHING_CHANGED}",
+        )
+
+
+# --- the history file ----------------------------------------------------------------------
+
+
+class HistoryError(JellyMLError, ValueError):
+    """The history file cannot be used; carries its path."""
+
+    def __init__(self, path: str, message: str, *, hint: Optional[str] = None) -> None:
+        self.path = path
+        super().__init__(message, hint=hint)
+
+
+class CorruptHistoryError(HistoryError):
+    """The history file is not what this jellyml writes (bad JSON, wrong types, bad refs)."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.problem = problem
+        super().__init__(
+            path,
+            f"The jellyml history file {path} is corrupt: {problem}.",
+            hint="Run `jellyml fix clear-history` to start a new one (work that jellyml put "
+            "aside stays in the repository under refs/jellyml/).",
+        )
+
+
+class NewerHistoryError(HistoryError):
+    """The history file was written by a newer jellyml."""
+
+    def __init__(self, path: str, found: int) -> None:
+        self.found = found
+        super().__init__(
+            path,
+            f"The jellyml history file {path} was written by a newer jellyml (version {found}).",
+            hint="Upgrade jellyml (pip install -U jellyml) to use it.",
+        )
+
+
+# --- warnings ------------------------------------------------------------------------------
+
+
+class SnapshotWarning(UserWarning):
+    """Something was left out of a snapshot (a large or secret-looking untracked file)."""

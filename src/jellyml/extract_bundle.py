@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
-from .reader import Snapshot, read_snapshot
+from .read.reader import Snapshot, read_snapshot
 
 
 @dataclass

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import gitcmd
-from .errors import JellyMLError
-from .reader import temporary_bundle
+from .errors import MissingModelArgError
+from .gitcore import run as gitrun
+from .read.reader import temporary_bundle
 
 
 @dataclass
@@ -27,20 +27,13 @@ class GitArgs_dataclass:
 GitArgs = GitArgs_dataclass
 
 
-class MissingModelArgError(JellyMLError, ValueError):
-    def __init__(self) -> None:
-        super().__init__(
-            "No model file given.", hint="Usage: jellyml git MODEL_FILE GIT_ARGS... ({} = bundle)"
-        )
-
-
 def run_git(args: list[str]) -> int:
     """Run git with ``args[1:]``, ``{}`` replaced by the bundle of ``args[0]``; git's exit code."""
     if not args:
         raise MissingModelArgError()
-    gitcmd.check_git()
+    gitrun.check_git()
     with temporary_bundle(args[0]) as (_snapshot, bundle):
-        return gitcmd.passthrough([arg.replace("{}", bundle) for arg in args[1:]])
+        return gitrun.passthrough([arg.replace("{}", bundle) for arg in args[1:]])
 
 
 def git(args: GitArgs_dataclass) -> int:

@@ -1,7 +1,7 @@
 """``jellyml undo`` (``undonut``, ``return``) as a Python function (the spec's door).
 
 ``undo`` returns 0 (also when there was nothing to undo) and prints nothing; failures arrive as
-``JellyMLError`` subclasses. The work is done by ``jellyml.restore.undo_last``.
+``JellyMLError`` subclasses. The work is done by ``jellyml.restore.undo.undo_last``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from .restore import undo_last
+from .restore.undo import undo_last
 
 
 @dataclass

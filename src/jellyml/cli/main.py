@@ -6,10 +6,11 @@ import argparse
 import os
 import sys
 
+from .. import settings
 from .._version import __version__
 from .commands import donut, eat, fix, git, show, undo
 from .donut import plain_logo
-from .options import add_subcommands, formatter, styled
+from .options import COMMON_FLAG_NAMES, add_common, add_subcommands, formatter, styled
 
 # Not `from typing import TYPE_CHECKING`: see options.py (start-up time).
 TYPE_CHECKING = False
@@ -18,8 +19,6 @@ if TYPE_CHECKING:
     from typing import Optional
 
     from _typeshed import SupportsWrite
-
-_ROOT_FLAGS = {"-q", "--quiet", "--debug", "--no_donut"}
 
 
 class _MainParser(argparse.ArgumentParser):
@@ -59,13 +58,7 @@ def build_parser(*, show_logo: bool = True) -> argparse.ArgumentParser:
     )
     parser.show_logo = show_logo
     parser.add_argument("--version", action=_PrintVersion, help="show the version and exit")
-    parser.add_argument("-q", "--quiet", action="store_true", help="print only warnings and errors")
-    parser.add_argument("--no_donut", action="store_true", help="suppress the donut logo")
-    parser.add_argument(
-        "--debug",
-        action="store_true",
-        help="show the full traceback when something fails (or set JELLYML_DEBUG=1)",
-    )
+    add_common(parser, root=True)
     subparsers = add_subcommands(
         parser, dest="command", metavar="COMMAND", parser_class=argparse.ArgumentParser
     )
@@ -83,7 +76,7 @@ def _split_git(argv: list[str]) -> tuple[list[str], Optional[list[str]]]:
     """``jellyml git MODEL ARGS...`` hands ARGS to git untouched (even ``-h`` or ``--version``),
     so they are cut off before argparse sees them."""
     for pos, token in enumerate(argv):
-        if token in _ROOT_FLAGS:
+        if token in COMMON_FLAG_NAMES:
             continue
         if token != "git" or len(argv) <= pos + 1 or argv[pos + 1].startswith("-"):
             return argv, None
@@ -102,7 +95,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if handler is None:
         parser.print_help()
         return 0
-    return _run(handler, args, debug=args.debug or bool(os.environ.get("JELLYML_DEBUG")))
+    return _run(handler, args, debug=args.debug or settings.debug())
 
 
 def _run(

@@ -8,8 +8,9 @@ its handler. That keeps `jellyml --help` (and every command's start) fast.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+
+from .. import settings
 
 # Not `from typing import TYPE_CHECKING`: typing costs ~3 ms, a tenth of `jellyml --help`'s
 # start-up, and only annotations use it here (type checkers take any TYPE_CHECKING as true).
@@ -27,9 +28,9 @@ def styled(stream: TextIO) -> bool:
     """Whether output to ``stream`` gets colours (rich): on a terminal, or with FORCE_COLOR set
     (as rich itself honours), and never with NO_COLOR set. Otherwise plain text, without
     importing rich at all."""
-    if os.environ.get("NO_COLOR"):
+    if settings.no_color():
         return False
-    if os.environ.get("FORCE_COLOR"):
+    if settings.force_color():
         return True
     try:
         return stream.isatty()
@@ -65,27 +66,27 @@ def add_subcommands(
     return parser.add_subparsers(prog=parser.prog, **kwargs)
 
 
-def add_common(parser: argparse.ArgumentParser, *, code_dir: bool = False) -> None:
+#: The options every command takes, before the command or after it: (flags, help).
+COMMON_FLAGS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("-q", "--quiet"), "print only warnings and errors"),
+    (("--no_donut",), "suppress the donut logo"),
+    (("--debug",), "show the full traceback when something fails (or set JELLYML_DEBUG=1)"),
+)
+#: Every spelling of them, for scanning a command line before it is parsed.
+COMMON_FLAG_NAMES = frozenset(flag for flags, _help in COMMON_FLAGS for flag in flags)
+
+
+def add_common(
+    parser: argparse.ArgumentParser, *, code_dir: bool = False, root: bool = False
+) -> None:
     """-q, --no_donut and --debug, accepted after the command as well as before it.
 
-    Their defaults are SUPPRESS here so that a value given before the command (on the main
-    parser, which holds the real defaults) is not overwritten by the subcommand's default.
+    On a subcommand (``root=False``) their defaults are SUPPRESS, so that a value given before
+    the command (on the main parser, which holds the real defaults) is not overwritten by the
+    subcommand's default.
     """
     if code_dir:
         parser.add_argument("-c", "--code_dir", default=None, help=CODE_DIR_HELP)
-    parser.add_argument(
-        "-q",
-        "--quiet",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="print only warnings and errors",
-    )
-    parser.add_argument(
-        "--no_donut", action="store_true", default=argparse.SUPPRESS, help="suppress the donut logo"
-    )
-    parser.add_argument(
-        "--debug",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="show the full traceback when something fails (or set JELLYML_DEBUG=1)",
-    )
+    default = False if root else argparse.SUPPRESS
+    for flags, help_text in COMMON_FLAGS:
+        parser.add_argument(*flags, action="store_true", default=default, help=help_text)

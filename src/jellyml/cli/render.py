@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import time
 import traceback
 from typing import TYPE_CHECKING, Any, Optional
@@ -18,13 +17,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
+from .. import settings
 from .._version import __version__
 from ..errors import JellyMLError
 from . import donut
 
 if TYPE_CHECKING:  # only for annotations: restore (and git, history) load when a command runs
-    from ..history import HistoryItem
-    from ..restore import EatResult, UndoResult
+    from ..restore.eat import EatResult
+    from ..restore.history import HistoryItem
+    from ..restore.undo import UndoResult
 
 
 @functools.cache
@@ -40,7 +41,7 @@ def stderr() -> Console:
 def _plain_if_no_color() -> dict[str, Any]:
     # rich drops colours for NO_COLOR but keeps bold and the like; https://no-color.org asks
     # for no colour, and plain text is what a user who sets it wants from us.
-    return {"color_system": None} if os.environ.get("NO_COLOR") else {}
+    return {"color_system": None} if settings.no_color() else {}
 
 
 def info(message: str, *, quiet: bool = False) -> None:

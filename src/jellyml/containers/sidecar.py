@@ -22,11 +22,13 @@ import json
 import os
 import struct
 import tempfile
-from collections.abc import Mapping
-from typing import Any, BinaryIO, Optional, Union
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Optional, Union
 
 from .. import format as fmt
 from ..errors import CorruptSnapshotError, JellyMLError, OutputPathError
+from ..sources import Source
 
 #: The file's name inside a checkpoint folder.
 SNAPSHOT_FILE_NAME = "jellyml-snapshot.jelly"
@@ -69,7 +71,7 @@ def save_snapshot(
             folder, "writing a snapshot file to a remote folder (URL) is not supported yet"
         )
     if snapshot is None:
-        from ..create import create_snapshot
+        from ..snapshot.create import create_snapshot
 
         snapshot = create_snapshot(**create_snapshot_kwargs)
     elif create_snapshot_kwargs:
@@ -97,29 +99,63 @@ def encode_header(sizes: Any) -> bytes:
     return _LENGTH.pack(len(raw)) + raw
 
 
+@dataclass(frozen=True)
+class SidecarEntry:
+    """One tensor of the snapshot file: its name and size in bytes."""
+
+    name: str
+    size: int
+
+
+class SidecarFile:
+    """The snapshot file as a ``Container`` (``jellyml.containers``): its tensors, in file order.
+
+    The header is validated when this is built (``CorruptSnapshotError`` otherwise), so the
+    reader finds the snapshot in it exactly as in a ``torch.save`` file.
+    """
+
+    def __init__(self, source: Source) -> None:
+        self._source = source
+        self.path = source.name
+        self._tensors = sidecar_tensors(source)
+
+    def tensor_entries(self) -> Iterator[SidecarEntry]:
+        for name, (_, size) in sorted(self._tensors.items(), key=lambda item: item[1]):
+            yield SidecarEntry(name, size)
+
+    def data_offset(self, entry: Any, peek: int = 0) -> tuple[int, bytes]:
+        offset = self._tensors[entry.name][0]
+        return offset, self._source.read_at(offset, min(peek, entry.size)) if peek else b""
+
+    def read_at(self, offset: int, size: int) -> bytes:
+        return self._source.read_at(offset, size)
+
+
 def read_sidecar_tensors(path: PathLike) -> dict[str, tuple[int, int]]:
     """Each tensor's name -> its absolute ``(offset, size)`` in the snapshot file at ``path``.
 
     Validates the header before trusting it: its length (at most 100 MB and inside the file),
     a JSON object, dtype ``U8``, one-dimensional shapes matching the offsets, offsets inside the
-    file and no two tensors overlapping. Raises ``CorruptSnapshotError`` otherwise (and
-    ``OSError`` if the file cannot be read).
+    file and no two tensors overlapping. Raises ``CorruptSnapshotError`` otherwise (and a
+    ``ModelFileError`` if the file cannot be read).
     """
-    name = os.fspath(path)
-    with open(name, "rb") as f:
-        return tensors_in_open_file(f, name, os.fstat(f.fileno()).st_size)
+    from ..sources import open_source
+
+    with open_source(os.fspath(path)) as source:
+        return sidecar_tensors(source)
 
 
-def tensors_in_open_file(f: BinaryIO, path: str, size: int) -> dict[str, tuple[int, int]]:
-    """``read_sidecar_tensors`` for a file already open (at offset 0) of ``size`` bytes."""
-    prefix = f.read(_LENGTH.size)
+def sidecar_tensors(source: Source) -> dict[str, tuple[int, int]]:
+    """``read_sidecar_tensors`` for an open ``Source``."""
+    path, size = source.name, source.size
+    prefix = source.read_at(0, _LENGTH.size)
     if len(prefix) < _LENGTH.size:
         raise CorruptSnapshotError(path, "it is too short to hold a header")
     (length,) = _LENGTH.unpack(prefix)
     if length > MAX_HEADER_SIZE or length > size - _LENGTH.size:
         raise CorruptSnapshotError(path, f"its header length {length:,} is out of bounds")
     try:
-        header = json.loads(f.read(length).decode("utf-8"))
+        header = json.loads(source.read_at(_LENGTH.size, length).decode("utf-8"))
     except (ValueError, RecursionError):
         raise CorruptSnapshotError(path, "its header is not valid JSON") from None
     if not isinstance(header, dict):

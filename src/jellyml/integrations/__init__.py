@@ -32,7 +32,7 @@ class RunSnapshot:
     """
 
     def __init__(self, options: Mapping[str, Any]) -> None:
-        from ..create import create_snapshot
+        from ..snapshot.create import create_snapshot
 
         options = dict(options)
         path = options.get("git_repo_path")
@@ -70,7 +70,7 @@ class RunSnapshot:
         world = self._world()
         if world is None:
             return self.take(log)
-        from ..distributed import share_from_rank0
+        from ..snapshot.distributed import share_from_rank0
 
         made_here = self.snapshot is None
         self.snapshot = share_from_rank0(
@@ -85,7 +85,7 @@ class RunSnapshot:
     def _world(self) -> Any:
         if self.options.get("distributed", True) is False:
             return None
-        from ..distributed import current_world
+        from ..snapshot.distributed import current_world
 
         return current_world(_torch())
 
@@ -127,7 +127,7 @@ def _size(n: int) -> str:
 
 
 def _torch() -> Any:
-    from ..create import _import_torch  # raises TorchMissingError, as create_snapshot does
+    from ..snapshot.create import _import_torch  # raises TorchMissingError, as create_snapshot does
 
     return _import_torch()
 

@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from ...restore import eat_snapshot
+    from ...restore.eat import eat_snapshot
     from .. import render
 
     result = eat_snapshot(args.model_file, args.code_dir)

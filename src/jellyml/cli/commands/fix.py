@@ -70,27 +70,27 @@ def run_extract_bundle(args: argparse.Namespace) -> int:
 
 
 def run_delete_last(args: argparse.Namespace) -> int:
-    from ... import restore
+    from ...restore import fixes
     from .. import render
 
-    top, item = restore.delete_last_item(args.code_dir)
+    top, item = fixes.delete_last_item(args.code_dir)
     render.deleted_history_item(top, item, quiet=args.quiet)
     return 0
 
 
 def run_get_history_path(args: argparse.Namespace) -> int:
-    from ... import restore
+    from ...restore import fixes
     from .. import render
 
-    _top, path = restore.history_file(args.code_dir)
+    _top, path = fixes.history_file(args.code_dir)
     render.plain(path)
     return 0
 
 
 def run_clear_history(args: argparse.Namespace) -> int:
-    from ... import restore
+    from ...restore import fixes
     from .. import render
 
-    path, existed, refs = restore.clear_history(args.code_dir)
+    path, existed, refs = fixes.clear_history(args.code_dir)
     render.cleared_history(path, existed, refs, quiet=args.quiet)
     return 0

@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from ...info import describe
+    from ...read.describe import describe
     from .. import render
 
     render.show(describe(args.model_file), as_json=args.json)

@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from ...restore import undo_last
+    from ...restore.undo import undo_last
     from .. import render
 
     result = undo_last(args.code_dir)

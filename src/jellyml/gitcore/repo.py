@@ -1,0 +1,135 @@
+"""The one repository type: where a repository's parts are, and where its HEAD points."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Optional
+
+from ..errors import BareRepoError, GitCommandError, PathNotFoundError
+from . import run
+
+#: A tree entry: (mode, object id).
+TreeEntry = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Repo:
+    """A repository (or linked worktree) with a working tree, as seen from inside it."""
+
+    top: str
+    git_dir: str
+    #: ``--git-path`` answers, absolute: objects, index, shallow.
+    objects: str
+    index: str
+    shallow: str
+    object_format: str
+    #: The commit HEAD points at; None in a repository without commits.
+    head: Optional[str] = None
+    #: Full ref name (``refs/heads/main``) when HEAD is on a branch, born or not.
+    branch: Optional[str] = None
+
+    @property
+    def short_branch(self) -> Optional[str]:
+        return short_branch(self.branch)
+
+    @property
+    def is_shallow(self) -> bool:
+        return os.path.exists(self.shallow)
+
+    def git(self, *args: str, env: Optional[Mapping[str, str]] = None) -> str:
+        """Run git in the working tree's top; its stdout as text, trailing newline removed."""
+        return run.out(list(args), cwd=self.top, env=env)
+
+    def git_bytes(
+        self, *args: str, env: Optional[Mapping[str, str]] = None, input: Optional[bytes] = None
+    ) -> bytes:
+        return run.run(list(args), cwd=self.top, env=env, input=input).stdout
+
+    def ok(self, *args: str) -> bool:
+        """Whether git exits 0 (for questions such as ``rev-parse --verify``)."""
+        return run.run(list(args), cwd=self.top, check=False).returncode == 0
+
+
+def short_branch(branch: Optional[str]) -> Optional[str]:
+    if branch is None:
+        return None
+    return branch[len("refs/heads/") :] if branch.startswith("refs/heads/") else branch
+
+
+def find_repo(folder: str) -> Optional[Repo]:
+    """The repository holding ``folder``, HEAD included; None when it is not in one.
+
+    Raises ``PathNotFoundError`` for a missing folder, ``BareRepoError`` where there is no
+    working tree, and ``GitCommandError`` for a repository git refuses to read ("dubious
+    ownership": its message says how to allow it).
+    """
+    if not os.path.isdir(folder):
+        raise PathNotFoundError(folder)
+    paths = locate(folder)
+    if paths is None:
+        return None
+    head = run.run(["rev-parse", "-q", "--verify", "HEAD^{commit}"], cwd=paths.top, check=False)
+    branch = run.run(["symbolic-ref", "-q", "HEAD"], cwd=paths.top, check=False)
+    return Repo(
+        **{k: getattr(paths, k) for k in ("top", "git_dir", "objects", "index", "shallow")},
+        object_format=paths.object_format,
+        head=head.stdout.decode().strip() or None,
+        branch=branch.stdout.decode("utf-8", "surrogateescape").strip() or None,
+    )
+
+
+def locate(folder: str) -> Optional[Repo]:
+    """The repository's paths from one ``rev-parse`` (HEAD not read); None outside one."""
+    # --show-toplevel comes last: it is the one that fails in a bare repository, after the
+    # others have printed.
+    probe = run.run(
+        [
+            "rev-parse",
+            "--is-bare-repository",
+            "--absolute-git-dir",
+            *("--git-path", "objects", "--git-path", "index", "--git-path", "shallow"),
+            "--show-object-format",
+            "--show-toplevel",
+        ],
+        cwd=folder,
+        check=False,
+    )
+    if probe.returncode != 0 and b"dubious ownership" in probe.stderr:
+        raise GitCommandError(
+            ["git", "rev-parse"], probe.returncode, probe.stderr.decode("utf-8", "replace")
+        )
+    if probe.returncode != 0 and not probe.stdout:
+        return None
+    lines = probe.stdout.decode("utf-8", "surrogateescape").split("\n")
+    if probe.returncode != 0 or lines[0] == "true":
+        raise BareRepoError(folder)
+    _, git_dir, objects, index, shallow, object_format, top = lines[:7]
+    # --git-path answers relative to the folder it ran in.
+    return Repo(
+        top=top,
+        git_dir=git_dir,
+        objects=os.path.join(folder, objects),
+        index=os.path.join(folder, index),
+        shallow=os.path.join(folder, shallow),
+        object_format=object_format,
+    )
+
+
+def tree_entries(repo: Repo, treeish: Optional[str]) -> dict[bytes, TreeEntry]:
+    """Every file of a tree (recursively): path -> (mode, object id)."""
+    if treeish is None:
+        return {}
+    raw = repo.git_bytes("ls-tree", "-r", "-z", "--full-tree", treeish)
+    found: dict[bytes, TreeEntry] = {}
+    for record in run.split_z(raw):
+        meta, _, path = record.partition(b"\t")
+        mode, _kind, oid = meta.decode().split()
+        found[path] = (mode, oid)
+    return found
+
+
+def empty_tree(repo: Repo) -> str:
+    proc = run.run(["hash-object", "-t", "tree", "--stdin"], cwd=repo.top, input=b"")
+    return proc.stdout.decode().strip()

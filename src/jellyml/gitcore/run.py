@@ -1,0 +1,116 @@
+"""Running git: the only module of jellyml that starts subprocesses.
+
+git is always driven with argument lists, never a shell; output is taken as bytes and paths
+are NUL separated where git offers it (``-z``).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from typing import Optional
+
+from ..errors import GitCommandError, GitNotFoundError, GitTooOldError
+
+#: Oldest git we support: ``git add --pathspec-from-file`` arrived in 2.25.
+MIN_GIT_VERSION = (2, 25)
+
+# Variables that would point git at another repository, index or object store than the one we
+# name explicitly. They are dropped from the environment of every git we start.
+_LOCATION_VARS = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_NAMESPACE",
+    "GIT_COMMON_DIR",
+    "GIT_PREFIX",
+)
+
+
+def base_env(extra: Optional[Mapping[str, str]] = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _LOCATION_VARS}
+    # Read-only commands (status, ls-files) must not refresh the user's index behind their back.
+    env["GIT_OPTIONAL_LOCKS"] = "0"
+    # Never stop to ask for a password or an editor: nothing we run is interactive.
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env["LC_ALL"] = "C"
+    if extra:
+        env.update(extra)
+    return env
+
+
+@functools.lru_cache(maxsize=1)
+def git_executable() -> str:
+    exe = shutil.which("git")
+    if exe is None:
+        raise GitNotFoundError(
+            "git was not found on PATH.", hint="Install git (https://git-scm.com) and try again."
+        )
+    return exe
+
+
+@functools.lru_cache(maxsize=1)
+def git_version() -> tuple[int, ...]:
+    out = subprocess.run(
+        [git_executable(), "--version"], capture_output=True, check=False, env=base_env()
+    ).stdout.decode("utf-8", "replace")
+    match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", out)
+    if match is None:
+        raise GitNotFoundError(f"`git --version` printed something unexpected: {out.strip()!r}.")
+    return tuple(int(p) for p in match.groups() if p is not None)
+
+
+def check_git() -> None:
+    """Raise a clear error when git is missing or older than we support."""
+    found = git_version()
+    if found[:2] < MIN_GIT_VERSION:
+        raise GitTooOldError(".".join(map(str, found)), ".".join(map(str, MIN_GIT_VERSION)))
+
+
+def run(
+    args: Sequence[str],
+    *,
+    cwd: Optional[str] = None,
+    env: Optional[Mapping[str, str]] = None,
+    input: Optional[bytes] = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ``git *args`` and return the completed process (stdout and stderr as bytes)."""
+    argv = [git_executable(), *args]
+    proc = subprocess.run(
+        argv,
+        cwd=cwd,
+        env=base_env(env),
+        input=input,
+        capture_output=True,
+        check=False,
+    )
+    if check and proc.returncode != 0:
+        raise GitCommandError(
+            ["git", *args], proc.returncode, proc.stderr.decode("utf-8", "replace")
+        )
+    return proc
+
+
+def out(
+    args: Sequence[str], *, cwd: Optional[str] = None, env: Optional[Mapping[str, str]] = None
+) -> str:
+    """Run git and return its stdout as text with the trailing newline removed."""
+    proc = run(args, cwd=cwd, env=env)
+    return proc.stdout.decode("utf-8", "surrogateescape").rstrip("\n")
+
+
+def split_z(data: bytes) -> list[bytes]:
+    """Split NUL-terminated ``-z`` output into its records."""
+    return [part for part in data.split(b"\0") if part]
+
+
+def passthrough(args: Sequence[str], *, cwd: Optional[str] = None) -> int:
+    """Run git as the user would, terminal attached, and return its exit code (``jellyml git``)."""
+    return subprocess.run([git_executable(), *args], cwd=cwd, check=False).returncode

@@ -1,0 +1,163 @@
+"""The history of eats, one JSON file per repository in the user data directory.
+
+Each ``jellyml eat`` pushes an item (what the user had: branch or commit, and the commits that
+hold their put-aside work); ``jellyml undo`` pops it. The file is versioned, written atomically
+(a temporary file in the same folder, flushed, then ``os.replace``d) and only ever changed under
+an exclusive lock, so two jellyml processes at once cannot corrupt it or lose an item.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+from .. import settings
+from ..errors import CorruptHistoryError, HistoryError, NewerHistoryError
+from .lock import locked
+
+#: Version written by this jellyml. Older files are upgraded on read; newer ones refused.
+HISTORY_VERSION = 1
+
+#: Item states: the intent is written before the repository is touched, then completed.
+EATING = "eating"  # eat started: the user's work is saved, the tree may be half changed
+EATEN = "eaten"  # eat finished: the snapshot is checked out
+UNDOING = "undoing"  # undo started: the tree may be half restored
+
+
+@dataclass
+class HistoryItem:
+    """One eat: enough to put the repository back exactly as it was before it."""
+
+    id: str
+    state: str
+    model: str
+    snapshot_commit: str
+    #: The branch HEAD was on (``refs/heads/...``), None when detached.
+    branch: Optional[str]
+    #: The commit HEAD pointed at, None in a repository without commits.
+    head: Optional[str]
+    #: Commit whose tree is the user's index (parent: ``head``), None if it equalled HEAD.
+    saved_index: Optional[str]
+    #: Commit whose tree is the working tree with untracked files (parent: ``saved_index``).
+    saved_worktree: Optional[str]
+    #: The ref keeping the saved commits and the snapshot from ``git gc``.
+    ref_prefix: str
+    created_at: str
+    untracked: list[str] = field(default_factory=list)
+    #: Set by an undo that found work done after the eat and kept it on a branch.
+    after_branch: Optional[str] = None
+    #: For an eat made by JellyML 1.0.0: its stash commit, dropped once the undo is done.
+    legacy_stash: Optional[str] = None
+
+    @classmethod
+    def from_json(cls, data: Any, path: str) -> HistoryItem:
+        if not isinstance(data, dict):
+            raise CorruptHistoryError(path, "an item is not a JSON object")
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise CorruptHistoryError(path, f"an item does not fit ({exc})") from None
+
+
+@dataclass
+class History:
+    path: str
+    repo: str
+    items: list[HistoryItem] = field(default_factory=list)
+
+    def last(self) -> Optional[HistoryItem]:
+        return self.items[-1] if self.items else None
+
+
+def history_path(git_dir: str) -> str:
+    """The history file of the repository (or worktree) whose git dir is ``git_dir``."""
+    real = os.path.realpath(git_dir)
+    digest = hashlib.sha256(os.fsencode(real)).hexdigest()[:16]
+    top = os.path.dirname(real) if os.path.basename(real) == ".git" else real
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in os.path.basename(top))
+    return os.path.join(settings.history_dir(), f"{name or 'repo'}-{digest}.json")
+
+
+def load(path: str, repo: str) -> History:
+    """Read the history at ``path`` (an empty one if there is none). Call under ``locked``."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        return History(path, repo)
+    except OSError as exc:
+        raise HistoryError(path, f"Cannot read the jellyml history file {path}: {exc}.") from None
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError:
+        raise CorruptHistoryError(path, "it is not valid JSON") from None
+    data = _upgrade(data, path)
+    items = data.get("items")
+    if not isinstance(items, list):
+        raise CorruptHistoryError(path, "its items are not a list")
+    return History(path, repo, [HistoryItem.from_json(i, path) for i in items])
+
+
+def _upgrade(data: Any, path: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise CorruptHistoryError(path, "it is not a JSON object")
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise CorruptHistoryError(path, "it has no valid version number")
+    if version > HISTORY_VERSION:
+        raise NewerHistoryError(path, version)
+    # Version 1 is the first of this layout; an upgrade from version n to n + 1 goes here when
+    # there is one. JellyML 1.0.0's files (another layout, elsewhere) are read by legacy_history.
+    return data
+
+
+def save(history: History) -> None:
+    """Write the history atomically: a crash leaves the old file or the new one, never half."""
+    body = {
+        "version": HISTORY_VERSION,
+        "repo": history.repo,
+        "items": [asdict(item) for item in history.items],
+    }
+    folder = os.path.dirname(history.path)
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".history-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(body, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, history.path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def transaction(path: str, repo: str) -> Iterator[History]:
+    """Load under the lock, let the caller change it, save it when the block ends without error."""
+    with locked(path):
+        history = load(path, repo)
+        yield history
+        save(history)
+
+
+def read(path: str, repo: str) -> History:
+    with locked(path):
+        return load(path, repo)
+
+
+def clear(path: str) -> bool:
+    """Delete the history file; True if there was one."""
+    with locked(path):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return False
+        return True

@@ -1,0 +1,157 @@
+"""Saving the user's state as commits, and putting it back, with git plumbing.
+
+A *save point* is two commits made without touching the working tree, the index or any ref:
+``index`` (the index's tree, parent HEAD) and ``worktree`` (the working tree's tree with every
+untracked, not ignored file, parent ``index``). They are built in a temporary copy of the index,
+as a snapshot is (``jellyml.gitcore.index``), but unlike a snapshot nothing is left out: secrets
+and large files are the user's work too. Ignored files are never read, saved or removed.
+
+Restoring checks the ``worktree`` commit out, then loads the ``index`` tree into the index
+without touching files, so staged and unstaged changes come back apart, untracked files included.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import Optional
+
+from ..errors import UnmergedIndexError, WouldOverwriteIgnoredError
+from ..gitcore import run as gitrun
+from ..gitcore.index import (
+    NO_SPLIT,
+    add_paths,
+    commit_tree,
+    temporary_index,
+)
+from ..gitcore.index import (
+    list_untracked as _list_all_untracked,
+)
+from ..gitcore.repo import Repo, empty_tree, tree_entries
+
+
+@dataclass(frozen=True)
+class SavePoint:
+    head: Optional[str]
+    branch: Optional[str]
+    index: str
+    worktree: str
+    #: Untracked (not ignored) files saved in ``worktree``, relative to the top, as git lists them.
+    untracked: list[bytes]
+    #: Anything beyond HEAD: staged, unstaged or untracked.
+    dirty: bool
+
+
+def save(repo: Repo, message: str, *, skip: frozenset[bytes] = frozenset()) -> SavePoint:
+    """Commit the index and the working tree (untracked files included, but not those in
+    ``skip``) without changing them."""
+    if repo.git_bytes("ls-files", "-u", "-z"):
+        raise UnmergedIndexError(repo.top)
+    with tempfile.TemporaryDirectory(prefix="jellyml-save-") as tmp:
+        env = temporary_index(repo, tmp)
+        index_tree = repo.git(*NO_SPLIT, "write-tree", env=env)
+        untracked = [p for p in list_untracked(repo, env) if p not in skip]
+        repo.git(*NO_SPLIT, "add", "-u", env=env)
+        add_paths(repo, env, untracked, force=True)
+        worktree_tree = repo.git(*NO_SPLIT, "write-tree", env=env)
+    parent = [repo.head] if repo.head else []
+    index = commit_tree(repo, index_tree, parent, f"{message}: index")
+    worktree = commit_tree(repo, worktree_tree, [index], f"{message}: working tree")
+    base = tree_of(repo, repo.head) or empty_tree(repo)
+    dirty = bool(untracked) or worktree_tree != base or index_tree != base
+    return SavePoint(repo.head, repo.branch, index, worktree, untracked, dirty)
+
+
+def ignored_by(repo: Repo, commit: str, paths: list[bytes]) -> frozenset[bytes]:
+    """Those of ``paths`` that the ``.gitignore`` files of ``commit`` (with .git/info/exclude
+    and core.excludesFile) ignore: files to leave alone once ``commit`` is checked out again."""
+    if not paths:
+        return frozenset()
+    with tempfile.TemporaryDirectory(prefix="jellyml-ignore-") as tmp:
+        root = os.fsencode(tmp)
+        for path in paths:  # folders exist, so that folder-only patterns (build/) match
+            os.makedirs(os.path.join(root, os.path.dirname(path)), exist_ok=True)
+        for path, (mode, oid) in tree_entries(repo, commit).items():
+            if os.path.basename(path) == b".gitignore" and mode.startswith("100"):
+                target = os.path.join(root, path)
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                blob = gitrun.run(["cat-file", "blob", oid], cwd=repo.top).stdout
+                with open(target, "wb") as f:
+                    f.write(blob)
+        proc = gitrun.run(
+            ["--work-tree", tmp, "check-ignore", "--no-index", "-z", "--stdin"],
+            cwd=repo.top,
+            input=b"\0".join(paths),
+            check=False,
+        )
+    return frozenset(gitrun.split_z(proc.stdout))
+
+
+def list_untracked(repo: Repo, env: Optional[dict[str, str]] = None) -> list[bytes]:
+    """Untracked, not ignored files. Nested repositories (``dir/``) are left out: they are
+    never saved and never removed, like ignored files."""
+    return [p for p in _list_all_untracked(repo, env) if not p.endswith(b"/")]
+
+
+def tree_of(repo: Repo, commit: Optional[str]) -> Optional[str]:
+    if commit is None:
+        return None
+    return repo.git("rev-parse", f"{commit}^{{tree}}")
+
+
+def check_ignored_collisions(repo: Repo, target: str, replaced: list[bytes]) -> None:
+    """Refuse (changing nothing) when checking ``target`` out would overwrite a file that git
+    neither tracks nor lists as untracked, that is, an ignored file or a nested repository."""
+    tracked = set(gitrun.split_z(gitrun.run(["ls-files", "-z"], cwd=repo.top).stdout))
+    known = tracked | set(replaced)
+    top = os.fsencode(repo.top)
+    hits: list[str] = []
+    for path in tree_entries(repo, target):
+        if path in known:
+            continue
+        if os.path.lexists(os.path.join(top, path)):
+            hits.append(os.fsdecode(path))
+            continue
+        parts = path.split(b"/")
+        for i in range(1, len(parts)):
+            prefix = b"/".join(parts[:i])
+            full = os.path.join(top, prefix)
+            if prefix not in known and os.path.lexists(full) and not os.path.isdir(full):
+                hits.append(os.fsdecode(prefix))
+                break
+    if hits:
+        raise WouldOverwriteIgnoredError(repo.top, sorted(set(hits)))
+
+
+def remove_untracked(repo: Repo, paths: list[bytes]) -> None:
+    """Delete saved untracked files, and the folders that emptying leaves behind."""
+    top = os.fsencode(repo.top)
+    for rel in paths:
+        full = os.path.join(top, rel)
+        try:
+            os.unlink(full)
+        except FileNotFoundError:
+            continue
+        parent = os.path.dirname(full)
+        while parent != top and parent.startswith(top):
+            try:
+                os.rmdir(parent)
+            except OSError:
+                break
+            parent = os.path.dirname(parent)
+
+
+def checkout_detached(repo: Repo, commit: str) -> None:
+    """Index and working tree become ``commit``'s tree, HEAD detached at it. Untracked files in
+    the way were saved and removed before; ignored ones were checked by the caller."""
+    repo.git("-c", "advice.detachedHead=false", "checkout", "-q", "-f", "--detach", commit)
+
+
+def load_index(repo: Repo, commit: str) -> None:
+    """Set the index to ``commit``'s tree without touching the working tree."""
+    repo.git("read-tree", commit)
+
+
+def refresh_index(repo: Repo) -> None:
+    gitrun.run(["update-index", "-q", "--refresh"], cwd=repo.top, check=False)

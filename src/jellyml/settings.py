@@ -1,0 +1,72 @@
+"""Every environment variable jellyml reads, and every place on disk it writes its own files.
+
+One truthiness rule for our flags (``is_true``: ``1``, ``true``, ``yes``, ``on``, any case;
+anything else, ``0`` included, is off), as huggingface_hub does. ``JELLYML_HOME`` moves all of
+jellyml's own files (the history, its locks), as ``PIPX_HOME`` does for pipx; without it they
+live in the platform's user data folder.
+
+Read at call time, not import time: tests and long-lived processes may change the environment.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Not `from typing import ...`: the CLI reads settings at start-up, and typing costs ~3 ms;
+# annotations are strings here (type checkers take any TYPE_CHECKING as true).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
+
+#: Names of the variables, in one place.
+DEBUG_ENV = "JELLYML_DEBUG"
+HOME_ENV = "JELLYML_HOME"
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+
+
+def is_true(value: Optional[str]) -> bool:
+    """The one truthiness rule for JellyML's flags."""
+    return value is not None and value.strip().lower() in _TRUE
+
+
+def flag(name: str) -> bool:
+    return is_true(os.environ.get(name))
+
+
+def debug() -> bool:
+    """``JELLYML_DEBUG``: show the full traceback when something fails."""
+    return flag(DEBUG_ENV)
+
+
+def no_color() -> bool:
+    """``NO_COLOR`` (https://no-color.org): set and not empty means no colour, whatever its
+    value, by that convention's own rule."""
+    return bool(os.environ.get("NO_COLOR"))
+
+
+def force_color() -> bool:
+    """``FORCE_COLOR``, as rich reads it: set and not empty."""
+    return bool(os.environ.get("FORCE_COLOR"))
+
+
+def home() -> str:
+    """Where jellyml keeps its own files: ``JELLYML_HOME``, else the user data folder."""
+    override = os.environ.get(HOME_ENV)
+    if override:
+        return os.path.abspath(os.path.expanduser(override))
+    from platformdirs import user_data_dir
+
+    return user_data_dir("jellyml", appauthor=False)
+
+
+def history_dir() -> str:
+    """The folder of the per-repository history files (and their lock files)."""
+    return os.path.join(home(), "history")
+
+
+def legacy_data_dir() -> str:
+    """Where JellyML 1.0.0 kept its history (platformdirs with its author, as 1.0.0 called it)."""
+    from platformdirs import user_data_dir
+
+    return user_data_dir("jellyml", "jellyml")

@@ -1,0 +1,33 @@
+"""Making a snapshot: building the bundle (``build``), what may go in (``guards``), what it
+records (``metadata``), ``create_snapshot`` itself (``create``) and one snapshot per
+``torch.distributed`` job (``distributed``).
+
+``jellyml.snapshot.DEFAULT_SECRET_PATTERNS`` and the other names below are documented and stay
+importable from here.
+"""
+
+from __future__ import annotations
+
+from ..errors import SnapshotWarning
+from .build import MAX_LISTED, SNAPSHOT_MESSAGE, RepoSnapshot, snapshot_repo, temporary_bundle_path
+from .guards import (
+    DEFAULT_MAX_TOTAL_SIZE,
+    DEFAULT_MAX_UNTRACKED_FILE_SIZE,
+    DEFAULT_SECRET_PATTERNS,
+    Guards,
+    LeftOut,
+)
+
+__all__ = [
+    "DEFAULT_MAX_TOTAL_SIZE",
+    "DEFAULT_MAX_UNTRACKED_FILE_SIZE",
+    "DEFAULT_SECRET_PATTERNS",
+    "MAX_LISTED",
+    "SNAPSHOT_MESSAGE",
+    "Guards",
+    "LeftOut",
+    "RepoSnapshot",
+    "SnapshotWarning",
+    "snapshot_repo",
+    "temporary_bundle_path",
+]

@@ -1,0 +1,329 @@
+"""Building a snapshot: a git bundle of the code exactly as it is, without touching the repo.
+
+The spec's stash / checkout --detach / commit / checkout / pop dance changes the user's repo
+while it runs, so two processes at once (every DDP job) or a kill midway can leave work in a
+stash on a detached HEAD. Instead, everything here happens in a temporary folder:
+
+* the user's index is *copied* to a temporary index file (its stat data makes ``git add`` fast);
+* new objects go to a temporary object store that borrows the repo's objects as alternates;
+* the snapshot commit is named by the HEAD of a temporary bare repository, which is bundled.
+
+The working tree, index, HEAD, refs, stash, reflogs and config are only ever read, so any number
+of processes may run this at once, and a kill at any moment leaves nothing behind in the repo.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ..errors import (
+    NotAFolderError,
+    NotAGitRepoError,
+    PathNotFoundError,
+    SnapshotTooLargeError,
+    SnapshotWarning,
+)
+from ..gitcore import run as gitrun
+from ..gitcore.bundle import create_bundle
+from ..gitcore.index import (
+    NO_SPLIT,
+    add_paths,
+    commit_tree,
+    list_untracked,
+    temporary_index,
+    temporary_store,
+)
+from ..gitcore.repo import Repo, locate
+from .guards import Guards, LeftOut
+
+SNAPSHOT_MESSAGE = "JellyML snapshot"
+#: The metadata lists at most this many changed, included or left-out files (each).
+MAX_LISTED = 10_000
+_HEAD_FORMAT = "%H%x00%T%x00%an%x00%ae%x00%ad%x00%cn%x00%ce%x00%cd"
+# Identity and date of a snapshot commit in a repo with no commits yet: fixed, so that two
+# processes (or two runs) snapshotting the same files agree on the commit id.
+_UNBORN_IDENTITY = ("JellyML", "snapshot@jellyml.invalid", "1673049600 +0000")
+
+
+@dataclass
+class RepoSnapshot:
+    """The outcome of snapshotting a repository: the bundle on disk and what went into it."""
+
+    bundle_path: str
+    commit: str
+    base_commit: Optional[str]
+    branch: Optional[str]
+    dirty: bool
+    repo_root: str
+    changed_files: list[dict[str, str]] = field(default_factory=list)
+    untracked_included: list[str] = field(default_factory=list)
+    left_out: list[LeftOut] = field(default_factory=list)
+    submodules: list[dict[str, str]] = field(default_factory=list)
+    remotes: dict[str, str] = field(default_factory=dict)
+    created_git_repo: bool = False
+
+    def git_metadata(self) -> dict[str, object]:
+        """The metadata's ``git`` part. File lists stop at ``MAX_LISTED`` entries (a first
+        snapshot of a huge unborn repo lists every file) and ``*_total`` gives the full count,
+        so the metadata stays far below the readers' size limit."""
+        left_out = [{"path": item.path, "reason": item.reason} for item in self.left_out]
+        return {
+            "commit": self.commit,
+            "base_commit": self.base_commit,
+            "branch": self.branch,
+            "dirty": self.dirty,
+            "repo_name": os.path.basename(self.repo_root),
+            **_capped("changed_files", self.changed_files),
+            **_capped("untracked_included", self.untracked_included),
+            **_capped("left_out", left_out),
+            "submodules": self.submodules,
+            "submodule_contents_included": False,
+            "remotes": self.remotes,
+            "created_git_repo": self.created_git_repo,
+        }
+
+
+def _capped(name: str, items: Sequence[object]) -> dict[str, object]:
+    return {name: list(items[:MAX_LISTED]), f"{name}_total": len(items)}
+
+
+@dataclass(frozen=True)
+class _Target:
+    """The repository being snapshotted, and what a snapshot commit needs to know of HEAD."""
+
+    repo: Repo
+    #: HEAD's tree, author name, email, date, committer name, email, date (empty when unborn).
+    head_fields: tuple[str, ...] = ()
+    #: The repository is a throwaway one for a folder that is not in any (create_git_repo).
+    created: bool = False
+
+
+def snapshot_repo(
+    path: Optional[str] = None,
+    *,
+    bundle_path: str,
+    create_git_repo: bool = False,
+    guards: Optional[Guards] = None,
+) -> RepoSnapshot:
+    """Bundle the repository containing ``path`` (working tree as it is) into ``bundle_path``.
+
+    A clean tree gives a bundle of HEAD and its history. A dirty one gives a bundle of a snapshot
+    commit whose parent is HEAD and whose tree is the working tree, untracked files included
+    (``.gitignore`` respected, ``guards`` applied). The repository is never written to.
+    """
+    gitrun.check_git()
+    guards = guards or Guards()
+    with tempfile.TemporaryDirectory(prefix="jellyml-snapshot-") as tmp:
+        target = _locate(path, tmp, create_git_repo)
+        repo = target.repo
+        store = temporary_store(repo, tmp)
+        env = {
+            "GIT_DIR": repo.git_dir,
+            "GIT_WORK_TREE": repo.top,
+            "GIT_OBJECT_DIRECTORY": os.path.join(store, "objects"),
+            **temporary_index(repo, tmp),
+        }
+        included, left_out = _stage_working_tree(repo, env, guards)
+        commit, changed = _commit(target, env, _git(repo, env, "write-tree"))
+        has_submodules = os.path.exists(os.path.join(repo.top, ".gitmodules"))
+        create_bundle(store, commit, bundle_path)
+        size = os.path.getsize(bundle_path)
+        if size > guards.max_total_size:
+            os.unlink(bundle_path)
+            raise SnapshotTooLargeError(size, guards.max_total_size, "git bundle")
+        _warn_left_out(left_out)
+        return RepoSnapshot(
+            bundle_path=bundle_path,
+            commit=commit,
+            base_commit=repo.head,
+            branch=repo.short_branch,
+            dirty=commit != repo.head,
+            repo_root=repo.top,
+            changed_files=changed,
+            untracked_included=[os.fsdecode(p) for p in included],
+            left_out=left_out,
+            submodules=_submodules(repo, env, commit) if has_submodules else [],
+            remotes=_remotes(repo),
+            created_git_repo=target.created,
+        )
+
+
+def _git(repo: Repo, env: dict[str, str], *args: str, stdin: Optional[bytes] = None) -> str:
+    proc = gitrun.run([*NO_SPLIT, *args], cwd=repo.top, env=env, input=stdin)
+    return proc.stdout.decode("utf-8", "surrogateescape").rstrip("\n")
+
+
+def _locate(path: Optional[str], tmp: str, create_git_repo: bool) -> _Target:
+    folder = os.path.abspath(os.path.expanduser(path if path is not None else os.getcwd()))
+    if not os.path.isdir(folder):
+        if os.path.exists(folder):
+            raise NotAFolderError(folder)
+        raise PathNotFoundError(folder)
+    paths = locate(folder)
+    if paths is None:
+        if not create_git_repo:
+            raise NotAGitRepoError(
+                folder,
+                hint="Run `git init` there, or pass create_git_repo=True to snapshot the folder "
+                "without leaving a repository behind.",
+            )
+        return _scratch_repo(folder, tmp)
+    head = gitrun.run(
+        ["show", "-s", f"--format={_HEAD_FORMAT}", "--date=raw", "HEAD"], cwd=folder, check=False
+    )
+    branch = gitrun.run(["symbolic-ref", "-q", "HEAD"], cwd=folder, check=False)
+    head_fields = head.stdout.decode("utf-8", "surrogateescape").rstrip("\n").split("\0")
+    repo = dataclasses.replace(
+        paths,
+        head=head_fields[0] if head.returncode == 0 else None,
+        branch=branch.stdout.decode("utf-8", "surrogateescape").strip() or None,
+    )
+    return _Target(repo, tuple(head_fields[1:]) if head.returncode == 0 else ())
+
+
+def _scratch_repo(folder: str, tmp: str) -> _Target:
+    """A throwaway repository in ``tmp`` whose working tree is ``folder`` (create_git_repo=True).
+
+    Nothing is written to ``folder``: the repository lives and dies in the temporary folder.
+    """
+    scratch = os.path.join(tmp, "scratch")
+    gitrun.run(["init", "-q", "--template=", scratch])
+    git_dir = os.path.join(scratch, ".git")
+    repo = Repo(
+        top=folder,
+        git_dir=git_dir,
+        objects=os.path.join(git_dir, "objects"),
+        index=os.path.join(git_dir, "index"),
+        shallow=os.path.join(git_dir, "shallow"),
+        object_format="sha1",
+    )
+    return _Target(repo, created=True)
+
+
+def _stage_working_tree(
+    repo: Repo, env: dict[str, str], guards: Guards
+) -> tuple[list[bytes], list[LeftOut]]:
+    """Make the temporary index match the working tree, minus what the guards leave out."""
+    included: list[bytes] = []
+    left_out: list[LeftOut] = []
+    total = 0
+    for rel in list_untracked(repo, env):
+        size = _lstat_size(os.path.join(os.fsencode(repo.top), rel))
+        reason = guards.reason_to_leave_out(os.fsdecode(rel), size)
+        if reason is None:
+            included.append(rel)
+            total += size
+        else:
+            left_out.append(LeftOut(os.fsdecode(rel), reason))
+    if total > guards.max_total_size:
+        raise SnapshotTooLargeError(total, guards.max_total_size, "untracked files total")
+    if not left_out:
+        _git(repo, env, "add", "-A")
+    else:
+        _git(repo, env, "add", "-u")
+        add_paths(repo, env, included, force=False)
+    return included, left_out
+
+
+def _lstat_size(path: bytes) -> int:
+    try:
+        return os.lstat(path).st_size
+    except OSError:  # removed since git listed it; git add will skip it too
+        return 0
+
+
+def _commit(target: _Target, env: dict[str, str], tree: str) -> tuple[str, list[dict[str, str]]]:
+    """The snapshot commit and the files it changes: HEAD itself when the tree matches HEAD's,
+    else a child of HEAD (or a root commit in a repo with no commits)."""
+    repo = target.repo
+    if repo.head is not None:
+        fields = target.head_fields
+        if fields[0] == tree:
+            return repo.head, []
+        author, committer = fields[1:4], fields[4:7]
+        parents = [repo.head]
+    else:
+        author = committer = _UNBORN_IDENTITY
+        parents = []
+    ident = {
+        "GIT_AUTHOR_NAME": author[0],
+        "GIT_AUTHOR_EMAIL": author[1],
+        "GIT_AUTHOR_DATE": author[2],
+        "GIT_COMMITTER_NAME": committer[0],
+        "GIT_COMMITTER_EMAIL": committer[1],
+        "GIT_COMMITTER_DATE": committer[2],
+    }
+    commit = commit_tree(repo, tree, parents, SNAPSHOT_MESSAGE, identity=ident, env=env)
+    # --root: a parentless commit (unborn repo) is compared with the empty tree.
+    changed = _git(
+        repo,
+        env,
+        "diff-tree",
+        "-r",
+        "-z",
+        "--no-commit-id",
+        "--no-renames",
+        "--name-status",
+        "--root",
+        commit,
+    )
+    return commit, _name_status(changed)
+
+
+def _name_status(raw: str) -> list[dict[str, str]]:
+    parts = [p for p in raw.split("\0") if p]
+    return [{"status": parts[i], "path": parts[i + 1]} for i in range(0, len(parts) - 1, 2)]
+
+
+def _submodules(repo: Repo, env: dict[str, str], commit: str) -> list[dict[str, str]]:
+    """Submodules recorded in the snapshot commit (their commit ids, not their contents)."""
+    listing = _git(repo, env, "ls-tree", "-r", "-z", commit)
+    found = []
+    for record in listing.split("\0"):
+        meta, _, path = record.partition("\t")
+        parts = meta.split()
+        if len(parts) == 3 and parts[0] == "160000":
+            found.append({"path": path, "commit": parts[2]})
+    return found
+
+
+def _remotes(repo: Repo) -> dict[str, str]:
+    from .metadata import strip_credentials
+
+    proc = gitrun.run(
+        ["config", "-z", "--get-regexp", r"^remote\..*\.url$"],
+        cwd=repo.top,
+        env={"GIT_DIR": repo.git_dir},
+        check=False,
+    )
+    remotes: dict[str, str] = {}
+    for record in gitrun.split_z(proc.stdout):
+        key, _, url = record.decode("utf-8", "replace").partition("\n")
+        remotes[key[len("remote.") : -len(".url")]] = strip_credentials(url)
+    return remotes
+
+
+def _warn_left_out(left_out: list[LeftOut]) -> None:
+    if not left_out:
+        return
+    listed = "; ".join(f"{item.path}: {item.reason}" for item in left_out[:20])
+    more = f" (and {len(left_out) - 20} more)" if len(left_out) > 20 else ""
+    warnings.warn(
+        f"JellyML left {len(left_out)} untracked file(s) out of the snapshot: {listed}{more}.",
+        SnapshotWarning,
+        stacklevel=4,
+    )
+
+
+@contextlib.contextmanager
+def temporary_bundle_path() -> Iterator[str]:
+    """A path for a bundle inside a fresh temporary folder, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="jellyml-bundle-") as folder:
+        yield os.path.join(folder, "snapshot.bundle")

@@ -1,0 +1,174 @@
+"""Start-up stays light: `jellyml --help` and `import jellyml` load only what they use.
+
+Issue 5 wants `jellyml --help` within 3x of bare Python. No test here times anything: they check
+what a fresh interpreter has imported, which is what the start-up time comes from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_cli_main import COMMANDS
+
+import jellyml
+from jellyml.cli import donut, render
+
+# Heavy, and none of them needed to parse a command line or print help when output is piped.
+HEAVY = (
+    "torch",
+    "rich",
+    "rich_argparse",
+    "importlib.metadata",
+    "jellyml.snapshot",
+    "jellyml.read",
+    "jellyml.restore",
+    "jellyml.gitcore",
+    "jellyml.containers",
+)
+
+_HELP_OF_EVERY_COMMAND = """
+import json, sys
+from jellyml.cli.main import main
+for argv in json.loads(sys.argv[1]):
+    try:
+        main(argv)
+    except SystemExit:
+        pass
+heavy = json.loads(sys.argv[2])
+loaded = [name for name in heavy if any(m == name or m.startswith(name + ".") for m in sys.modules)]
+print(json.dumps(loaded), file=sys.stderr)
+"""
+
+
+def _plain_env() -> dict[str, str]:
+    """The environment without anything that would turn colours on or off."""
+    return {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "NO_COLOR")}
+
+
+def test_help_of_every_command_imports_nothing_heavy_when_piped(tmp_path):
+    argvs = [[], ["--version"], ["--no_donut", "-h"]] + [[*c, "--help"] for c in COMMANDS]
+    proc = subprocess.run(
+        [sys.executable, "-c", _HELP_OF_EVERY_COMMAND, json.dumps(argvs), json.dumps(HEAVY)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=_plain_env(),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stderr) == []
+    # every help was printed (plain: the pipe is not a terminal)
+    assert proc.stdout.count("usage: ") == len(argvs) - 1
+    assert "jellyml " + jellyml.__version__ in proc.stdout and "\x1b" not in proc.stdout
+
+
+def test_import_jellyml_loads_the_public_names_on_first_use(tmp_path):
+    code = (
+        "import json, sys, jellyml\n"
+        "heavy = json.loads(sys.argv[1])\n"
+        "print(json.dumps([n for n in heavy if n in sys.modules]))\n"
+        "jellyml.read_snapshot\n"
+        "print(json.dumps('jellyml.read.reader' in sys.modules))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(HEAVY)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    before, after = proc.stdout.splitlines()
+    assert json.loads(before) == [] and json.loads(after) is True
+
+
+def test_every_public_name_is_there_and_is_the_real_one():
+    from jellyml import errors, format
+    from jellyml.containers import sidecar
+    from jellyml.read import reader
+    from jellyml.snapshot import create
+
+    homes = (create, errors, format, reader, sidecar)
+    for name in jellyml.__all__:
+        value = getattr(jellyml, name)
+        if name != "__version__":
+            assert any(getattr(home, name, None) is value for home in homes), name
+        assert name in dir(jellyml)
+    namespace: dict[str, object] = {}
+    exec("from jellyml import *", namespace)
+    assert set(jellyml.__all__) <= set(namespace)
+    assert issubclass(jellyml.SnapshotNotFoundError, jellyml.JellyMLError)
+    with pytest.raises(AttributeError, match="no attribute 'create_snapshots'"):
+        jellyml.create_snapshots  # noqa: B018
+
+
+def test_piped_help_shows_the_same_donut_as_the_terminal():
+    assert render.logo_text().plain == donut.plain_logo(jellyml.__version__)
+
+
+def _on_a_terminal(argv: list[str], *, cwd: Path, env: dict[str, str]) -> tuple[str, str]:
+    """Run ``argv`` with stdout on a pseudo-terminal; return what it printed there and on stderr."""
+    leader, follower = os.openpty()
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        cwd=cwd,
+        env={**env, "TERM": "xterm-256color", "COLUMNS": "100"},
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the child closed its end (Linux)
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert proc.stderr is not None
+    stderr = proc.stderr.read().decode()
+    assert proc.wait() == 0, stderr
+    return b"".join(chunks).decode(), stderr
+
+
+needs_pty = pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+
+
+@needs_pty
+def test_help_on_a_terminal_is_rich_and_no_color_makes_it_plain(tmp_path):
+    cli = [sys.executable, "-m", "jellyml"]
+    styled, _ = _on_a_terminal([*cli, "-h"], cwd=tmp_path, env=_plain_env())
+    assert "\x1b[" in styled and "~" in styled and "COMMAND" in styled
+    plain, _ = _on_a_terminal([*cli, "-h"], cwd=tmp_path, env={**_plain_env(), "NO_COLOR": "1"})
+    assert "\x1b" not in plain and "~~~~" in plain and "usage: " in plain
+    version, _ = _on_a_terminal([*cli, "--version"], cwd=tmp_path, env=_plain_env())
+    assert version.strip() == f"jellyml {jellyml.__version__}"
+
+
+@needs_pty
+def test_on_a_terminal_only_help_imports_rich(tmp_path):
+    code = (
+        "import json, sys\n"
+        "from jellyml.cli.main import build_parser, main\n"
+        "build_parser().parse_args(['eat', 'model.pth'])\n"
+        "build_parser().parse_args(['fix', 'extract-bundle', 'model.pth'])\n"
+        "try:\n"
+        "    main(['--version'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(json.dumps('rich' in sys.modules), file=sys.stderr)\n"
+        "try:\n"
+        "    main(['-h'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(json.dumps('rich' in sys.modules), file=sys.stderr)\n"
+    )
+    out, err = _on_a_terminal([sys.executable, "-c", code], cwd=tmp_path, env=_plain_env())
+    assert [json.loads(line) for line in err.splitlines()] == [False, True]
+    assert "\x1b[" in out
