@@ -11,9 +11,10 @@ When the file is written, checked against transformers 5.24's ``trainer.py``:
 
 - ``Trainer._save_checkpoint`` saves the model (``save_model`` -> ``_save`` ->
   ``model.save_pretrained``), optimizer, RNG and ``trainer_state.json``, then starts the Hub
-  upload (``_push_from_checkpoint``, which uploads the checkpoint folder and ``output_dir`` in
-  the background), then rotates old checkpoints, and only then fires ``on_save``. A file
-  written in ``on_save`` would miss that step's upload.
+  upload (``_push_from_checkpoint``: ``output_dir``, and with ``hub_strategy`` "checkpoint"
+  or "all_checkpoints" the checkpoint folder, uploaded in the background), then rotates old
+  checkpoints, and only then fires ``on_save``. A file written in ``on_save`` would miss that
+  step's upload.
 - So, at ``on_train_begin`` the callback wraps the model's ``save_pretrained`` on that model
   object (an instance attribute; the class is untouched): the wrapper writes the snapshot
   file into the folder first, then saves the model. Every ``checkpoint-N`` therefore has the
