@@ -17,6 +17,8 @@ fi
 pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 "${pip[@]}" "torch==2.13.0" numpy
 "${pip[@]}" "torch==2.13.0" -e ".[test]"
+# The Hugging Face Trainer integration and its tests (safetensors reads the snapshot file back).
+"${pip[@]}" "torch==2.13.0" -e ".[transformers]" safetensors
 if [ -f jellyml-lightning/pyproject.toml ]; then
     "${pip[@]}" "torch==2.13.0" -e "./jellyml-lightning[test]"
 fi

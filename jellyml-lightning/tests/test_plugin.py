@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -75,13 +76,13 @@ def test_fit_puts_the_snapshot_in_every_checkpoint(
     before = dirty_repo.state()
     ckpts = tmp_path / "ckpts"
     plugin = JellyMLLightningPlugin(str(dirty_repo.path))
+    assert len(count_snapshots) == 1  # made when the plugin is built: no setup hook reaches it
     trainer = pl.Trainer(
         max_epochs=3,
         plugins=[plugin],
         callbacks=[checkpoint_callback(pl, ckpts)],
         **fast_trainer_args(tmp_path),
     )
-    assert plugin.snapshot is None  # made at setup, not when the Trainer is built
     model = model_class(namespace)()
     trainer.fit(model)
     trainer.save_checkpoint(ckpts / "manual.ckpt")
@@ -272,10 +273,9 @@ def test_plugin_and_callback_together_share_one_snapshot(dirty_repo, tmp_path, c
     assert snapshot_bytes(saved) == snapshot_bytes(plugin.snapshot)
 
 
-def test_plugin_used_outside_a_trainer_snapshots_at_first_save_and_warns(dirty_repo, tmp_path):
+def test_plugin_used_outside_a_trainer_saves_its_snapshot(dirty_repo, tmp_path):
     plugin = JellyMLLightningPlugin(str(dirty_repo.path))
-    with pytest.warns(JellyMLLightningWarning, match="not at setup"):
-        plugin.save_checkpoint({"state_dict": {"w": torch.ones(2)}}, tmp_path / "m.ckpt")
+    plugin.save_checkpoint({"state_dict": {"w": torch.ones(2)}}, tmp_path / "m.ckpt")
     loaded = plugin.load_checkpoint(tmp_path / "m.ckpt")
     assert torch.equal(loaded["state_dict"]["w"], torch.ones(2))
     assert snapshot_bytes(loaded) == snapshot_bytes(plugin.snapshot)
@@ -283,9 +283,21 @@ def test_plugin_used_outside_a_trainer_snapshots_at_first_save_and_warns(dirty_r
     assert not (tmp_path / "m.ckpt").exists()
 
 
+def test_a_process_lightning_does_not_count_as_rank_zero_runs_no_git(
+    dirty_repo, tmp_path, monkeypatch, count_snapshots
+):
+    rank_zero_only = lightning("lightning.pytorch").utilities.rank_zero.rank_zero_only
+    monkeypatch.setattr(rank_zero_only, "rank", 1)  # as in a process Lightning launched
+    plugin = JellyMLLightningPlugin(str(dirty_repo.path))
+    assert plugin.snapshot is None and count_snapshots == []
+    # Such a process never saves; if it is made to, it snapshots then, and says so.
+    with pytest.warns(JellyMLLightningWarning, match="not when the run started"):
+        plugin.save_checkpoint({"w": torch.ones(1)}, tmp_path / "m.ckpt")
+    assert jellyml.read_snapshot(tmp_path / "m.ckpt").metadata["git"]["dirty"] is True
+
+
 def test_keys_already_in_the_checkpoint_are_kept(dirty_repo, tmp_path):
     plugin = JellyMLLightningPlugin(str(dirty_repo.path))
-    plugin.setup_snapshot()
     own = {jellyml.SNAPSHOT_KEY: torch.zeros(3, dtype=torch.uint8)}
     plugin.save_checkpoint(own, tmp_path / "m.ckpt")
     saved = torch.load(tmp_path / "m.ckpt", weights_only=True)
@@ -299,24 +311,32 @@ def test_a_misspelt_option_fails_when_the_plugin_is_built(dirty_repo):
         JellyMLLightningPlugin(str(dirty_repo.path), max_total_bytes=10)
 
 
-@pytest.mark.slow
-def test_a_snapshot_failure_stops_fit_with_the_clear_error(tmp_path):
-    pl = lightning("lightning.pytorch")
+def test_a_snapshot_failure_stops_the_script_when_the_plugin_is_built(tmp_path):
     plain = tmp_path / "plain"
     plain.mkdir()
-    trainer = pl.Trainer(
-        max_epochs=1, plugins=[JellyMLLightningPlugin(str(plain))], **fast_trainer_args(tmp_path)
-    )
     with pytest.raises(jellyml.NotAGitRepoError, match="is not inside a git repository"):
-        trainer.fit(model_class("lightning.pytorch")())
+        JellyMLLightningPlugin(str(plain))
     assert list(plain.iterdir()) == []
 
 
-def test_the_spec_import_works_with_both_trainers():
+def test_options_reach_create_snapshot(dirty_repo):
+    with pytest.raises(jellyml.SnapshotTooLargeError):
+        JellyMLLightningPlugin(str(dirty_repo.path), max_total_size=10)
+    with pytest.warns(jellyml.SnapshotWarning, match="extra.py"):
+        plugin = JellyMLLightningPlugin(str(dirty_repo.path), secret_patterns=["extra.*"])
+    meta = json.loads(plugin.snapshot[jellyml.METADATA_KEY].numpy().tobytes()[1024:])
+    assert meta["git"]["untracked_included"] == []
+
+
+def test_the_spec_import_works_with_both_trainers(dirty_repo, monkeypatch):
+    monkeypatch.chdir(dirty_repo.path)  # the default repository is the current directory's
     for namespace in NAMESPACES:
         pl = lightning(namespace)
-        trainer = pl.Trainer(plugins=[JellyMLLightningPlugin()], logger=False)
-        assert isinstance(trainer.strategy.checkpoint_io, JellyMLLightningPlugin)
+        plugin = JellyMLLightningPlugin()
+        trainer = pl.Trainer(plugins=[plugin], logger=False)
+        assert trainer.strategy.checkpoint_io is plugin
+        meta = json.loads(plugin.snapshot[jellyml.METADATA_KEY].numpy().tobytes()[1024:])
+        assert meta["git"]["untracked_included"] == ["model/extra.py"]
         # The strategy filled in its own default IO as the wrapped one.
         assert isinstance(
             trainer.strategy.checkpoint_io.checkpoint_io, pl.plugins.TorchCheckpointIO

@@ -14,6 +14,7 @@ from ._version import __version__
 # start-up, and type checkers treat any `TYPE_CHECKING` name as true.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from .containers.sidecar import save_snapshot
     from .errors import (
         BareRepoError,
         CorruptHistoryError,
@@ -90,6 +91,7 @@ __all__ = [
     "create_jelly_filling",
     "create_snapshot",
     "read_snapshot",
+    "save_snapshot",
 ]
 
 # The module each lazily loaded public name lives in (every error class lives in errors).
@@ -100,6 +102,7 @@ _HOME = {
     "SNAPSHOT_KEY": "format",
     "Snapshot": "read.reader",
     "read_snapshot": "read.reader",
+    "save_snapshot": "containers.sidecar",
 }
 
 

@@ -112,11 +112,13 @@ class SnapshotNotFoundError(ModelFileError, LookupError):
     """A valid checkpoint that carries no JellyML snapshot."""
 
     def __init__(self, path: str) -> None:
-        super().__init__(
-            path,
-            f"{path} is a checkpoint but holds no JellyML snapshot.",
-            hint="Save it with {**jellyml.create_snapshot()} in the dict passed to torch.save.",
-        )
+        hint = "Save it with {**jellyml.create_snapshot()} in the dict passed to torch.save."
+        if path.endswith(".ckpt"):  # Lightning's extension: point at the plugin
+            hint = (
+                "Train with Trainer(plugins=[JellyMLLightningPlugin()]) "
+                "(pip install jellyml-lightning) so that every checkpoint carries one."
+            )
+        super().__init__(path, f"{path} is a checkpoint but holds no JellyML snapshot.", hint=hint)
 
 
 class CorruptSnapshotError(ModelFileError):

@@ -88,10 +88,11 @@ def test_import_jellyml_loads_the_public_names_on_first_use(tmp_path):
 
 def test_every_public_name_is_there_and_is_the_real_one():
     from jellyml import errors, format
+    from jellyml.containers import sidecar
     from jellyml.read import reader
     from jellyml.snapshot import create
 
-    homes = (create, errors, format, reader)
+    homes = (create, errors, format, reader, sidecar)
     for name in jellyml.__all__:
         value = getattr(jellyml, name)
         if name != "__version__":

@@ -8,9 +8,8 @@ Works with ``lightning.pytorch`` and ``pytorch_lightning`` alike.
 from __future__ import annotations
 
 from ._snapshot import JellyMLLightningWarning
+from ._version import __version__
 from .callback import JellyMLCallback
 from .plugin import JellyMLLightningPlugin
-
-__version__ = "2.0.0"
 
 __all__ = ["JellyMLCallback", "JellyMLLightningPlugin", "JellyMLLightningWarning", "__version__"]

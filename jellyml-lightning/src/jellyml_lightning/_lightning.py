@@ -53,3 +53,18 @@ TORCH_IO = classes("plugins.io.torch_io", "TorchCheckpointIO", fabric=True)
 def new_base(name: str, bases: tuple[type[Any], ...]) -> type[Any]:
     """One class deriving from ``bases`` (an ABC each): ours subclass it."""
     return types.new_class(name, bases, exec_body=lambda ns: ns.update(__module__=__name__))
+
+
+def _rank_zero_module() -> Any:
+    return importlib.import_module(f"{INSTALLED[0][0]}.utilities.rank_zero")
+
+
+def rank_zero() -> bool:
+    """Whether Lightning counts this process as global rank 0 (from the environment before
+    setup, from the strategy after), as its ``rank_zero_only`` decorator does."""
+    return getattr(_rank_zero_module().rank_zero_only, "rank", 0) == 0
+
+
+def log_info(message: str) -> None:
+    """``message`` through Lightning's own logging, on rank 0 only (``rank_zero_info``)."""
+    _rank_zero_module().rank_zero_info(message)

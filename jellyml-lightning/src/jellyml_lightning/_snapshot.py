@@ -1,23 +1,24 @@
-"""One snapshot per run, made when asked at setup and then reused for every checkpoint."""
+"""One snapshot per run, made once and then reused for every checkpoint.
+
+The options, the collective making and the one log line are ``jellyml.integrations.RunSnapshot``
+(shared with the Hugging Face callback); this adds Lightning's logging and rank.
+"""
 
 from __future__ import annotations
 
-import inspect
-import os
 import warnings
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
-import jellyml
+from jellyml.integrations import RunSnapshot
 
-if TYPE_CHECKING:
-    import torch
+from . import _lightning
 
 
 class JellyMLLightningWarning(UserWarning):
-    """The snapshot could not be made at setup, so it was made at the first save."""
+    """The snapshot was not made before Lightning saved a checkpoint, so it was made then."""
 
 
-class Snapshotter:
+class Snapshotter(RunSnapshot):
     """``jellyml.create_snapshot``'s options, and the snapshot once it is made."""
 
     def __init__(
@@ -27,40 +28,47 @@ class Snapshotter:
         create_git_repo: bool,
         options: dict[str, Any],
     ) -> None:
-        # The repository is fixed now, when the Trainer is built, even if the script later
-        # changes its working directory.
-        path = os.path.abspath(git_repo_path if git_repo_path is not None else os.getcwd())
-        # Check the option names now rather than at setup, minutes into a run.
-        inspect.signature(jellyml.create_snapshot).bind(
-            path, out_git_bundle_path, create_git_repo, **options
+        super().__init__(
+            {
+                "git_repo_path": git_repo_path,
+                "out_git_bundle_path": out_git_bundle_path,
+                "create_git_repo": create_git_repo,
+                **options,
+            }
         )
-        self.args = (path, out_git_bundle_path, create_git_repo)
-        self.options = options
-        self.snapshot: Optional[dict[str, torch.Tensor]] = None
 
-    def take(self) -> dict[str, torch.Tensor]:
-        """The snapshot, made now if it was not yet. Collective in a distributed job (unless
-        ``distributed=False`` was given): every rank must call it at the same point."""
-        if self.snapshot is None:
-            self.snapshot = jellyml.create_snapshot(*self.args, **self.options)
-        return self.snapshot
+    def take_now(self) -> Optional[dict[str, Any]]:
+        """Make the snapshot in the process that will save checkpoints, before any rank starts.
 
-    def take_late(self, who: str) -> dict[str, torch.Tensor]:
-        """At a save, when setup never made the snapshot: make it here, on this rank only
-        (a save runs on rank 0 alone, so it must not wait for the others)."""
+        A CheckpointIO has no setup hook (Lightning 2.6: the accelerator connector hands it to
+        the strategy, which only calls save/load/remove/teardown on it, the saves on global
+        rank 0 alone), so the plugin makes its snapshot when it is built, which every training
+        script does before ``fit``. Collective if a process group is up already (every rank
+        builds the plugin at the same point); otherwise only in the process Lightning deems
+        rank 0 (``RANK``/``LOCAL_RANK``/``SLURM_PROCID``, as its ``rank_zero_only``): the ranks
+        it launches itself, or torchrun's others, save nothing and run no git.
+        """
+        if self.options.get("distributed", True) is not False and self._world() is not None:
+            return self.take(log=_lightning.log_info)
+        if _lightning.rank_zero():
+            return self.take_alone(log=_lightning.log_info)
+        return None
+
+    def take_late(self, who: str) -> dict[str, Any]:
+        """At a save, when no snapshot was made: make it here, on this rank only (a save runs
+        on rank 0 alone, so it must not wait for the others)."""
         if self.snapshot is None:
             warnings.warn(
-                f"JellyML's {who} had no snapshot when Lightning saved a checkpoint, so it made "
-                "one now: it holds the code as it is at this first save, not at setup. This "
-                "happens when the plugin is used outside a Trainer, or when Lightning did not "
-                "load jellyml-lightning's callback entry point; add "
-                "jellyml_lightning.JellyMLCallback to the Trainer's callbacks to fix it.",
+                f"JellyML's {who} had no snapshot when Lightning saved a checkpoint on this "
+                "process, so it made one now: it holds the code as it is at this save, not when "
+                "the run started. This happens on a process that Lightning did not count as "
+                "rank 0 when the plugin was built; add jellyml_lightning.JellyMLCallback to the "
+                "Trainer's callbacks so that every rank holds the snapshot from setup on.",
                 JellyMLLightningWarning,
                 stacklevel=3,
             )
-            self.snapshot = jellyml.create_snapshot(
-                *self.args, **{**self.options, "distributed": False}
-            )
+            self.take_alone(log=_lightning.log_info)
+        assert self.snapshot is not None
         return self.snapshot
 
 

@@ -1,11 +1,11 @@
-"""``JellyMLCallback``, for strategies that save without a CheckpointIO, and the callback that
-Lightning's entry point adds to every Trainer to set up ``JellyMLLightningPlugin``'s snapshot."""
+"""``JellyMLCallback``, for strategies that save without a CheckpointIO."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Optional
 
 from . import _lightning
+from ._lightning import log_info
 from ._snapshot import Snapshotter
 from .plugin import JellyMLLightningPlugin, is_wrapping_io
 
@@ -64,31 +64,14 @@ class JellyMLCallback(_CallbackBase):
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
         if self._snapshotter.snapshot is not None:
             return
+        # Every rank calls setup at the same point, so the snapshot can be shared here, also
+        # when only rank 0's plugin holds one (it makes it when it is built).
         plugin = find_plugin(trainer.strategy)
         if plugin is not None:
             self._snapshotter.snapshot = plugin.setup_snapshot()
         else:
-            self._snapshotter.take()
+            self._snapshotter.take_collectively(log=log_info)
 
     def on_save_checkpoint(self, trainer: Any, pl_module: Any, checkpoint: dict[str, Any]) -> None:
         for key, value in self._snapshotter.take_late(type(self).__name__).items():
             checkpoint.setdefault(key, value)
-
-
-class _PluginSetup(_CallbackBase):
-    """Makes a JellyMLLightningPlugin's snapshot at setup, when every rank calls setup.
-
-    A CheckpointIO has no setup hook of its own, and a save happens on rank 0 alone, too late
-    and too lonely to share the snapshot with the other ranks. Lightning adds this callback to
-    every Trainer (entry point ``*.callbacks_factory``); without the plugin it does nothing.
-    """
-
-    def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
-        plugin = find_plugin(trainer.strategy)
-        if plugin is not None:
-            plugin.setup_snapshot()
-
-
-def plugin_setup_callbacks() -> list[Any]:
-    """Lightning's callbacks_factory entry point (both import names)."""
-    return [_PluginSetup()]

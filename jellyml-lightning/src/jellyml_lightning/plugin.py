@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Optional
 
 from . import _lightning
+from ._lightning import log_info
 from ._snapshot import Snapshotter, add_snapshot
 
 if TYPE_CHECKING:
@@ -29,11 +30,12 @@ def is_wrapping_io(io: object) -> bool:
 class JellyMLLightningPlugin(_WrappingBase):
     """Adds a snapshot of your code to every checkpoint Lightning saves.
 
-    ``Trainer(plugins=[JellyMLLightningPlugin()])``. The snapshot is made once, when the Trainer
-    sets up (``fit``, ``validate``, ...): the code as it was when training started, even if you
-    edit it while the run goes on. It is then added to every checkpoint: ModelCheckpoint's
-    top-k and last, and ``trainer.save_checkpoint``. In a distributed run global rank 0 makes it
-    and every rank receives the same bytes.
+    ``Trainer(plugins=[JellyMLLightningPlugin()])``. The snapshot is made once, when the plugin
+    is built (just before the Trainer that uses it): the code as it was when training started,
+    even if you edit it while the run goes on. Lightning's log then says so once (commit, clean
+    or not, size). It is added to every checkpoint: ModelCheckpoint's top-k and last, and
+    ``trainer.save_checkpoint``. In a distributed run only the process that becomes global rank
+    0, which is the one that saves, runs git (see ``Snapshotter.take_now`` for why then).
 
     Args:
         git_repo_path, out_git_bundle_path, create_git_repo: as for ``jellyml.create_snapshot``
@@ -41,7 +43,8 @@ class JellyMLLightningPlugin(_WrappingBase):
         checkpoint_io: the CheckpointIO that saves, loads and removes files (default: the
             strategy's own, usually ``TorchCheckpointIO``).
         **options: more ``jellyml.create_snapshot`` options (``max_total_size``,
-            ``secret_patterns``, ``max_untracked_file_size``, ``distributed``).
+            ``secret_patterns``, ``max_untracked_file_size``, ``distributed``, and any it
+            gains later), passed through unchanged; an unknown name fails here.
     """
 
     def __init__(
@@ -63,6 +66,7 @@ class JellyMLLightningPlugin(_WrappingBase):
             not is_wrapping_io(checkpoint_io)
             or bool(getattr(checkpoint_io, "_base_checkpoint_io_configured", False))
         )
+        self._snapshotter.take_now()
 
     @property
     def checkpoint_io(self) -> Optional[CheckpointIO]:
@@ -87,13 +91,12 @@ class JellyMLLightningPlugin(_WrappingBase):
         return self._snapshotter.snapshot
 
     def setup_snapshot(self) -> dict[str, torch.Tensor]:
-        """Make the snapshot if it is not made yet, and return it.
+        """The snapshot, held by every rank once this returns (JellyMLCallback's setup calls it).
 
-        Lightning calls this at setup through jellyml-lightning's callback entry point, on every
-        rank at once: in a distributed run it is collective (rank 0 runs git, the others receive
-        its bytes), so call it yourself only on every rank at the same point.
+        Collective in a distributed run: global rank 0's snapshot (made when the plugin was
+        built) is broadcast to the others, so call it on every rank at the same point.
         """
-        return self._snapshotter.take()
+        return self._snapshotter.take_collectively(log=log_info)
 
     def save_checkpoint(
         self, checkpoint: dict[str, Any], path: Any, storage_options: Optional[Any] = None

@@ -13,6 +13,7 @@ from typing import Any, BinaryIO, Optional, Union
 
 from .. import format as fmt
 from ..containers import Container, TensorEntry, open_container
+from ..containers.sidecar import SNAPSHOT_FILE_NAME, SidecarFile
 from ..errors import (
     CorruptSnapshotError,
     JellyMLError,
@@ -74,7 +75,14 @@ def read_snapshot(path: PathLike) -> Snapshot:
     for a missing file, a file that is not a checkpoint, a truncated one, one without a snapshot,
     a corrupt snapshot, or one written by a newer jellyml.
     """
-    with open_source(os.fspath(path)) as source:
+    name = os.fspath(path)
+    # A checkpoint folder (Hugging Face's checkpoint-N) carries its snapshot in a file of its
+    # own; until a folder container lands, that file is read here (see containers.sidecar).
+    if os.path.isfile(os.path.join(name, SNAPSHOT_FILE_NAME)):
+        name = os.path.join(name, SNAPSHOT_FILE_NAME)
+    with open_source(name) as source:
+        if os.path.basename(name) == SNAPSHOT_FILE_NAME:
+            return _find(SidecarFile(source))
         return _find(open_container(source))
 
 

@@ -1,0 +1,250 @@
+"""The snapshot as a file of its own inside a checkpoint folder: ``jellyml-snapshot.jelly``.
+
+Checkpoints that are folders (a Hugging Face ``checkpoint-N``, a ``save_pretrained`` output)
+carry the snapshot as one more file beside the weights, instead of inside a weights file, so
+that nothing is added to the model's tensors. The file uses the safetensors layout, so
+``safetensors.safe_open`` reads it, yet it is written and read here with ``struct`` and ``json``
+only (no torch, no safetensors package):
+
+- 8 bytes: the header's length N, unsigned little-endian;
+- N bytes: a JSON object, padded with spaces to a multiple of 8, mapping
+  ``"jellyml_code_snapshot"`` and ``"jellyml_snapshot_metadata"`` to
+  ``{"dtype": "U8", "shape": [n], "data_offsets": [begin, end]}`` (relative to the data buffer,
+  no holes), and ``"__metadata__"`` to ``{"format": "jellyml"}``;
+- the data buffer: each tensor's bytes, exactly the bytes of the snapshot tensor of the same
+  name (1024-byte JellyML header + bundle, 1024-byte header + metadata JSON).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import struct
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Optional, Union
+
+from .. import format as fmt
+from ..errors import CorruptSnapshotError, JellyMLError, OutputPathError
+from ..sources import Source
+
+#: The file's name inside a checkpoint folder.
+SNAPSHOT_FILE_NAME = "jellyml-snapshot.jelly"
+#: Readers refuse a header longer than this before reading it (as safetensors does).
+MAX_HEADER_SIZE = 100 * 1024 * 1024
+_LENGTH = struct.Struct("<Q")
+_KEYS = (fmt.SNAPSHOT_KEY, fmt.METADATA_KEY)
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def save_snapshot(
+    path: PathLike,
+    snapshot: Optional[Mapping[str, Any]] = None,
+    *,
+    storage_options: Optional[dict[str, Any]] = None,
+    **create_snapshot_kwargs: Any,
+) -> str:
+    """Write the snapshot into the checkpoint folder ``path`` as ``jellyml-snapshot.jelly``.
+
+    The folder is created if missing; the file is written to a temporary file in the same
+    folder, fsynced and renamed into place, so a reader never sees half a file. Returns the
+    file's path.
+
+    Args:
+        path: the checkpoint folder (a local path).
+        snapshot: what ``jellyml.create_snapshot`` returned (uint8 tensors), or the same two
+            keys as bytes. None: call ``jellyml.create_snapshot(**create_snapshot_kwargs)`` now.
+        storage_options: reserved for remote folders, which are not supported yet.
+        **create_snapshot_kwargs: passed to ``create_snapshot`` when ``snapshot`` is None.
+
+    Which process writes is the caller's choice. With ``snapshot=None`` the call is collective
+    under ``torch.distributed`` (as ``create_snapshot`` is): call it on every rank, and every
+    rank writes the same bytes. Otherwise make the snapshot on every rank at the same point,
+    and call ``save_snapshot(folder, snapshot)`` on the rank that saves the checkpoint.
+    """
+    folder = os.fspath(path)
+    if "://" in folder:
+        raise OutputPathError(
+            folder, "writing a snapshot file to a remote folder (URL) is not supported yet"
+        )
+    if snapshot is None:
+        from ..snapshot.create import create_snapshot
+
+        snapshot = create_snapshot(**create_snapshot_kwargs)
+    elif create_snapshot_kwargs:
+        raise TypeError("create_snapshot options are only used when snapshot is None")
+    parts = [_as_bytes(snapshot, key) for key in _KEYS]
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise OutputPathError(folder, exc.strerror or str(exc)) from None
+    target = os.path.join(folder, SNAPSHOT_FILE_NAME)
+    _write_atomically(target, encode_header(len(p) for p in parts), parts)
+    return target
+
+
+def encode_header(sizes: Any) -> bytes:
+    """The 8-byte length and the padded JSON header for tensors of ``sizes`` bytes (in order
+    ``SNAPSHOT_KEY``, ``METADATA_KEY``)."""
+    header: dict[str, Any] = {"__metadata__": {"format": "jellyml"}}
+    begin = 0
+    for key, size in zip(_KEYS, sizes):
+        header[key] = {"dtype": "U8", "shape": [size], "data_offsets": [begin, begin + size]}
+        begin += size
+    raw = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    raw += b" " * (-len(raw) % 8)
+    return _LENGTH.pack(len(raw)) + raw
+
+
+@dataclass(frozen=True)
+class SidecarEntry:
+    """One tensor of the snapshot file: its name and size in bytes."""
+
+    name: str
+    size: int
+
+
+class SidecarFile:
+    """The snapshot file as a ``Container`` (``jellyml.containers``): its tensors, in file order.
+
+    The header is validated when this is built (``CorruptSnapshotError`` otherwise), so the
+    reader finds the snapshot in it exactly as in a ``torch.save`` file.
+    """
+
+    def __init__(self, source: Source) -> None:
+        self._source = source
+        self.path = source.name
+        self._tensors = sidecar_tensors(source)
+
+    def tensor_entries(self) -> Iterator[SidecarEntry]:
+        for name, (_, size) in sorted(self._tensors.items(), key=lambda item: item[1]):
+            yield SidecarEntry(name, size)
+
+    def data_offset(self, entry: Any, peek: int = 0) -> tuple[int, bytes]:
+        offset = self._tensors[entry.name][0]
+        return offset, self._source.read_at(offset, min(peek, entry.size)) if peek else b""
+
+    def read_at(self, offset: int, size: int) -> bytes:
+        return self._source.read_at(offset, size)
+
+
+def read_sidecar_tensors(path: PathLike) -> dict[str, tuple[int, int]]:
+    """Each tensor's name -> its absolute ``(offset, size)`` in the snapshot file at ``path``.
+
+    Validates the header before trusting it: its length (at most 100 MB and inside the file),
+    a JSON object, dtype ``U8``, one-dimensional shapes matching the offsets, offsets inside the
+    file and no two tensors overlapping. Raises ``CorruptSnapshotError`` otherwise (and a
+    ``ModelFileError`` if the file cannot be read).
+    """
+    from ..sources import open_source
+
+    with open_source(os.fspath(path)) as source:
+        return sidecar_tensors(source)
+
+
+def sidecar_tensors(source: Source) -> dict[str, tuple[int, int]]:
+    """``read_sidecar_tensors`` for an open ``Source``."""
+    path, size = source.name, source.size
+    prefix = source.read_at(0, _LENGTH.size)
+    if len(prefix) < _LENGTH.size:
+        raise CorruptSnapshotError(path, "it is too short to hold a header")
+    (length,) = _LENGTH.unpack(prefix)
+    if length > MAX_HEADER_SIZE or length > size - _LENGTH.size:
+        raise CorruptSnapshotError(path, f"its header length {length:,} is out of bounds")
+    try:
+        header = json.loads(source.read_at(_LENGTH.size, length).decode("utf-8"))
+    except (ValueError, RecursionError):
+        raise CorruptSnapshotError(path, "its header is not valid JSON") from None
+    if not isinstance(header, dict):
+        raise CorruptSnapshotError(path, "its header is not a JSON object")
+    data_start = _LENGTH.size + length
+    found: dict[str, tuple[int, int]] = {}
+    for key, info in header.items():
+        if key != "__metadata__":
+            begin, end = _tensor_range(path, key, info, size - data_start)
+            found[key] = (data_start + begin, end - begin)
+    _check_no_overlap(path, found)
+    return found
+
+
+def _tensor_range(path: str, key: str, info: Any, data_size: int) -> tuple[int, int]:
+    shown = json.dumps(key)[:80]  # the name comes from the file: never print it raw
+    if not isinstance(info, dict) or info.get("dtype") != "U8":
+        raise CorruptSnapshotError(path, f"tensor {shown} is not of dtype U8", field=key)
+    offsets: Any = info.get("data_offsets")
+    shape: Any = info.get("shape")
+    if not (_int_list(offsets, 2) and _int_list(shape, 1)):
+        raise CorruptSnapshotError(path, f"tensor {shown} has a bad shape or offsets", field=key)
+    begin, end = offsets
+    if not 0 <= begin <= end <= data_size or end - begin != shape[0]:
+        raise CorruptSnapshotError(path, f"tensor {shown} lies outside the file", field=key)
+    return begin, end
+
+
+def _int_list(value: Any, length: int) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == length
+        and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)
+    )
+
+
+def _check_no_overlap(path: str, found: dict[str, tuple[int, int]]) -> None:
+    last_end = 0
+    for offset, length in sorted(found.values()):
+        if offset < last_end:
+            raise CorruptSnapshotError(path, "two of its tensors overlap")
+        last_end = offset + length
+
+
+def _as_bytes(snapshot: Mapping[str, Any], key: str) -> Any:
+    """A buffer holding the tensor's bytes: no copy for a contiguous CPU uint8 tensor."""
+    if key not in snapshot:
+        raise ValueError(f"the snapshot has no {key!r}; pass what create_snapshot returned")
+    value = snapshot[key]
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return value
+    dtype = getattr(value, "dtype", None)
+    if str(dtype) != "torch.uint8" or getattr(value, "dim", lambda: 0)() != 1:
+        raise ValueError(f"the snapshot's {key!r} is not a 1-D uint8 tensor or bytes")
+    return value.detach().cpu().contiguous().numpy()
+
+
+def _write_atomically(target: str, header: bytes, parts: list[Any]) -> None:
+    folder = os.path.dirname(target)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".jellyml-", suffix=".jelly.part", dir=folder)
+    except OSError as exc:
+        raise OutputPathError(target, exc.strerror or str(exc)) from None
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(header)
+            for part in parts:
+                out.write(memoryview(part).cast("B"))
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+        _fsync_folder(folder)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, JellyMLError):
+            raise OutputPathError(target, exc.strerror or str(exc)) from None
+        raise
+
+
+def _fsync_folder(folder: str) -> None:
+    """Make the rename itself durable; best effort (not every platform can open a folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
