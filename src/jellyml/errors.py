@@ -316,6 +316,17 @@ class NewerHistoryError(HistoryError):
         )
 
 
+class InvalidSnapshotOptionError(JellyMLError, ValueError):
+    """An argument of create_snapshot has a value it does not take."""
+
+    def __init__(self, option: str, value: object, allowed: tuple[str, ...]) -> None:
+        self.option = option
+        self.value = value
+        self.allowed = allowed
+        choices = ", ".join(repr(a) for a in allowed)
+        super().__init__(f"create_snapshot got {option}={value!r}.", hint=f"Pass one of {choices}.")
+
+
 # --- warnings ------------------------------------------------------------------------------
 
 
