@@ -75,7 +75,12 @@ def write_bundle(
         _unlink(bundle_path)
         if requested == FULL or trivial:
             raise SnapshotTooLargeError(size, max_total_size, "git bundle (full history)")
-        reason = f"the full history made a {size / MiB:.1f} MiB bundle, over {_limit_text(limit)}"
+        over = (
+            f"max_total_size ({max_total_size:,} bytes)"
+            if size > max_total_size
+            else _limit_text(limit)
+        )
+        reason = f"the full history made a {size / MiB:.1f} MiB bundle, over {over}"
         _warn_shallow(reason, stacklevel=5)
     twin = shallow.hash_commit(store, shallow.without_parents(raw), write=True, env=_env(store))
     create_bundle(store, twin, bundle_path)
