@@ -12,12 +12,12 @@ import warnings
 from pathlib import Path
 
 import pytest
-from jellyml_testkit import jellyml, write_checkpoint
 
 from jellyml import format as fmt
 from jellyml.errors import InvalidSnapshotOptionError, SnapshotTooLargeError
 from jellyml.snapshot import SnapshotWarning, bundling, snapshot_repo
 from jellyml.snapshot.create import encode_metadata, snapshot_metadata
+from jellyml_testkit import jellyml, write_checkpoint
 
 
 def model_of(repo_path: Path, out: Path, **kwargs):
