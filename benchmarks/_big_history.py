@@ -119,6 +119,12 @@ def _archive_gzip(ctx: Context, repo: str, out: str) -> float:
     return elapsed
 
 
+def _reps(ctx: Context) -> int:
+    """At least 5 in a full run: the full-history rows differ by a few git processes (~10 ms)
+    in a second, and a shared machine's noise is larger than that at 3."""
+    return ctx.reps if ctx.quick else max(ctx.reps, 5)
+
+
 @dataclass
 class Row:
     what: str
@@ -140,20 +146,22 @@ def _measure(ctx: Context, repo: str) -> list[Row]:
         sizes[key] = os.path.getsize(out)
         os.unlink(out)
 
-    for _ in range(ctx.reps):
+    for _ in range(_reps(ctx)):
         got = _proc.run(["git", "bundle", "create", "-q", out, "HEAD"], cwd=repo, env=env)
         timed("git bundle create HEAD", got.wall)
         timed("git archive HEAD \\| gzip", _archive_gzip(ctx, repo, out))
-        for mode in ("full", "shallow", "auto"):
-            child = _proc.run_child(ctx.python, "snapshot-history", repo, out, mode, env=env)
-            notes[f"ours, history={mode!r}"] = child.report["result"].split()[0]
-            timed(f"ours, history={mode!r}", child.report["op_s"])
-        child = _proc.run_child(ctx.python, "snapshot-history", repo, out, "-", env=base_env)
-        timed(f"before issue 9 ({BASELINE}), full", child.report["op_s"])
-    return [
-        Row(key, _proc.median(values), sizes[key], notes.get(key, ""))
-        for key, values in runs.items()
-    ]
+        # The build from before issue 9 runs right after ours with history="full", the row it
+        # is compared with, so that the machine's load drifts as little as possible between them.
+        for mode in ("full", "-", "shallow", "auto"):
+            key = f"before issue 9 ({BASELINE}), full" if mode == "-" else f"ours, history={mode!r}"
+            where = base_env if mode == "-" else env
+            child = _proc.run_child(ctx.python, "snapshot-history", repo, out, mode, env=where)
+            notes[key] = child.report["result"].split()[0]
+            timed(key, child.report["op_s"])
+    order = ["git bundle create HEAD", "git archive HEAD \\| gzip"]
+    order += [f"ours, history={m!r}" for m in ("full", "shallow", "auto")]
+    order.append(f"before issue 9 ({BASELINE}), full")
+    return [Row(key, _proc.median(runs[key]), sizes[key], notes.get(key, "")) for key in order]
 
 
 def run(ctx: Context, shape_name: str) -> tuple[list[Table], list[Target]]:
@@ -169,7 +177,7 @@ def run(ctx: Context, shape_name: str) -> tuple[list[Table], list[Target]]:
     measured["dirty"] = _measure(ctx, repo)
     shutil.rmtree(repo)
     table = Table(
-        f"Big history: snapshot size and time (median of {ctx.reps})",
+        f"Big history: snapshot size and time (median of {_reps(ctx)})",
         ["tree", "what", "time", "size", "time / git bundle create", "size / archive \\| gzip"],
     )
     for state, rows in measured.items():
