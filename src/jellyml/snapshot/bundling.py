@@ -81,14 +81,17 @@ def write_bundle(
             else _limit_text(limit)
         )
         reason = f"the full history made a {size / MiB:.1f} MiB bundle, over {over}"
-        _warn_shallow(reason, stacklevel=5)
     twin = shallow.hash_commit(store, shallow.without_parents(raw), write=True, env=_env(store))
     create_bundle(store, twin, bundle_path)
-    size = os.path.getsize(bundle_path)
-    if size > max_total_size:
+    shallow_size = os.path.getsize(bundle_path)
+    if shallow_size > max_total_size:
         _unlink(bundle_path)
-        raise SnapshotTooLargeError(size, max_total_size, "git bundle (shallow: no history)")
-    return Bundled(SHALLOW, twin, reason, size)
+        raise SnapshotTooLargeError(
+            shallow_size, max_total_size, "git bundle (shallow: no history)"
+        )
+    if mode == FULL:  # fell back from the full history: said once the shallow one is made
+        _warn_shallow(reason, stacklevel=5)
+    return Bundled(SHALLOW, twin, reason, shallow_size)
 
 
 def _plan(repo: Repo, requested: str) -> tuple[str, str]:
