@@ -141,70 +141,88 @@ def snapshot_repo(
     """
     started = time.perf_counter()
     gitrun.check_git()
-    requested = bundling.check_history(history)
-    exclude = [exclude] if isinstance(exclude, str) else list(exclude)
-    guards = guards or Guards()
+    job = _Job(
+        bundle_path=bundle_path,
+        guards=guards or Guards(),
+        history=bundling.check_history(history),
+        exclude=[exclude] if isinstance(exclude, str) else list(exclude),
+    )
     choice = which.choose(path, create_git_repo=create_git_repo)
     with tempfile.TemporaryDirectory(prefix="jellyml-snapshot-") as tmp:
         target = _locate(choice, tmp, create_git_repo)
-        repo = target.repo
-        which.warn_if_cwd_elsewhere(choice, repo.top)
-        store = temporary_store(repo, tmp)
-        env = {
-            "GIT_DIR": repo.git_dir,
-            "GIT_WORK_TREE": repo.top,
-            "GIT_OBJECT_DIRECTORY": os.path.join(store, "objects"),
-            **temporary_index(repo, tmp),
-        }
-        staged = stage_working_tree(repo, env, guards, exclude, tmp)
-        tree = _git(repo, env, "write-tree")
-        commit, changed = _commit(target, env, tree)
-        raw = shallow.raw_commit(repo.top, commit, env)
-        bundled = bundling.write_bundle(
-            repo,
-            store,
-            commit,
-            raw,
-            bundle_path=bundle_path,
-            requested=requested,
-            max_total_size=guards.max_total_size,
-            trivial=not shallow.parents(raw),
-        )
-        report.warn_if_large(bundled.size, repo.top, env, tree, bundled.history)
-        _warn_left_out(staged.left_out)
-        has_submodules = os.path.exists(os.path.join(repo.top, ".gitmodules"))
-        result = RepoSnapshot(
-            bundle_path=bundle_path,
-            commit=commit,
-            base_commit=repo.head,
-            branch=repo.short_branch,
-            dirty=commit != repo.head,
-            repo_root=repo.top,
-            changed_files=changed,
-            untracked_included=[os.fsdecode(p) for p in staged.included],
-            left_out=staged.left_out,
-            submodules=_submodules(repo, env, commit) if has_submodules else [],
-            remotes=_remotes(repo),
-            created_git_repo=target.created,
-            history=bundled.history,
-            history_requested=requested,
-            history_reason=bundled.reason,
-            bundle_commit=bundled.bundle_commit,
-            snapshot_commit_object=raw.decode("utf-8", "surrogateescape"),
-            repo_chosen_by=choice.chosen_by,
-            entry_script=choice.entry_script,
-            exclude=exclude,
-            index_flags_ignored=staged.flags_ignored,
-        )
-        files = report.index_entries(env["GIT_INDEX_FILE"])
+        which.warn_if_cwd_elsewhere(choice, target.repo.top)
+        result, files = _build(target, choice, job, tmp)
     report.log_snapshot(
-        size=bundled.size,
+        size=os.path.getsize(bundle_path),
         files=files,
         seconds=time.perf_counter() - started,
-        history=bundled.history,
-        top=repo.top,
+        history=result.history,
+        top=result.repo_root,
     )
     return result
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What the caller asked for."""
+
+    bundle_path: str
+    guards: Guards
+    history: str
+    exclude: list[str]
+
+
+def _build(target: _Target, choice: which.Choice, job: _Job, tmp: str) -> tuple[RepoSnapshot, int]:
+    """Stage, commit and bundle in ``tmp``; the snapshot and its number of index entries."""
+    repo = target.repo
+    store = temporary_store(repo, tmp)
+    env = {
+        "GIT_DIR": repo.git_dir,
+        "GIT_WORK_TREE": repo.top,
+        "GIT_OBJECT_DIRECTORY": os.path.join(store, "objects"),
+        **temporary_index(repo, tmp),
+    }
+    staged = stage_working_tree(repo, env, job.guards, job.exclude, tmp)
+    tree = _git(repo, env, "write-tree")
+    commit, changed = _commit(target, env, tree)
+    raw = shallow.raw_commit(repo.top, commit, env)
+    bundled = bundling.write_bundle(
+        repo,
+        store,
+        commit,
+        raw,
+        bundle_path=job.bundle_path,
+        requested=job.history,
+        max_total_size=job.guards.max_total_size,
+        trivial=not shallow.parents(raw),
+    )
+    report.warn_if_large(bundled.size, repo.top, env, tree, bundled.history)
+    _warn_left_out(staged.left_out)
+    has_submodules = os.path.exists(os.path.join(repo.top, ".gitmodules"))
+    result = RepoSnapshot(
+        bundle_path=job.bundle_path,
+        commit=commit,
+        base_commit=repo.head,
+        branch=repo.short_branch,
+        dirty=commit != repo.head,
+        repo_root=repo.top,
+        changed_files=changed,
+        untracked_included=[os.fsdecode(p) for p in staged.included],
+        left_out=staged.left_out,
+        submodules=_submodules(repo, env, commit) if has_submodules else [],
+        remotes=_remotes(repo),
+        created_git_repo=target.created,
+        history=bundled.history,
+        history_requested=job.history,
+        history_reason=bundled.reason,
+        bundle_commit=bundled.bundle_commit,
+        snapshot_commit_object=raw.decode("utf-8", "surrogateescape"),
+        repo_chosen_by=choice.chosen_by,
+        entry_script=choice.entry_script,
+        exclude=job.exclude,
+        index_flags_ignored=staged.flags_ignored,
+    )
+    return result, report.index_entries(env["GIT_INDEX_FILE"])
 
 
 def _git(repo: Repo, env: dict[str, str], *args: str, stdin: Optional[bytes] = None) -> str:
