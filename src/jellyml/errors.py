@@ -331,4 +331,6 @@ class InvalidSnapshotOptionError(JellyMLError, ValueError):
 
 
 class SnapshotWarning(UserWarning):
-    """Something was left out of a snapshot (a large or secret-looking untracked file)."""
+    """Something about a snapshot the user should know: files left out (large, secret-looking,
+    excluded, unreadable), a shallow snapshot made instead of a full one, a large snapshot, or
+    another repository than the current directory's snapshotted."""
