@@ -262,3 +262,26 @@ def test_repo_unchanged_and_concurrent_processes_agree(make_repo, tmp_path, kind
     assert repo.state() == before
     bundles = {(tmp_path / f"{i}.bundle").read_bytes() for i in range(4)}
     assert len(bundles) == 1
+
+
+@pytest.mark.torch
+def test_warnings_point_at_the_callers_line(make_repo, tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    import jellyml
+    from jellyml.snapshot import report
+
+    monkeypatch.setattr(bundling, "AUTO_FULL_HISTORY_LIMIT", 100)
+    monkeypatch.setattr(report, "LARGE_SNAPSHOT_WARNING", 10)
+    repo = history_repo(make_repo)
+    repo.write(".env", "TOKEN=1\n")
+    clone = tmp_path / "ci"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{repo.path}", str(clone)])
+    monkeypatch.setattr(report, "LARGE_SNAPSHOT_WARNING", 10)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        jellyml.create_snapshot(str(repo.path))
+        jellyml.create_snapshot(str(clone), history="full")
+    texts = [str(w.message) for w in caught]
+    # auto went shallow, .env left out, large (twice), the clone is shallow
+    assert len(caught) == 5, texts
+    assert {w.filename for w in caught} == {__file__}, texts

@@ -352,7 +352,7 @@ def _warn_left_out(left_out: list[LeftOut]) -> None:
     warnings.warn(
         f"JellyML left {len(left_out)} untracked file(s) out of the snapshot: {listed}{more}.",
         SnapshotWarning,
-        stacklevel=4,
+        stacklevel=5,
     )
 
 

@@ -90,7 +90,7 @@ def write_bundle(
             shallow_size, max_total_size, "git bundle (shallow: no history)"
         )
     if mode == FULL:  # fell back from the full history: said once the shallow one is made
-        _warn_shallow(reason, stacklevel=5)
+        _warn_shallow(reason, stacklevel=6)
     return Bundled(SHALLOW, twin, reason, shallow_size)
 
 
@@ -102,7 +102,7 @@ def _plan(repo: Repo, requested: str) -> tuple[str, str]:
                 "shallow snapshot instead of history='full' (eaten into a full clone, it "
                 "restores the very same commit).",
                 SnapshotWarning,
-                stacklevel=5,
+                stacklevel=6,
             )
         return SHALLOW, "the repository is a shallow clone"
     if requested != AUTO:
@@ -113,7 +113,7 @@ def _plan(repo: Repo, requested: str) -> tuple[str, str]:
             f"the repository's objects take {estimate / MiB:.1f} MiB (git count-objects), "
             f"over {_limit_text(_auto_limit())}"
         )
-        _warn_shallow(reason, stacklevel=6)
+        _warn_shallow(reason, stacklevel=7)
         return SHALLOW, reason
     return FULL, f"history='auto': the repository's objects take {estimate / MiB:.1f} MiB"
 

@@ -55,7 +55,7 @@ def warn_if_large(size: int, cwd: str, env: Mapping[str, str], tree: str, histor
         f"JellyML's snapshot is {size / MiB:.1f} MiB, and it goes into every checkpoint. "
         f"Its largest files: {largest}.{advice}",
         SnapshotWarning,
-        stacklevel=4,
+        stacklevel=5,
     )
 
 
