@@ -285,3 +285,42 @@ def test_warnings_point_at_the_callers_line(make_repo, tmp_path, monkeypatch):
     # auto went shallow, .env left out, large (twice), the clone is shallow
     assert len(caught) == 5, texts
     assert {w.filename for w in caught} == {__file__}, texts
+
+
+@pytest.mark.parametrize("tamper", ["author", "not a commit", "huge"])
+def test_a_recorded_commit_object_that_does_not_match_is_not_used(make_repo, tmp_path, tamper):
+    """The metadata is untrusted: the rebuilt commit is used only if its id is the header's."""
+    import json
+
+    repo = history_repo(make_repo)
+    make_dirty(repo.path)
+    bundle = tmp_path / "s.bundle"
+    snap = snapshot_repo(str(repo.path), bundle_path=str(bundle), history="shallow")
+    meta = snapshot_metadata(snap)
+    raw = meta["git"]["snapshot_commit_object"]
+    meta["git"]["snapshot_commit_object"] = {
+        "author": raw.replace("Test Author", "Someone Else"),
+        "not a commit": "tree nonsense\n\nx\n",
+        "huge": "x" * (2 * 1024 * 1024),
+    }[tamper]
+    body = json.dumps(meta, sort_keys=True).encode()
+    meta_sha = hashlib.sha256(body).hexdigest()
+    payload = bundle.read_bytes()
+    header = fmt.encode_header(
+        fmt.SNAPSHOT_MAGIC,
+        len(payload),
+        hashlib.sha256(payload).hexdigest(),
+        commit=snap.commit,
+        metadata_sha256=meta_sha,
+    )
+    meta_tensor = fmt.encode_header(fmt.METADATA_MAGIC, len(body), meta_sha) + body
+    write_checkpoint(tmp_path / "m.pth", {"1": header + payload, "2": meta_tensor})
+    if tamper == "huge":  # the metadata is refused as a whole: the bundle lacks the header's commit
+        proc = jellyml("eat", str(tmp_path / "m.pth"), "-c", str(repo.path), cwd=tmp_path, check=1)
+        assert "does not hold commit" in proc.stderr
+        return
+    proc = jellyml("eat", str(tmp_path / "m.pth"), "-c", str(repo.path), cwd=tmp_path)
+    assert repo.git("rev-parse", "HEAD") == snap.bundle_commit
+    assert "does not give back its commit" in proc.stderr
+    after = sorted(repo.git("cat-file", "--batch-all-objects", "--batch-check").splitlines())
+    assert not any(line.startswith(snap.commit) for line in after)  # nothing false written

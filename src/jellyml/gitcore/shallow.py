@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Optional
 
+from ..errors import GitCommandError
 from . import run
 
 #: Commit headers dropped from the twin: its parents, and signatures that sign the real commit.
@@ -78,9 +79,12 @@ def rebuild(cwd: str, raw: bytes, expected: str) -> Optional[str]:
         return None
     if not all(_exists(cwd, oid) for oid in needed if oid is not None):
         return None
-    if hash_commit(cwd, raw, write=False) != expected:
+    try:
+        if hash_commit(cwd, raw, write=False) != expected:
+            return None
+        return hash_commit(cwd, raw, write=True)
+    except GitCommandError:  # text git refuses as a commit (it came from a checkpoint)
         return None
-    return hash_commit(cwd, raw, write=True)
 
 
 def _exists(cwd: str, oid: str) -> bool:

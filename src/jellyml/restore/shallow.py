@@ -86,12 +86,20 @@ def resolve_snapshot_commit(repo: Repo, snapshot: Snapshot, fetched: str, ref: s
     return rebuilt
 
 
-def note(snapshot: Snapshot, commit: str) -> Optional[str]:
-    """What the user must know when a shallow snapshot's real commit could not be rebuilt."""
+def note(snapshot: Snapshot, commit: str, top: Optional[str] = None) -> Optional[str]:
+    """What the user must know when a shallow snapshot's real commit could not be rebuilt
+    (in the repository at ``top``, when there is one)."""
     info = shallow_info(snapshot)
     if info is None or commit == info.commit:
         return None
     base = info.base_commit[:12] if info.base_commit else "unknown"
+    if top is not None and info.base_commit and gitshallow.has_commit(top, info.base_commit):
+        return (
+            f"This snapshot carries no history, and the commit object it records does not give "
+            f"back its commit {info.commit[:12]} here (its metadata does not match its header), "
+            f"so commit {commit[:12]} has the snapshot's exact files but no parent, although "
+            f"its base commit {base} is in this repository."
+        )
     if info.remotes:
         where = "; ".join(f"{name} {url}" for name, url in info.remotes[:3])
         fetch = f"fetch it from the snapshot's remote ({where})"
@@ -105,7 +113,8 @@ def note(snapshot: Snapshot, commit: str) -> Optional[str]:
 
 
 def annotate(result: EatResult, snapshot: Snapshot) -> EatResult:
-    return dataclasses.replace(result, history_note=note(snapshot, result.commit))
+    top = None if result.cloned else result.top
+    return dataclasses.replace(result, history_note=note(snapshot, result.commit, top))
 
 
 def _is_oid(value: object) -> bool:
