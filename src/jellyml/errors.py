@@ -73,7 +73,8 @@ class SnapshotTooLargeError(JellyMLError, ValueError):
         self.limit = limit
         super().__init__(
             f"The snapshot's {what} is {size:,} bytes, over the limit of {limit:,} bytes.",
-            hint="Add large files to .gitignore, or raise max_total_bytes.",
+            hint="Add large files to .gitignore or leave them out with exclude=[...], or raise "
+            "max_total_size.",
         )
 
 
