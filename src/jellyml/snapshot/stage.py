@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Optional
@@ -21,6 +22,8 @@ from ..gitcore.repo import Repo
 from .guards import Guards, LeftOut
 
 EXCLUDED = "matches an exclude= pattern"
+# An `ls-files -v` record whose tag is lowercase (assume-unchanged) or S (skip-worktree).
+_FLAGGED = re.compile(rb"(?:^|\0)[a-zS] ")
 
 
 @dataclass
@@ -119,6 +122,8 @@ def _clear_index_flags(repo: Repo, env: dict[str, str]) -> list[str]:
     those files as they are. A skip-worktree file absent from disk (a sparse checkout) keeps
     its flag: it is not deleted, only not checked out."""
     listed = gitrun.run(["ls-files", "-v", "-z"], cwd=repo.top, env=env).stdout
+    if _FLAGGED.search(listed) is None:  # the usual case, found in C: nothing to parse
+        return []
     assumed: list[bytes] = []
     skipped: list[bytes] = []
     top = os.fsencode(repo.top)
