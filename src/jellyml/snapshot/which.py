@@ -8,6 +8,7 @@ when there is no entry script (a notebook, ``python -c``) or it is not in a repo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import sysconfig
@@ -84,9 +85,12 @@ def entry_script() -> Optional[str]:
 
 def _installed(path: str) -> bool:
     """Whether ``path`` belongs to the Python installation or an installed package."""
-    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix}
-    for key in ("purelib", "platlib", "scripts"):
+    # Not sys.prefix as a whole: with a system Python it is /usr, and /usr/src/app is code.
+    roots = set()
+    for key in ("stdlib", "platstdlib", "purelib", "platlib", "scripts"):
         roots.add(sysconfig.get_path(key))
+        with contextlib.suppress(KeyError):  # pip install --user
+            roots.add(sysconfig.get_path(key, f"{os.name}_user"))
     for root in roots:
         real = os.path.realpath(root)
         if path == real or path.startswith(real.rstrip(os.sep) + os.sep):
