@@ -324,3 +324,19 @@ def test_a_recorded_commit_object_that_does_not_match_is_not_used(make_repo, tmp
     assert "does not give back its commit" in proc.stderr
     after = sorted(repo.git("cat-file", "--batch-all-objects", "--batch-check").splitlines())
     assert not any(line.startswith(snap.commit) for line in after)  # nothing false written
+
+
+def test_non_utf8_commit_object_rebuilds_the_same_commit(make_repo, tmp_path):
+    origin = history_repo(make_repo)
+    older = tmp_path / "older-clone"
+    subprocess.run(["git", "clone", "-q", str(origin.path), str(older)], check=True)
+    origin.write("train.py", "lr = 9\n")
+    origin.git("add", "-A")
+    (tmp_path / "msg").write_bytes(b"caf\xe9 au lait\n")
+    origin.git("-c", "i18n.commitEncoding=ISO-8859-1", "commit", "-q", "-F", str(tmp_path / "msg"))
+    head = origin.git("rev-parse", "HEAD")
+    snap = model_of(origin.path, tmp_path / "m.pth", history="shallow")
+    assert snap.commit == head and "caf\udce9" in snap.snapshot_commit_object
+    jellyml("eat", str(tmp_path / "m.pth"), "-c", str(older), cwd=tmp_path)
+    assert git(older, "rev-parse", "HEAD") == head
+    assert git(older, "rev-parse", "HEAD^") == origin.git("rev-parse", "HEAD^")
