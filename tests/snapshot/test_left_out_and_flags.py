@@ -133,6 +133,9 @@ def test_unreadable_untracked_file_is_left_out_with_a_warning(make_repo, tmp_pat
         secret.parent.mkdir()
         secret.write_text("no access\n")
         secret.chmod(0o000)
+        (repo / "locked-dir").mkdir()
+        (repo / "locked-dir" / "inside.txt").write_text("hidden\n")
+        (repo / "locked-dir").chmod(0o000)
         os.chmod(folder, 0o777)
         code = (
             "import json, warnings\nfrom jellyml.snapshot import snapshot_repo\n"
@@ -146,10 +149,14 @@ def test_unreadable_untracked_file_is_left_out_with_a_warning(make_repo, tmp_pat
         assert proc.returncode == 0, proc.stderr
         got = json.loads(proc.stdout)
         assert got["left"] == [
-            {"path": "private/locked.txt", "reason": "cannot be read (Permission denied)"}
+            {"path": "locked-dir/", "reason": "cannot be read (Permission denied)"},
+            {"path": "private/locked.txt", "reason": "cannot be read (Permission denied)"},
         ]
-        assert any("private/locked.txt" in w for w in got["warnings"])
+        assert any("private/locked.txt" in w and "locked-dir/" in w for w in got["warnings"])
         files = restored(Path(folder) / "b.bundle", tmp_path / "r")
         assert set(files) == {"train.py", "notes.txt"}
     finally:
+        for root, dirs, _ in os.walk(folder):
+            for name in dirs:
+                os.chmod(os.path.join(root, name), 0o755)
         shutil.rmtree(folder, ignore_errors=True)

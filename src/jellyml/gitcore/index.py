@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Optional
 
 from . import run
@@ -86,13 +86,10 @@ def commit_tree(
     return repo.git(*argv, "-m", message, tree, env={**(env or {}), **identity})
 
 
-def list_untracked(
-    repo: Repo, env: Optional[Mapping[str, str]] = None, *, extra: Sequence[str] = ()
-) -> list[bytes]:
-    """Untracked, not ignored paths as git lists them (a nested repository ends with ``/``);
-    ``extra`` adds ``ls-files`` options (``--exclude-from=FILE``)."""
+def list_untracked(repo: Repo, env: Optional[Mapping[str, str]] = None) -> list[bytes]:
+    """Untracked, not ignored paths as git lists them (a nested repository ends with ``/``)."""
     listed = run.run(
-        ["ls-files", "-z", "--others", "--exclude-standard", *extra], cwd=repo.top, env=env
+        ["ls-files", "-z", "--others", "--exclude-standard"], cwd=repo.top, env=env
     ).stdout
     return run.split_z(listed)
 

@@ -17,13 +17,15 @@ from typing import Optional
 
 from ..errors import SnapshotTooLargeError
 from ..gitcore import run as gitrun
-from ..gitcore.index import NO_SPLIT, add_paths, list_untracked
+from ..gitcore.index import NO_SPLIT, add_paths
 from ..gitcore.repo import Repo
 from .guards import Guards, LeftOut
 
 EXCLUDED = "matches an exclude= pattern"
 # An `ls-files -v` record whose tag is lowercase (assume-unchanged) or S (skip-worktree).
 _FLAGGED = re.compile(rb"(?:^|\0)[a-zS] ")
+# What `ls-files --others` says (LC_ALL=C) about a folder it cannot list; it goes on without it.
+_UNREADABLE_DIR = re.compile(rb"^warning: could not open directory '(.*)': (.*)$", re.MULTILINE)
 
 
 @dataclass
@@ -44,7 +46,9 @@ def stage_working_tree(
         staged.left_out += [LeftOut(p, EXCLUDED) for p in _excluded(repo, env, exclude_args)]
     total = 0
     top = os.fsencode(repo.top)
-    for rel in list_untracked(repo, env, extra=exclude_args):
+    untracked, unreadable_dirs = _list_untracked(repo, env, exclude_args)
+    staged.left_out += unreadable_dirs
+    for rel in untracked:
         full = os.path.join(top, rel)
         size = _lstat_size(full)
         reason = guards.reason_to_leave_out(os.fsdecode(rel), size) or _unreadable(full)
@@ -61,6 +65,25 @@ def stage_working_tree(
         gitrun.run([*NO_SPLIT, "add", "-u"], cwd=repo.top, env=env)
         add_paths(repo, env, staged.included, force=False)
     return staged
+
+
+def _list_untracked(
+    repo: Repo, env: dict[str, str], exclude_args: list[str]
+) -> tuple[list[bytes], list[LeftOut]]:
+    """Untracked, not ignored paths (a nested repository ends with ``/``), and the folders git
+    could not read, which it leaves out with only a warning on stderr: they are recorded."""
+    proc = gitrun.run(
+        ["ls-files", "-z", "--others", "--exclude-standard", *exclude_args],
+        cwd=repo.top,
+        env=env,
+    )
+    unreadable = [
+        LeftOut(
+            os.fsdecode(m.group(1)), f"cannot be read ({m.group(2).decode('utf-8', 'replace')})"
+        )
+        for m in _UNREADABLE_DIR.finditer(proc.stderr)
+    ]
+    return gitrun.split_z(proc.stdout), unreadable
 
 
 def _lstat_size(path: bytes) -> int:
