@@ -340,3 +340,29 @@ def test_non_utf8_commit_object_rebuilds_the_same_commit(make_repo, tmp_path):
     jellyml("eat", str(tmp_path / "m.pth"), "-c", str(older), cwd=tmp_path)
     assert git(older, "rev-parse", "HEAD") == head
     assert git(older, "rev-parse", "HEAD^") == origin.git("rev-parse", "HEAD^")
+
+
+@pytest.mark.slow  # six processes killed at staggered moments
+def test_kill_at_any_moment_of_a_shallow_snapshot_leaves_the_repo_unchanged(make_repo, tmp_path):
+    import time
+
+    repo = make_repo({f"src/f{i}.py": f"x = {i}\n" * 50 for i in range(600)})
+    for i in range(0, 600, 3):
+        repo.write(f"src/f{i}.py", "changed\n")
+        repo.write(f"new/n{i}.txt", os.urandom(2000))
+    repo.git("update-index", "--assume-unchanged", "src/f1.py")
+    before = repo.state()
+    code = (
+        "import sys\nfrom jellyml.snapshot import snapshot_repo\n"
+        "print('ready', flush=True)\n"
+        f"snapshot_repo({str(repo.path)!r}, bundle_path={str(tmp_path / 'k.bundle')!r}, "
+        "history='shallow', exclude=['new/n3*'])\n"
+    )
+    for delay in (0.0, 0.02, 0.05, 0.1, 0.2, 0.4):
+        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+        time.sleep(delay)
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        assert repo.state() == before, f"repo changed after a kill {delay}s into the git work"
