@@ -366,3 +366,18 @@ def test_kill_at_any_moment_of_a_shallow_snapshot_leaves_the_repo_unchanged(make
         proc.wait()
         proc.stdout.close()
         assert repo.state() == before, f"repo changed after a kill {delay}s into the git work"
+
+
+def test_sha256_repository_shallow_snapshot_rebuilds_the_same_commit(tmp_path):
+    repo = tmp_path / "sha256"
+    subprocess.run(["git", "init", "-q", "--object-format=sha256", str(repo)], check=True)
+    (repo / "train.py").write_text("lr = 1\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "first")
+    base = git(repo, "rev-parse", "HEAD")
+    make_dirty(repo)
+    snap = model_of(repo, tmp_path / "m.pth", history="shallow")
+    assert len(snap.commit) == 64 and snap.bundle_commit != snap.commit
+    jellyml("eat", str(tmp_path / "m.pth"), "-c", str(repo), cwd=tmp_path)
+    assert git(repo, "rev-parse", "HEAD") == snap.commit
+    assert git(repo, "rev-parse", "HEAD^") == base
