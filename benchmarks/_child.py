@@ -163,12 +163,31 @@ def make_checkpoint(out: str, total: str, count: str, where: str, repo: str) -> 
     return {"bundle_size": int(snapshot[SNAPSHOT_KEY].numel()) - 1024}
 
 
+def snapshot_history(repo: str, bundle: str, history: str) -> dict[str, Any]:
+    """``snapshot_repo`` with ``history=`` (issue 9); the result is "HISTORY BUNDLE_COMMIT".
+    ``history`` "-": the call without it (a build from before issue 9)."""
+    import warnings
+
+    from jellyml.snapshot import snapshot_repo
+
+    kwargs = {} if history == "-" else {"history": history}
+
+    def op() -> str:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            made = snapshot_repo(repo, bundle_path=bundle, **kwargs)
+            return f"{getattr(made, 'history', 'full')} {made.commit}"
+
+    return measure(op)
+
+
 COMMANDS: dict[str, Callable[..., dict[str, Any]]] = {
     "extract-api": extract_api,
     "extract-v100": extract_v100,
     "torch-load": torch_load,
     "create-snapshot": create_snapshot,
     "snapshot-repo": snapshot_repo,
+    "snapshot-history": snapshot_history,
     "import-time": import_time,
     "make-checkpoint": make_checkpoint,
 }

@@ -213,14 +213,14 @@ def _import_table(ctx: Context) -> Table:
     api = "import jellyml; jellyml.create_snapshot; jellyml.read_snapshot"
     rows: list[tuple[str, list[float]]] = [
         ("`import jellyml` (in-process)", []),
-        ("`import jellyml.create` (in-process: what create_snapshot loads)", []),
+        ("`import jellyml.snapshot.create` (in-process: what create_snapshot loads)", []),
         ("`import torch` (in-process)", []),
         ("`python -c 'import jellyml'` (process)", []),
         (f"`python -c '{api}'` (process)", []),
         ("`python -c pass` (process)", []),
     ]
     for _ in range(max(3, ctx.reps)):
-        for row, module in ((0, "jellyml"), (1, "jellyml.create"), (2, "torch")):
+        for row, module in ((0, "jellyml"), (1, "jellyml.snapshot.create"), (2, "torch")):
             rows[row][1].append(
                 _proc.run_child(ctx.python, "import-time", module, env=env).report["op_s"]
             )

@@ -23,6 +23,7 @@ from typing import Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import _big_history
 import _common
 import _eat
 import _extraction
@@ -32,7 +33,7 @@ import _startup
 import _v100
 from _common import Context, Table, Target, parse_size
 
-PARTS = ("extraction", "snapshot", "eat", "startup", "memory")
+PARTS = ("extraction", "snapshot", "eat", "startup", "memory", "history")
 FULL = {
     "sizes": "100M,1G,4G",
     "tensors": "10,1000,10000",
@@ -43,6 +44,7 @@ FULL = {
     "startup_runs": 10,
     "memory_size": "200M",
     "reps": 3,
+    "big_history": "full",
 }
 QUICK = {
     "sizes": "8M",
@@ -54,6 +56,7 @@ QUICK = {
     "startup_runs": 3,
     "memory_size": "16M",
     "reps": 1,
+    "big_history": "quick",
 }
 
 
@@ -69,6 +72,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--eat-files", type=int, help="files in the eat + undo repository")
     parser.add_argument("--startup-runs", type=int, help="runs of each start-up command")
     parser.add_argument("--memory-size", help="untracked bytes for the memory part, e.g. 200M")
+    parser.add_argument(
+        "--big-history", choices=("full", "quick"), help="shape of the big-history repository"
+    )
     parser.add_argument("--reps", type=int, help="repetitions of each measurement (median)")
     parser.add_argument("--no-v100", action="store_true", help="skip JellyML 1.0.0")
     parser.add_argument(
@@ -154,6 +160,8 @@ def run_parts(ctx: Context, args: argparse.Namespace, parts: Sequence[str]) -> s
             got = _snapshots.run(ctx, _ints(args.repo_sizes), args.history)
         elif part == "eat":
             got = _eat.run(ctx, args.eat_files)
+        elif part == "history":
+            got = _big_history.run(ctx, args.big_history)
         elif part == "startup":
             got = _startup.run(ctx, args.startup_runs)
         else:

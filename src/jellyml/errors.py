@@ -73,7 +73,8 @@ class SnapshotTooLargeError(JellyMLError, ValueError):
         self.limit = limit
         super().__init__(
             f"The snapshot's {what} is {size:,} bytes, over the limit of {limit:,} bytes.",
-            hint="Add large files to .gitignore, or raise max_total_bytes.",
+            hint="Add large files to .gitignore or leave them out with exclude=[...], or raise "
+            "max_total_size.",
         )
 
 
@@ -318,8 +319,21 @@ class NewerHistoryError(HistoryError):
         )
 
 
+class InvalidSnapshotOptionError(JellyMLError, ValueError):
+    """An argument of create_snapshot has a value it does not take."""
+
+    def __init__(self, option: str, value: object, allowed: tuple[str, ...]) -> None:
+        self.option = option
+        self.value = value
+        self.allowed = allowed
+        choices = ", ".join(repr(a) for a in allowed)
+        super().__init__(f"create_snapshot got {option}={value!r}.", hint=f"Pass one of {choices}.")
+
+
 # --- warnings ------------------------------------------------------------------------------
 
 
 class SnapshotWarning(UserWarning):
-    """Something was left out of a snapshot (a large or secret-looking untracked file)."""
+    """Something about a snapshot the user should know: files left out (large, secret-looking,
+    excluded, unreadable), a shallow snapshot made instead of a full one, a large snapshot, or
+    another repository than the current directory's snapshotted."""

@@ -121,6 +121,8 @@ def _head(branch: Optional[str], commit: Optional[str]) -> str:
 
 
 def eat_result(result: EatResult, *, quiet: bool, no_donut: bool) -> None:
+    if result.history_note:  # issue 9: a shallow snapshot without its base commit here
+        warning(result.history_note)
     if quiet:
         return
     if not no_donut:

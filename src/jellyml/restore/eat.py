@@ -27,8 +27,9 @@ from ..errors import (
 from ..gitcore import run as gitrun
 from ..gitcore.bundle import bundle_heads
 from ..gitcore.repo import Repo, find_repo, short_branch, tree_entries
-from ..read.reader import temporary_bundle
+from ..read.reader import Snapshot, temporary_bundle
 from . import crash, history, savepoint
+from . import shallow as shallow_eat  # issue 9: shallow snapshots
 from .common import delete_refs, existing, folder_of, history_of, set_state
 from .history import EATEN, EATING, HistoryItem
 from .lock import repo_lock
@@ -61,6 +62,8 @@ class EatResult:
     saved_ref: Optional[str] = None
     untracked_saved: int = 0
     depth: int = 0
+    #: A shallow snapshot whose real commit could not be rebuilt here: what to fetch (issue 9).
+    history_note: Optional[str] = None
 
 
 def eat_snapshot(model: str, code_dir: Optional[str] = None) -> EatResult:
@@ -74,13 +77,13 @@ def eat_snapshot(model: str, code_dir: Optional[str] = None) -> EatResult:
     if os.path.lexists(folder) and not os.path.isdir(folder):
         raise NotAFolderError(folder)
     with temporary_bundle(model) as (snapshot, bundle):
-        tip = _check_heads(model, bundle, snapshot.commit)
+        tip = _check_heads(model, bundle, shallow_eat.expected_bundle_commit(snapshot))
         repo = find_repo(folder) if os.path.isdir(folder) else None
         if repo is None:
             _refuse_new_folder_in_repo(folder)
-            return _clone(model, bundle, folder)
+            return shallow_eat.annotate(_clone(model, bundle, folder), snapshot)
         with repo_lock(repo, history_of(repo)):
-            return _eat_into(repo, model, bundle, tip)
+            return shallow_eat.annotate(_eat_into(repo, model, bundle, tip, snapshot), snapshot)
 
 
 def _check_heads(model: str, bundle: str, commit: Optional[str]) -> str:
@@ -115,7 +118,7 @@ def _clone(model: str, bundle: str, folder: str) -> EatResult:
     return EatResult(model, folder, commit, cloned=True, files_changed=len(gitrun.split_z(files)))
 
 
-def _eat_into(repo: Repo, model: str, bundle: str, tip: str) -> EatResult:
+def _eat_into(repo: Repo, model: str, bundle: str, tip: str, snapshot: Snapshot) -> EatResult:
     hist = history_of(repo)
     pending = history.read(hist, repo.top).last()
     if pending is not None and pending.state != EATEN:
@@ -126,6 +129,8 @@ def _eat_into(repo: Repo, model: str, bundle: str, tip: str) -> EatResult:
     item_id = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
     prefix = f"refs/jellyml/{item_id}"
     commit = _fetch(repo, bundle, tip, f"{prefix}/snapshot")
+    # issue 9: a shallow snapshot's real commit, rebuilt on its base when the repo has it
+    commit = shallow_eat.resolve_snapshot_commit(repo, snapshot, commit, f"{prefix}/snapshot")
     try:
         stay = model_stays(repo, model, commit)
         saved = savepoint.save(repo, f"jellyml: before eating {os.path.basename(model)}", skip=stay)

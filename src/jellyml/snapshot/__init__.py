@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..errors import SnapshotWarning
 from .build import MAX_LISTED, SNAPSHOT_MESSAGE, RepoSnapshot, snapshot_repo, temporary_bundle_path
+from .bundling import AUTO_FULL_HISTORY_LIMIT, HISTORY_MODES
 from .guards import (
     DEFAULT_MAX_TOTAL_SIZE,
     DEFAULT_MAX_UNTRACKED_FILE_SIZE,
@@ -17,11 +18,15 @@ from .guards import (
     Guards,
     LeftOut,
 )
+from .report import LARGE_SNAPSHOT_WARNING
 
 __all__ = [
+    "AUTO_FULL_HISTORY_LIMIT",
     "DEFAULT_MAX_TOTAL_SIZE",
     "DEFAULT_MAX_UNTRACKED_FILE_SIZE",
     "DEFAULT_SECRET_PATTERNS",
+    "HISTORY_MODES",
+    "LARGE_SNAPSHOT_WARNING",
     "MAX_LISTED",
     "SNAPSHOT_MESSAGE",
     "Guards",

@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import os
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,21 +28,15 @@ from ..errors import (
     NotAFolderError,
     NotAGitRepoError,
     PathNotFoundError,
-    SnapshotTooLargeError,
     SnapshotWarning,
 )
 from ..gitcore import run as gitrun
-from ..gitcore.bundle import create_bundle
-from ..gitcore.index import (
-    NO_SPLIT,
-    add_paths,
-    commit_tree,
-    list_untracked,
-    temporary_index,
-    temporary_store,
-)
+from ..gitcore import shallow
+from ..gitcore.index import NO_SPLIT, commit_tree, temporary_index, temporary_store
 from ..gitcore.repo import Repo, locate
+from . import bundling, report, which
 from .guards import Guards, LeftOut
+from .stage import stage_working_tree
 
 SNAPSHOT_MESSAGE = "JellyML snapshot"
 #: The metadata lists at most this many changed, included or left-out files (each).
@@ -68,6 +63,18 @@ class RepoSnapshot:
     submodules: list[dict[str, str]] = field(default_factory=list)
     remotes: dict[str, str] = field(default_factory=dict)
     created_git_repo: bool = False
+    #: "full" or "shallow" (what the bundle holds), what was asked, and why.
+    history: str = bundling.FULL
+    history_requested: str = bundling.AUTO
+    history_reason: str = ""
+    #: The commit the bundle holds: ``commit`` itself, or (shallow) its parentless twin.
+    bundle_commit: str = ""
+    #: ``git cat-file commit <commit>``: eat rebuilds the real commit from it.
+    snapshot_commit_object: str = ""
+    repo_chosen_by: str = which.BY_ARGUMENT
+    entry_script: Optional[str] = None
+    exclude: list[str] = field(default_factory=list)
+    index_flags_ignored: list[str] = field(default_factory=list)
 
     def git_metadata(self) -> dict[str, object]:
         """The metadata's ``git`` part. File lists stop at ``MAX_LISTED`` entries (a first
@@ -87,6 +94,16 @@ class RepoSnapshot:
             "submodule_contents_included": False,
             "remotes": self.remotes,
             "created_git_repo": self.created_git_repo,
+            "history": self.history,
+            "history_requested": self.history_requested,
+            "history_reason": self.history_reason,
+            "bundle_commit": self.bundle_commit or self.commit,
+            "snapshot_commit_object": self.snapshot_commit_object,
+            "repo_path": self.repo_root,
+            "repo_chosen_by": self.repo_chosen_by,
+            "entry_script": self.entry_script,
+            "exclude": self.exclude,
+            **_capped("index_flags_ignored", self.index_flags_ignored),
         }
 
 
@@ -111,48 +128,101 @@ def snapshot_repo(
     bundle_path: str,
     create_git_repo: bool = False,
     guards: Optional[Guards] = None,
+    history: str = bundling.AUTO,
+    exclude: Sequence[str] = (),
 ) -> RepoSnapshot:
     """Bundle the repository containing ``path`` (working tree as it is) into ``bundle_path``.
 
-    A clean tree gives a bundle of HEAD and its history. A dirty one gives a bundle of a snapshot
-    commit whose parent is HEAD and whose tree is the working tree, untracked files included
-    (``.gitignore`` respected, ``guards`` applied). The repository is never written to.
+    ``path=None``: the repository of the entry script, else the current directory (``which``).
+    A clean tree gives HEAD, a dirty one a snapshot commit whose parent is HEAD and whose tree
+    is the working tree, untracked files included (``.gitignore`` respected, ``guards`` and
+    ``exclude`` applied). ``history`` says how much history the bundle carries
+    (``bundling``). The repository is never written to.
     """
+    started = time.perf_counter()
     gitrun.check_git()
-    guards = guards or Guards()
+    job = _Job(
+        bundle_path=bundle_path,
+        guards=guards or Guards(),
+        history=bundling.check_history(history),
+        exclude=[exclude] if isinstance(exclude, str) else list(exclude),
+    )
+    choice = which.choose(path, create_git_repo=create_git_repo)
     with tempfile.TemporaryDirectory(prefix="jellyml-snapshot-") as tmp:
-        target = _locate(path, tmp, create_git_repo)
-        repo = target.repo
-        store = temporary_store(repo, tmp)
-        env = {
-            "GIT_DIR": repo.git_dir,
-            "GIT_WORK_TREE": repo.top,
-            "GIT_OBJECT_DIRECTORY": os.path.join(store, "objects"),
-            **temporary_index(repo, tmp),
-        }
-        included, left_out = _stage_working_tree(repo, env, guards)
-        commit, changed = _commit(target, env, _git(repo, env, "write-tree"))
-        has_submodules = os.path.exists(os.path.join(repo.top, ".gitmodules"))
-        create_bundle(store, commit, bundle_path)
-        size = os.path.getsize(bundle_path)
-        if size > guards.max_total_size:
-            os.unlink(bundle_path)
-            raise SnapshotTooLargeError(size, guards.max_total_size, "git bundle")
-        _warn_left_out(left_out)
-        return RepoSnapshot(
-            bundle_path=bundle_path,
-            commit=commit,
-            base_commit=repo.head,
-            branch=repo.short_branch,
-            dirty=commit != repo.head,
-            repo_root=repo.top,
-            changed_files=changed,
-            untracked_included=[os.fsdecode(p) for p in included],
-            left_out=left_out,
-            submodules=_submodules(repo, env, commit) if has_submodules else [],
-            remotes=_remotes(repo),
-            created_git_repo=target.created,
-        )
+        target = _locate(choice, tmp, create_git_repo)
+        which.warn_if_cwd_elsewhere(choice, target.repo.top)
+        result, files = _build(target, choice, job, tmp)
+    report.log_snapshot(
+        size=os.path.getsize(bundle_path),
+        files=files,
+        seconds=time.perf_counter() - started,
+        history=result.history,
+        top=result.repo_root,
+    )
+    return result
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What the caller asked for."""
+
+    bundle_path: str
+    guards: Guards
+    history: str
+    exclude: list[str]
+
+
+def _build(target: _Target, choice: which.Choice, job: _Job, tmp: str) -> tuple[RepoSnapshot, int]:
+    """Stage, commit and bundle in ``tmp``; the snapshot and its number of index entries."""
+    repo = target.repo
+    store = temporary_store(repo, tmp)
+    env = {
+        "GIT_DIR": repo.git_dir,
+        "GIT_WORK_TREE": repo.top,
+        "GIT_OBJECT_DIRECTORY": os.path.join(store, "objects"),
+        **temporary_index(repo, tmp),
+    }
+    staged = stage_working_tree(repo, env, job.guards, job.exclude, tmp)
+    tree = _git(repo, env, "write-tree")
+    commit, changed = _commit(target, env, tree)
+    raw = shallow.raw_commit(repo.top, commit, env)
+    bundled = bundling.write_bundle(
+        repo,
+        store,
+        commit,
+        raw,
+        bundle_path=job.bundle_path,
+        requested=job.history,
+        max_total_size=job.guards.max_total_size,
+        trivial=not shallow.parents(raw),
+    )
+    report.warn_if_large(bundled.size, repo.top, env, tree, bundled.history)
+    _warn_left_out(staged.left_out)
+    has_submodules = os.path.exists(os.path.join(repo.top, ".gitmodules"))
+    result = RepoSnapshot(
+        bundle_path=job.bundle_path,
+        commit=commit,
+        base_commit=repo.head,
+        branch=repo.short_branch,
+        dirty=commit != repo.head,
+        repo_root=repo.top,
+        changed_files=changed,
+        untracked_included=[os.fsdecode(p) for p in staged.included],
+        left_out=staged.left_out,
+        submodules=_submodules(repo, env, commit) if has_submodules else [],
+        remotes=_remotes(repo),
+        created_git_repo=target.created,
+        history=bundled.history,
+        history_requested=job.history,
+        history_reason=bundled.reason,
+        bundle_commit=bundled.bundle_commit,
+        snapshot_commit_object=raw.decode("utf-8", "surrogateescape"),
+        repo_chosen_by=choice.chosen_by,
+        entry_script=choice.entry_script,
+        exclude=job.exclude,
+        index_flags_ignored=staged.flags_ignored,
+    )
+    return result, report.index_entries(env["GIT_INDEX_FILE"])
 
 
 def _git(repo: Repo, env: dict[str, str], *args: str, stdin: Optional[bytes] = None) -> str:
@@ -160,8 +230,8 @@ def _git(repo: Repo, env: dict[str, str], *args: str, stdin: Optional[bytes] = N
     return proc.stdout.decode("utf-8", "surrogateescape").rstrip("\n")
 
 
-def _locate(path: Optional[str], tmp: str, create_git_repo: bool) -> _Target:
-    folder = os.path.abspath(os.path.expanduser(path if path is not None else os.getcwd()))
+def _locate(choice: which.Choice, tmp: str, create_git_repo: bool) -> _Target:
+    folder = choice.folder
     if not os.path.isdir(folder):
         if os.path.exists(folder):
             raise NotAFolderError(folder)
@@ -169,11 +239,7 @@ def _locate(path: Optional[str], tmp: str, create_git_repo: bool) -> _Target:
     paths = locate(folder)
     if paths is None:
         if not create_git_repo:
-            raise NotAGitRepoError(
-                folder,
-                hint="Run `git init` there, or pass create_git_repo=True to snapshot the folder "
-                "without leaving a repository behind.",
-            )
+            raise NotAGitRepoError(folder, hint=choice.not_a_repo_hint())
         return _scratch_repo(folder, tmp)
     head = gitrun.run(
         ["show", "-s", f"--format={_HEAD_FORMAT}", "--date=raw", "HEAD"], cwd=folder, check=False
@@ -205,38 +271,6 @@ def _scratch_repo(folder: str, tmp: str) -> _Target:
         object_format="sha1",
     )
     return _Target(repo, created=True)
-
-
-def _stage_working_tree(
-    repo: Repo, env: dict[str, str], guards: Guards
-) -> tuple[list[bytes], list[LeftOut]]:
-    """Make the temporary index match the working tree, minus what the guards leave out."""
-    included: list[bytes] = []
-    left_out: list[LeftOut] = []
-    total = 0
-    for rel in list_untracked(repo, env):
-        size = _lstat_size(os.path.join(os.fsencode(repo.top), rel))
-        reason = guards.reason_to_leave_out(os.fsdecode(rel), size)
-        if reason is None:
-            included.append(rel)
-            total += size
-        else:
-            left_out.append(LeftOut(os.fsdecode(rel), reason))
-    if total > guards.max_total_size:
-        raise SnapshotTooLargeError(total, guards.max_total_size, "untracked files total")
-    if not left_out:
-        _git(repo, env, "add", "-A")
-    else:
-        _git(repo, env, "add", "-u")
-        add_paths(repo, env, included, force=False)
-    return included, left_out
-
-
-def _lstat_size(path: bytes) -> int:
-    try:
-        return os.lstat(path).st_size
-    except OSError:  # removed since git listed it; git add will skip it too
-        return 0
 
 
 def _commit(target: _Target, env: dict[str, str], tree: str) -> tuple[str, list[dict[str, str]]]:
@@ -318,7 +352,7 @@ def _warn_left_out(left_out: list[LeftOut]) -> None:
     warnings.warn(
         f"JellyML left {len(left_out)} untracked file(s) out of the snapshot: {listed}{more}.",
         SnapshotWarning,
-        stacklevel=4,
+        stacklevel=5,
     )
 
 

@@ -35,8 +35,10 @@ def create_snapshot(
     secret_patterns: Sequence[str] = DEFAULT_SECRET_PATTERNS,
     max_total_size: int = DEFAULT_MAX_TOTAL_SIZE,
     distributed: bool = True,
+    history: str = "auto",
+    exclude: Sequence[str] = (),
 ) -> dict[str, torch.Tensor]:
-    """Snapshot the code in ``git_repo_path`` (default: the current directory) as tensors.
+    """Snapshot the code in ``git_repo_path`` (default: the entry script's repository) as tensors.
 
     Save the result inside your checkpoint: ``torch.save({..., **snapshot}, path)``. The
     snapshot is a git bundle of HEAD (clean tree) or of a commit on top of HEAD holding the
@@ -46,18 +48,31 @@ def create_snapshot(
 
     Args:
         git_repo_path: a folder inside the repository; the whole repository is snapshotted.
+            None: the repository holding the entry script (``__main__.__file__``, or
+            ``sys.argv[0]`` when it is a file), whatever the current directory; the current
+            directory when there is no entry script (a notebook, ``python -c``) or the script
+            is not in a repository. The metadata records which repository and why.
         out_git_bundle_path: also write the bundle to this path.
         create_git_repo: snapshot a folder that is not a git repository. The repository used
             for that lives in a temporary folder and is removed: no ``.git`` is left behind.
         max_untracked_file_size: untracked files larger than this are left out (with a warning).
         secret_patterns: untracked files whose names match one of these are left out (warning).
-        max_total_size: refuse (``SnapshotTooLargeError``) a bundle larger than this.
+        max_total_size: refuse (``SnapshotTooLargeError``) a bundle larger than this. With
+            ``history="auto"``, a full bundle over it is first made again without history.
         distributed: in a ``torch.distributed`` job (an initialized default process group of two
             ranks or more), make the snapshot on global rank 0 only and broadcast it, so git runs
             once and every rank gets identical bytes. The call is then collective: every rank
             must make it. A failure on rank 0 is raised on every rank (same class, same message).
             ``out_git_bundle_path`` is written by rank 0 only. False: every process makes its
             own snapshot, as without a process group.
+        history: ``"full"``: the bundle carries the history. ``"shallow"``: only the
+            snapshot's tree (a commit with no parent); the metadata keeps the real commit, so
+            eating it where the base commit exists restores the very same commit.
+            ``"auto"``: full while the history stays under
+            ``jellyml.snapshot.AUTO_FULL_HISTORY_LIMIT`` (16 MiB), shallow above it, with a
+            warning. A shallow clone always gives a shallow snapshot.
+        exclude: gitignore-style patterns of untracked paths to leave out (a ``.venv`` that is
+            not ignored, data folders); recorded in the metadata's ``left_out``.
 
     Returns:
         ``{"jellyml_code_snapshot": uint8 tensor, "jellyml_snapshot_metadata": uint8 tensor}``.
@@ -65,7 +80,8 @@ def create_snapshot(
     Raises:
         NotAGitRepoError, PathNotFoundError, BareRepoError, GitNotFoundError, GitTooOldError,
         GitCommandError, SnapshotTooLargeError, TorchMissingError, OutputPathError,
-        DistributedSnapshotError: all ``JellyMLError`` subclasses.
+        DistributedSnapshotError, InvalidSnapshotOptionError: all ``JellyMLError``
+        subclasses.
     """
     torch = _import_torch()
     world = distributed_world(torch) if distributed else None
@@ -81,12 +97,19 @@ def create_snapshot(
                 secret_patterns=secret_patterns,
                 max_total_size=max_total_size,
                 distributed=False,
+                history=history,
+                exclude=exclude,
             ),
         )
     guards = Guards(max_untracked_file_size, tuple(secret_patterns), max_total_size)
     with temporary_bundle_path() as bundle:
         repo = snapshot_repo(
-            git_repo_path, bundle_path=bundle, create_git_repo=create_git_repo, guards=guards
+            git_repo_path,
+            bundle_path=bundle,
+            create_git_repo=create_git_repo,
+            guards=guards,
+            history=history,
+            exclude=list(exclude),
         )
         metadata = encode_metadata(snapshot_metadata(repo))
         snapshot = _read_into_tensor(torch, bundle, repo.commit, metadata[1])
