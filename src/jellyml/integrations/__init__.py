@@ -25,18 +25,25 @@ class RunSnapshot:
     """``jellyml.create_snapshot``'s options, and the snapshot once it is made.
 
     The options are checked when this is built (a misspelt option fails when the Trainer is
-    set up, not minutes into the run), and the repository is fixed then: the current
-    directory if ``git_repo_path`` is not given, even if the script changes directory later.
+    set up, not minutes into the run), and the repository is fixed then: without
+    ``git_repo_path``, the entry script's repository (as ``create_snapshot`` chooses it), or the
+    current directory as it is now when that is the choice, even if the script changes
+    directory later.
     Unknown names are refused with ``TypeError`` by ``create_snapshot``'s own signature, so
     options added to it later (``history``, ``exclude``, ...) pass through unnamed here.
     """
 
     def __init__(self, options: Mapping[str, Any]) -> None:
         from ..snapshot.create import create_snapshot
+        from ..snapshot.which import BY_CWD, choose
 
         options = dict(options)
         path = options.get("git_repo_path")
-        options["git_repo_path"] = os.path.abspath(path if path is not None else os.getcwd())
+        if path is not None:
+            options["git_repo_path"] = os.path.abspath(path)
+        elif choose(None, create_git_repo=bool(options.get("create_git_repo"))).chosen_by == BY_CWD:
+            # The entry script's choice does not move; a choice of the current directory would.
+            options["git_repo_path"] = os.getcwd()
         inspect.signature(create_snapshot).bind(**options)
         self.options = options
         self.snapshot: Optional[dict[str, Any]] = None

@@ -54,9 +54,10 @@ _CHECKPOINT_PREFIX = "checkpoint"  # transformers.trainer_utils.PREFIX_CHECKPOIN
 class JellyMLCallback(TrainerCallback):
     """Writes a snapshot of your code into every checkpoint folder the Trainer saves.
 
-    Args: as ``jellyml.create_snapshot`` (``git_repo_path`` defaults to the repository holding
-    the current directory, now; ``out_git_bundle_path``, ``create_git_repo``, and the keyword
-    options such as ``max_total_size``). Unknown options fail here, with ``TypeError``.
+    Args: as ``jellyml.create_snapshot`` (``git_repo_path`` defaults to the entry script's
+    repository, or the current directory as it is now; ``out_git_bundle_path``,
+    ``create_git_repo``, and the keyword options such as ``history``, ``exclude``). Unknown
+    options fail here, with ``TypeError``.
     """
 
     def __init__(
