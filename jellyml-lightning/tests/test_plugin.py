@@ -322,8 +322,8 @@ def test_a_snapshot_failure_stops_the_script_when_the_plugin_is_built(tmp_path):
 def test_options_reach_create_snapshot(dirty_repo):
     with pytest.raises(jellyml.SnapshotTooLargeError):
         JellyMLLightningPlugin(str(dirty_repo.path), max_total_size=10)
-    with pytest.warns(jellyml.SnapshotWarning, match="extra.py"):
-        plugin = JellyMLLightningPlugin(str(dirty_repo.path), secret_patterns=["extra.*"])
+    with pytest.warns(jellyml.SnapshotWarning, match="notes.txt"):
+        plugin = JellyMLLightningPlugin(str(dirty_repo.path), secret_patterns=["notes*"])
     meta = json.loads(plugin.snapshot[jellyml.METADATA_KEY].numpy().tobytes()[1024:])
     assert meta["git"]["untracked_included"] == []
 
@@ -336,7 +336,7 @@ def test_the_spec_import_works_with_both_trainers(dirty_repo, monkeypatch):
         trainer = pl.Trainer(plugins=[plugin], logger=False)
         assert trainer.strategy.checkpoint_io is plugin
         meta = json.loads(plugin.snapshot[jellyml.METADATA_KEY].numpy().tobytes()[1024:])
-        assert meta["git"]["untracked_included"] == ["model/extra.py"]
+        assert meta["git"]["untracked_included"] == ["notes.txt", "untracked dir/notes é.txt"]
         # The strategy filled in its own default IO as the wrapped one.
         assert isinstance(
             trainer.strategy.checkpoint_io.checkpoint_io, pl.plugins.TorchCheckpointIO
