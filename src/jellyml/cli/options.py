@@ -95,8 +95,13 @@ class JellyParser(argparse.ArgumentParser):
             super()._check_value(action, value)
             return
         visible = [choice.dest for choice in action._choices_actions]
-        close = _closest(str(value), list(action.choices))
-        hint = f" Did you mean {close!r}?" if close else ""
+        primary = {id(action.choices[name]): name for name in visible}
+        # An alias may match, and its command's name is suggested; a hidden command never is.
+        names = {
+            name: primary[id(sub)] for name, sub in action.choices.items() if id(sub) in primary
+        }
+        close = _closest(str(value), list(names))
+        hint = f" Did you mean {names[close]!r}?" if close else ""
         raise argparse.ArgumentError(
             None, f"unknown command {value!r}.{hint} Commands: {', '.join(visible)}."
         )

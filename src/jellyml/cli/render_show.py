@@ -10,7 +10,7 @@ from .render import SHOWN, summary, value
 
 TYPE_CHECKING = False  # not typing's: see options.py (start-up time)
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Optional
 
 #: Below this many columns for the values, they go under their label instead of beside it.
 _MIN_VALUE_COLUMNS = 40
@@ -43,7 +43,7 @@ def _rows(doc: dict[str, Any], everything: bool) -> list[tuple[str, list[str]]]:
     return [
         ("commit", _one(doc.get("commit"))),
         ("base commit", _one(doc.get("base_commit"))),
-        ("branch", _one(doc.get("branch"), none="(detached HEAD)")),
+        ("branch", _one(doc.get("branch"), none=_detached(doc))),
         ("uncommitted work", _yes_no(doc.get("dirty"))),
         ("changed files", _files(doc, "changed_files", limit, _change)),
         ("untracked included", _files(doc, "untracked_included", limit, value)),
@@ -69,6 +69,11 @@ def _one(found: Any, *, none: Any = None) -> list[str]:
     if found is None:
         return [none] if none else []
     return [value(found)]
+
+
+def _detached(doc: dict[str, Any]) -> Optional[str]:
+    # No branch means a detached HEAD only where the git section was recorded (and valid).
+    return "(detached HEAD)" if doc.get("dirty") is not None else None
 
 
 def _yes_no(found: Any) -> list[str]:
