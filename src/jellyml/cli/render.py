@@ -180,7 +180,7 @@ SHOWN = 10
 
 
 def summary(items: list[str], *, limit: int = SHOWN, more: str = "") -> list[str]:
-    """``items`` (markup) as lines, the first ``limit`` of them and a count of the rest."""
+    """``items`` as lines, the first ``limit`` of them and a count of the rest."""
     if len(items) <= limit:
         return items
     return [*items[:limit], f"... and {len(items) - limit:,} more{more}"]

@@ -1,12 +1,16 @@
 """`jellyml show` for people: a label and its values per row, long lists summarised.
 
-Ids and paths are never cut: a row that does not fit beside its label goes under it, and a
-value longer than the terminal wraps (the terminal's own soft wrap), never an ellipsis.
+Ids and paths are never cut: values go under their labels on a narrow terminal, and a long
+value wraps at its spaces only (an id or a path is one word), never with an ellipsis. Values
+are built as plain text (``clean``ed) and escaped for markup only once wrapped.
 """
 
 from __future__ import annotations
 
-from .render import SHOWN, summary, value
+import textwrap
+
+from .console import escape
+from .render import SHOWN, clean, summary
 
 TYPE_CHECKING = False  # not typing's: see options.py (start-up time)
 if TYPE_CHECKING:
@@ -21,16 +25,21 @@ def show_lines(doc: dict[str, Any], *, width: int, everything: bool) -> list[str
     """The lines (rich markup) that describe ``doc``, fitted to ``width`` columns."""
     rows = [(label, lines) for label, lines in _rows(doc, everything) if lines]
     label_width = max(len(label) for label, _lines in rows)
-    beside = width - label_width - 2 >= _MIN_VALUE_COLUMNS
-    out = [f"[bold]snapshot in {value(doc['model'])}[/]"]
+    room = width - label_width - 2
+    # Beside the labels only when every word fits there: an id or a path is never cut.
+    longest = max((len(word) for _label, lines in rows for line in lines for word in line.split()))
+    beside = room >= _MIN_VALUE_COLUMNS and longest <= room
+    indent = label_width + 2 if beside else 2
+    out = [f"[bold]snapshot in {escape(clean(doc['model']))}[/]"]
     for label, lines in rows:
+        wrapped = [escape(part) for line in lines for part in _wrap(line, width - indent)]
         if beside:
             pad = " " * (label_width - len(label))
-            out.append(f"[bold]{label}[/]{pad}  {lines[0]}")
-            out += [" " * (label_width + 2) + line for line in lines[1:]]
+            out.append(f"[bold]{label}[/]{pad}  {wrapped[0]}")
+            out += [" " * indent + line for line in wrapped[1:]]
         else:
             out.append(f"[bold]{label}[/]")
-            out += ["  " + line for line in lines]
+            out += [" " * indent + line for line in wrapped]
     if doc.get("format_version") == 1:
         out.append("(written by JellyML 1.0.0, which recorded no metadata)")
     elif not doc.get("has_metadata"):
@@ -38,18 +47,27 @@ def show_lines(doc: dict[str, Any], *, width: int, everything: bool) -> list[str
     return out
 
 
+def _wrap(line: str, width: int) -> list[str]:
+    if len(line) <= width:
+        return [line]
+    parts = textwrap.wrap(
+        line, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False
+    )
+    return parts or [line]
+
+
 def _rows(doc: dict[str, Any], everything: bool) -> list[tuple[str, list[str]]]:
-    limit = 10**12 if everything else SHOWN
+    limit = 10**12 if everything else SHOWN  # (lines here are plain text, cleaned)
     return [
         ("commit", _one(doc.get("commit"))),
         ("base commit", _one(doc.get("base_commit"))),
         ("branch", _one(doc.get("branch"), none=_detached(doc))),
         ("uncommitted work", _yes_no(doc.get("dirty"))),
         ("changed files", _files(doc, "changed_files", limit, _change)),
-        ("untracked included", _files(doc, "untracked_included", limit, value)),
+        ("untracked included", _files(doc, "untracked_included", limit, clean)),
         ("untracked left out", _files(doc, "left_out", limit, _left_out)),
         ("submodules", _files(doc, "submodules", limit, _submodule)),
-        ("remotes", [f"{value(k)} {value(v)}" for k, v in (doc.get("remotes") or {}).items()]),
+        ("remotes", [f"{clean(k)} {clean(v)}" for k, v in (doc.get("remotes") or {}).items()]),
         ("repository", _repository(doc)),
         ("history", _one(doc.get("history"))),
         ("created at", _one(doc.get("created_at"))),
@@ -68,7 +86,7 @@ def _rows(doc: dict[str, Any], everything: bool) -> list[tuple[str, list[str]]]:
 def _one(found: Any, *, none: Any = None) -> list[str]:
     if found is None:
         return [none] if none else []
-    return [value(found)]
+    return [clean(found)]
 
 
 def _detached(doc: dict[str, Any]) -> Optional[str]:
@@ -97,21 +115,21 @@ def _files(doc: dict[str, Any], field: str, limit: int, fmt: Any) -> list[str]:
 
 
 def _change(item: dict[str, str]) -> str:
-    return f"{value(item['status'])} {value(item['path'])}"
+    return f"{clean(item['status'])} {clean(item['path'])}"
 
 
 def _left_out(item: dict[str, str]) -> str:
-    return f"{value(item['path'])} ({value(item['reason'])})"
+    return f"{clean(item['path'])} ({clean(item['reason'])})"
 
 
 def _submodule(item: dict[str, str]) -> str:
-    return f"{value(item['path'])} at {value(item['commit'])}"
+    return f"{clean(item['path'])} at {clean(item['commit'])}"
 
 
 def _repository(doc: dict[str, Any]) -> list[str]:
     lines = _one(doc.get("repo_path") or doc.get("repo_name"))
     if lines and doc.get("repo_chosen_by"):
-        lines[0] += f" (chosen by {value(doc['repo_chosen_by'])})"
+        lines[0] += f" (chosen by {clean(doc['repo_chosen_by'])})"
     if doc.get("created_git_repo"):
         lines.append("(made a new repository: the folder was not one)")
     return lines
@@ -120,7 +138,7 @@ def _repository(doc: dict[str, Any]) -> list[str]:
 def _python(doc: dict[str, Any]) -> list[str]:
     lines = _one(doc.get("python"))
     if doc.get("python_executable"):
-        lines.append(value(doc["python_executable"]))
+        lines.append(clean(doc["python_executable"]))
     return lines
 
 
@@ -133,4 +151,4 @@ def _packages(packages: Any, everything: bool) -> list[str]:
         return []
     if not everything:
         return [f"{len(packages):,} installed{_ALL_HINT if packages else ''}"]
-    return [f"{value(name)}=={value(version)}" for name, version in packages.items()]
+    return [f"{clean(name)}=={clean(version)}" for name, version in packages.items()]
