@@ -7,7 +7,6 @@ replaced only when asked (``force``); ``-`` means standard output, as for git an
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import sys
@@ -76,10 +75,12 @@ def extract(
 def _check_target(model: str, target: str, *, force: bool) -> None:
     if os.path.isdir(target):
         raise OutputPathError(target, "it is a directory")
-    with contextlib.suppress(OSError):  # OSError: the output does not exist yet
-        if os.path.samefile(model, target):
-            # Replacing it would put the bundle where the checkpoint was, destroying it.
-            raise OutputPathError(target, "it is the model file itself")
+    try:
+        same = os.path.samefile(model, target)
+    except OSError:  # the output does not exist yet
+        same = False
+    if same:  # replacing it would put the bundle where the checkpoint was, destroying it
+        raise OutputPathError(target, "it is the model file itself")
     if not force and os.path.lexists(target):
         raise OutputExistsError(target)
 

@@ -7,8 +7,6 @@ are built as plain text (``clean``ed) and escaped for markup only once wrapped.
 
 from __future__ import annotations
 
-import textwrap
-
 from .console import escape
 from .render import SHOWN, clean, summary
 
@@ -50,6 +48,8 @@ def show_lines(doc: dict[str, Any], *, width: int, everything: bool) -> list[str
 def _wrap(line: str, width: int) -> list[str]:
     if len(line) <= width:
         return [line]
+    import textwrap  # only on a terminal narrower than a value
+
     parts = textwrap.wrap(
         line, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False
     )
