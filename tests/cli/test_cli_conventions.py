@@ -102,7 +102,7 @@ def test_git_without_args_is_a_usage_error(make_repo, tmp_path):
     make_model(source.path, model)
     proc = jellyml("git", str(model), cwd=tmp_path, check=2)
     assert proc.stdout == ""
-    assert proc.stderr.startswith("usage: jellyml git ") and "MODEL_FILE ARGS..." in proc.stderr
+    assert proc.stderr.startswith("usage: jellyml git ") and "model_file ARGS..." in proc.stderr
     assert "ARGS are missing" in proc.stderr
     assert "[ARGS" not in jellyml("git", "-h", cwd=tmp_path).stdout  # ARGS are not optional
 

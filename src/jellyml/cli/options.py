@@ -213,7 +213,9 @@ def add_common(
     subcommand's default.
     """
     if code_dir:
-        parser.add_argument("-c", "--code-dir", dest="code_dir", default=None, help=CODE_DIR_HELP)
+        parser.add_argument(
+            "-c", "--code-dir", dest="code_dir", metavar="DIR", default=None, help=CODE_DIR_HELP
+        )
         parser.add_argument("--code_dir", dest="code_dir", help=argparse.SUPPRESS)
     default = False if root else argparse.SUPPRESS
     for short, long, hidden, help_text in COMMON_FLAGS:

@@ -14,9 +14,8 @@ from ..options import add_common, add_parser
 SHELLS = ("bash", "zsh", "fish")
 DESCRIPTION = (
     "Print the shell code that makes TAB complete jellyml's commands, options and files. "
-    "Install it once: bash: echo 'eval \"$(jellyml completion bash)\"' >> ~/.bashrc; "
-    "zsh: echo 'eval \"$(jellyml completion zsh)\"' >> ~/.zshrc; "
-    "fish: jellyml completion fish > ~/.config/fish/completions/jellyml.fish"
+    "Install it once with the line for your shell, below; for zsh, the bash line with zsh and "
+    "~/.zshrc. It covers jellyml, jelly and jly."
 )
 EXAMPLES = (
     "echo 'eval \"$(jellyml completion bash)\"' >> ~/.bashrc",

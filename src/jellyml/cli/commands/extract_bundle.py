@@ -8,7 +8,7 @@ from ..options import add_common, add_parser
 
 HELP = "write the git bundle in a model file to a file (or to stdout)"
 DESCRIPTION = (
-    "Write the git bundle of the snapshot in MODEL_FILE to a file: git can clone, fetch from and "
+    "Write the git bundle of the snapshot in model_file to a file: git can clone, fetch from and "
     "list it. The file is readable by you only (mode 0600), and an existing file is replaced "
     "only with --force. The bundle is checked (sha256) before anything is written."
 )
@@ -27,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "-o",
         "--output-path",
         dest="output_path",
+        metavar="PATH",
         help="where to write the bundle: a file, a folder (<folder>/<model stem>.bundle), or - "
         "for stdout (default: ./<model stem>.bundle)",
     )

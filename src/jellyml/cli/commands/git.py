@@ -8,8 +8,8 @@ from ..options import add_common, add_parser
 
 DESCRIPTION = (
     "Pretty advanced; you probably will not need it. Runs git with ARGS, every {} replaced by "
-    "the path of the git bundle extracted from MODEL_FILE, and exits with git's exit code. "
-    "Everything after MODEL_FILE goes to git as it is (even -h)."
+    "the path of the git bundle extracted from model_file, and exits with git's exit code. "
+    "Everything after model_file goes to git as it is (even -h)."
 )
 EXAMPLES = (
     "jellyml git model.pth clone {} restored      # the snapshot as a new clone",
@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="run git with {} standing for the model's git bundle",
         description=DESCRIPTION,
         examples=EXAMPLES,
-        usage="%(prog)s [-h] [-q] [--no-donut] [--debug] MODEL_FILE ARGS...",
+        usage="%(prog)s [-h] [-q] [--no-donut] [--debug] model_file ARGS...",
     )
     parser.add_argument("model_file", help="the model file whose bundle {} stands for")
     parser.add_argument("git_args", nargs="*", metavar="ARGS", help="arguments for git (required)")
