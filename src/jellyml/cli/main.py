@@ -131,6 +131,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except BrokenPipeError:
         _silence_stdout()
         return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:  # before a command started (parsing): nothing to undo
+        return EXIT_INTERRUPTED
 
 
 def _main(args_list: list[str]) -> int:
