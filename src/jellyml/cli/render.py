@@ -38,8 +38,8 @@ if TYPE_CHECKING:  # only for annotations: rich and restore load when a command 
 
 __all__ = ["clean", "escape", "value"]
 
-# C0 (but newline and tab, which ``clean`` handles), DEL, C1, and the Unicode bidi controls
-# that reorder what a line shows (CVE-2021-42574, "Trojan Source").
+# C0 (tab and newline included: ``clean`` keeps newlines only when asked), DEL, C1, and the
+# Unicode bidi controls that reorder what a line shows (CVE-2021-42574, "Trojan Source").
 _UNSAFE = [*range(0x20), 0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
 _SHOWN = {c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _UNSAFE}
 _KEEP_NEWLINES = {c: s for c, s in _SHOWN.items() if c != 0x0A}
