@@ -116,21 +116,26 @@ def test_completion_scripts(tmp_path, shell):
         assert "complete " in out
 
 
-def test_completion_answers_the_shell(tmp_path):
-    """What the installed script asks the CLI on TAB (argcomplete's protocol)."""
+@pytest.mark.parametrize(
+    "line, expected",
+    [("jellyml ex", ["extract-bundle"]), ("jellyml d", []), ("jellyml eat --co", ["--code-dir"])],
+)
+def test_completion_answers_the_shell(tmp_path, line, expected):
+    """What the installed script asks the CLI on TAB (argcomplete's protocol): commands and
+    dashed options, never the hidden donut or the underscore spellings."""
     answers = tmp_path / "answers"
     env = {
         **os.environ,
         "_ARGCOMPLETE": "1",
-        "COMP_LINE": "jellyml ex",
-        "COMP_POINT": "10",
+        "COMP_LINE": line,
+        "COMP_POINT": str(len(line)),
         "_ARGCOMPLETE_STDOUT_FILENAME": str(answers),
     }
     proc = subprocess.run(
         [sys.executable, "-m", "jellyml"], env=env, cwd=tmp_path, capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stderr
-    assert answers.read_text().split() == ["extract-bundle"]
+    assert answers.read_text().replace("\x0b", " ").split() == expected
 
 
 @needs_pty

@@ -141,7 +141,7 @@ def _main(args_list: list[str]) -> int:
     if "_ARGCOMPLETE" in os.environ:  # a shell asking for completions (see commands/completion)
         import argcomplete
 
-        argcomplete.autocomplete(parser)
+        argcomplete.autocomplete(parser, exclude=["donut"])  # the easter egg stays hidden
     args = parser.parse_args(args_list)
     if git_args is not None:
         args.git_args = git_args
