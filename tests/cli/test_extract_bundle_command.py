@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from test_startup import needs_pty
 
 from jellyml_testkit import jellyml, make_model
 
@@ -73,3 +74,24 @@ def test_the_python_door_takes_force(model, tmp_path):
     with pytest.raises(OutputExistsError):
         extract_bundle(ExtractBundleArgs_dataclass(str(model), str(out)))
     assert extract_bundle(ExtractBundleArgs_dataclass(str(model), str(out), force=True)) == 0
+
+
+@needs_pty
+def test_dash_refuses_a_terminal(model, tmp_path):
+    leader, follower = os.openpty()
+    argv = [sys.executable, "-m", "jellyml", "extract-bundle", str(model), "-o", "-"]
+    proc = subprocess.Popen(argv, stdout=follower, stderr=follower, cwd=tmp_path)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the child closed its end (Linux)
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    out = b"".join(chunks)
+    assert proc.wait() == 2
+    assert b"refusing to write the bundle to a terminal" in out and b"git bundle" not in out

@@ -34,13 +34,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--output_path", dest="output_path", help=argparse.SUPPRESS)
     parser.add_argument("-f", "--force", action="store_true", help="replace an existing file")
     add_common(parser)
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, usage_error=parser.error)
 
 
 def run(args: argparse.Namespace) -> int:
     from ...extract_bundle import STDOUT, extract
     from .. import render
 
+    if args.output_path == STDOUT and _terminal():
+        # As tar does: binary on a terminal garbles it, and is never what was meant.
+        args.usage_error("refusing to write the bundle to a terminal: redirect it (> FILE)")
     snapshot, written = extract(args.model_file, args.output_path, force=args.force)
     if written == STDOUT:
         return 0  # stdout holds the bundle: nothing else may go there
@@ -50,3 +53,12 @@ def run(args: argparse.Namespace) -> int:
         quiet=args.quiet,
     )
     return 0
+
+
+def _terminal() -> bool:
+    import sys
+
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
