@@ -4,11 +4,15 @@ away (`jellyml -h | head -1`)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import subprocess
 import sys
 import zipfile
 
 import pytest
+from test_startup import _plain_env, needs_pty
 
 from jellyml.cli import main as cli_main
 from jellyml_testkit import jellyml, make_model
@@ -85,3 +89,23 @@ def test_head_1_in_a_loop(make_repo, tmp_path):
             assert proc.stderr == "" and proc.stdout.count("\n") == 1, proc.stderr
     proc = _closed_reader(["show", str(model), "--all"], tmp_path)
     assert proc.stderr == "" and proc.returncode == 141
+
+
+@needs_pty
+def test_a_real_ctrl_c_exits_130(tmp_path):
+    """SIGINT while a command runs (the spinning donut, once its first frame is out)."""
+    leader, follower = os.openpty()
+    env = {**_plain_env(), "TERM": "xterm-256color"}
+    argv = [sys.executable, "-m", "jellyml", "donut"]
+    proc = subprocess.Popen(argv, stdout=follower, stderr=subprocess.PIPE, cwd=tmp_path, env=env)
+    os.close(follower)
+    assert os.read(leader, 65536)  # the first frame: the command is running
+    proc.send_signal(signal.SIGINT)
+    assert proc.stderr is not None
+    err = proc.stderr.read().decode()
+    with contextlib.suppress(OSError):
+        while os.read(leader, 65536):
+            pass
+    os.close(leader)
+    assert proc.wait() == 130
+    assert err.startswith("error: Interrupted.") and err.count("\n") == 1, err
