@@ -74,7 +74,7 @@ def _rows(doc: dict[str, Any], everything: bool) -> list[tuple[str, list[str]]]:
         ("host", _one(doc.get("hostname"))),
         ("platform", _one(doc.get("platform"))),
         ("Python", _python(doc)),
-        ("torch", _one(doc.get("torch"), none="(not imported)" if doc["has_metadata"] else None)),
+        ("torch", _one(doc.get("torch"), none=_recorded_none(doc, "torch", "(not imported)"))),
         ("jellyml", _one(doc.get("jellyml"))),
         ("command line", _one(_argv(doc.get("argv")))),
         ("working folder", _one(doc.get("cwd"))),
@@ -91,7 +91,17 @@ def _one(found: Any, *, none: Any = None) -> list[str]:
 
 def _detached(doc: dict[str, Any]) -> Optional[str]:
     # No branch means a detached HEAD only where the git section was recorded (and valid).
-    return "(detached HEAD)" if doc.get("dirty") is not None else None
+    if doc.get("dirty") is None:
+        return None
+    return _recorded_none(doc, "git.branch", "(detached HEAD)")
+
+
+def _recorded_none(doc: dict[str, Any], field: str, meaning: str) -> Optional[str]:
+    """What a null ``field`` means, when the snapshot recorded it as null (not when the file
+    has no metadata, or had a value of the wrong type there)."""
+    if not doc.get("has_metadata") or field in (doc.get("invalid_fields") or ()):
+        return None
+    return meaning
 
 
 def _yes_no(found: Any) -> list[str]:
