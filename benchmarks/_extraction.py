@@ -54,7 +54,7 @@ def _measure_file(ctx: Context, model: str, tmp: str) -> dict[str, Any]:
     env = ctx.env()
     for _ in range(ctx.reps):
         # Interleaved, so that a noisy moment on a shared machine hurts every tool alike.
-        cli = [ctx.jellyml, "fix", "extract-bundle", model, "-o", outs["cli"]]
+        cli = [ctx.jellyml, "fix", "extract-bundle", model, "-o", outs["cli"], "--force"]
         runs["cli"].append(_proc.run(cli, env=env))
         runs["api"].append(_proc.run_child(ctx.python, "extract-api", model, outs["api"], env=env))
         runs["torch"].append(

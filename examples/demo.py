@@ -3,7 +3,7 @@
 1. A small project with one commit, then uncommitted and untracked work on top.
 2. Its training script trains a tiny model and saves it with a snapshot of the code.
 3. The code moves on (new edits).
-4. The code that trained the model comes back in the project (``jellyml load-snapshot-from``).
+4. The code that trained the model comes back in the project (``jellyml eat``).
 5. ``jellyml undo`` puts back the work of step 3, exactly.
 """
 
@@ -78,7 +78,7 @@ def main() -> int:
         git("commit", "-q", "-m", "first", cwd=repo)
         (repo / "train.py").write_text(TRAIN.replace("LR", "0.05"))  # uncommitted edit
         (repo / "notes.txt").write_text("lr 0.05 works better\n")  # untracked file
-        print(run("git", "status", "--short", cwd=repo), end="")
+        run("git", "status", "--short", cwd=repo)  # run() prints the output, once
 
         step("2. train and save the model with its snapshot; see what it recorded")
         run(str(BIN / "python"), "train.py", cwd=repo)
@@ -92,15 +92,15 @@ def main() -> int:
         moved_on = run("git", "status", "--short", cwd=repo)
 
         step("4. get back the exact code that trained model.pth, in the project itself")
-        run(str(BIN / "jellyml"), "load-snapshot-from", "model.pth", "--no_donut", cwd=repo)
+        run(str(BIN / "jellyml"), "eat", "model.pth", cwd=repo)
         assert "lr=0.05" in (repo / "train.py").read_text(), "eat failed"
         assert (repo / "notes.txt").exists() and not (repo / "todo.txt").exists(), "eat failed"
         print("train.py has lr=0.05 and notes.txt is back: the code that trained the model")
 
         step("5. undo: back to the work of step 3")
-        run(str(BIN / "jellyml"), "undo", "--no_donut", cwd=repo)
+        run(str(BIN / "jellyml"), "undo", cwd=repo)
         assert "lr=0.5" in (repo / "train.py").read_text(), "undo failed"
-        assert run("git", "status", "--short", cwd=repo) == moved_on, "undo failed"
+        assert git("status", "--short", cwd=repo) == moved_on, "undo failed"
         print("train.py has lr=0.5 again, todo.txt is staged again: nothing lost")
     print("\ndemo finished")
     return 0

@@ -155,6 +155,14 @@ class OutputPathError(JellyMLError, OSError):
         super().__init__(f"Cannot write {path}: {reason}.")
 
 
+class OutputExistsError(OutputPathError, FileExistsError):
+    """The output file exists and was not to be replaced (``--force`` / ``force=True``)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path, "it already exists")
+        self.hint = "Pass --force to replace it, or choose another path with -o."
+
+
 class PathNotFoundError(JellyMLError, FileNotFoundError):
     """A folder we were pointed at does not exist."""
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 #: Names of the variables, in one place.
 DEBUG_ENV = "JELLYML_DEBUG"
 HOME_ENV = "JELLYML_HOME"
+NO_DONUT_ENV = "JELLYML_NO_DONUT"
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
@@ -37,6 +38,11 @@ def flag(name: str) -> bool:
 def debug() -> bool:
     """``JELLYML_DEBUG``: show the full traceback when something fails."""
     return flag(DEBUG_ENV)
+
+
+def no_donut() -> bool:
+    """``JELLYML_NO_DONUT``: never show the donut logo (as ``--no-donut`` on every call)."""
+    return flag(NO_DONUT_ENV)
 
 
 def no_color() -> bool:

@@ -1,4 +1,5 @@
-"""Every kind of bad model file: one clear line, exit 1, and the repository exactly as it was."""
+"""Every kind of bad model file: one clear line, a failure exit status, and the repository
+exactly as it was. The status (docs/CLI.md): 3 not a checkpoint, 4 no snapshot, 1 otherwise."""
 
 from __future__ import annotations
 
@@ -78,6 +79,20 @@ def bad_files(make_repo, tmp_path):
     return _bad_files(folder, good)
 
 
+def _exit_status(path: Path) -> int:
+    from jellyml import JellyMLError, NotACheckpointError, SnapshotNotFoundError, read_snapshot
+
+    try:
+        read_snapshot(path)
+    except NotACheckpointError:
+        return 3
+    except SnapshotNotFoundError:
+        return 4
+    except JellyMLError:
+        return 1
+    return 1  # readable, refused later (the bundle does not hold the header's commit)
+
+
 def test_bad_model_files_change_nothing(make_repo, bad_files, tmp_path):
     repo = make_repo({"a.py": "mine\n"})
     repo.write("a.py", "uncommitted\n")
@@ -95,7 +110,8 @@ def test_bad_model_files_change_nothing(make_repo, bad_files, tmp_path):
         ):
             if name == "header names another commit" and argv[0] not in ("eat", "load"):
                 continue  # only restoring checks the bundle's commit against the header
-            proc = jellyml(*argv, cwd=cwd, check=1)
+            proc = jellyml(*argv, cwd=cwd, check=None)
+            assert proc.returncode == _exit_status(path), (name, argv, proc.returncode)
             assert proc.stderr.startswith("error: "), (name, argv, proc.stderr)
             assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, name
             assert phrase in proc.stderr, (name, proc.stderr)

@@ -206,6 +206,13 @@ def setup(make_repo: Any, tmp_path: Path) -> Callable[[Case], tuple[Path, Path]]
     return build
 
 
+def exit_status(error: type[errors.JellyMLError]) -> int:
+    """docs/CLI.md: 3 not a checkpoint, 4 a checkpoint without a snapshot, 1 anything else."""
+    if issubclass(error, errors.NotACheckpointError):
+        return 3
+    return 4 if issubclass(error, errors.SnapshotNotFoundError) else 1
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_cli_bad_input(name: str, setup: Callable[[Case], tuple[Path, Path]]) -> None:
     case = CASES[name]
@@ -214,7 +221,7 @@ def test_cli_bad_input(name: str, setup: Callable[[Case], tuple[Path, Path]]) ->
     args = ["fix", "extract-bundle", str(model)]
     if case.output:
         args += ["-o", case.output]
-    out = cli(*args, cwd=work, check=1)
+    out = cli(*args, cwd=work, check=exit_status(case.error))
     assert out.stdout == ""
     lines = out.stderr.splitlines()
     assert len(lines) == 1, out.stderr
@@ -259,7 +266,8 @@ def test_debug_shows_the_traceback(setup: Callable[[Case], tuple[Path, Path]], w
         args = ["--debug", *args]
     elif where == "after":
         args = [*args, "--debug"]
-    out = cli(*args, cwd=work, env={"JELLYML_DEBUG": "1"} if where == "env" else None, check=1)
+    env = {"JELLYML_DEBUG": "1"} if where == "env" else None
+    out = cli(*args, cwd=work, env=env, check=3)  # a truncated file is not a checkpoint
     assert out.stderr.startswith("Traceback (most recent call last):")
     assert "TruncatedCheckpointError" in out.stderr
     assert out.stderr.strip().splitlines()[-1].startswith("error: ")
@@ -275,9 +283,7 @@ def test_cli_writes_the_default_bundle(make_repo: Any, tmp_path: Path) -> None:
     bundle = work / "run 7.bundle"
     commit = jellyml.read_snapshot(model).commit
     assert commit
-    assert (
-        out.stdout == f"Wrote {bundle}: {bundle.stat().st_size:,} bytes (commit {commit[:12]}).\n"
-    )
+    assert out.stdout == f"Wrote {bundle}: {bundle.stat().st_size:,} bytes (commit {commit}).\n"
     repo = clone(bundle, tmp_path / "clone")
     assert git(repo, "rev-parse", "HEAD") == commit
     assert (repo / "config.yaml").read_text() == "epochs: 10\n"

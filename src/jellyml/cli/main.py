@@ -1,4 +1,9 @@
-"""Entry point of the ``jellyml`` / ``jelly`` / ``jly`` commands: parse, dispatch, map errors."""
+"""Entry point of the ``jellyml`` / ``jelly`` / ``jly`` commands: parse, dispatch, map errors.
+
+Exit status (docs/CLI.md): 0 done; 1 failed; 2 usage error (argparse's); 3 the file is not a
+checkpoint; 4 a checkpoint without a JellyML snapshot; 130 interrupted (Ctrl-C); 141 the
+reader of our output went away (``jellyml ... | head``), as git does.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,17 @@ import sys
 
 from .. import settings
 from .._version import __version__
-from .commands import donut, eat, fix, git, show, undo
+from .commands import completion, donut, eat, extract_bundle, fix, git, show, undo
 from .donut import plain_logo
-from .options import COMMON_FLAG_NAMES, add_common, add_subcommands, formatter, styled
+from .options import (
+    COMMON_FLAG_NAMES,
+    JellyParser,
+    add_common,
+    add_subcommands,
+    epilog,
+    formatter,
+    styled,
+)
 
 # Not `from typing import TYPE_CHECKING`: see options.py (start-up time).
 TYPE_CHECKING = False
@@ -20,26 +33,49 @@ if TYPE_CHECKING:
 
     from _typeshed import SupportsWrite
 
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_NOT_A_CHECKPOINT = 3
+EXIT_NO_SNAPSHOT = 4
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
 
-class _MainParser(argparse.ArgumentParser):
-    """The top-level parser: its help starts with the donut (unless ``--no_donut``)."""
+#: The commands, in the order of the help. Another command: one module in commands/ with a
+#: ``register(subparsers)`` that sets ``handler``, added here.
+COMMANDS = (eat, undo, show, git, extract_bundle, fix, completion, donut)
+
+EXAMPLES = (
+    "jellyml show model.pth        # what code trained it",
+    "jellyml eat model.pth && python eval.py; jellyml undo",
+)
+
+
+class _MainParser(JellyParser):
+    """The top-level parser: its help starts with the donut on a terminal."""
 
     show_logo = True
 
     def print_help(self, file: Optional[SupportsWrite[str]] = None) -> None:
-        if self.show_logo:
+        if self.show_logo and file is None and _terminal() and not settings.no_donut():
             if styled(sys.stdout):
                 from . import render  # rich, only on a terminal (start-up time)
 
                 render.logo()
             else:
-                print(plain_logo(__version__), file=sys.stdout if file is None else file)
+                print(plain_logo(__version__))
         super().print_help(file)
 
 
+def _terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 class _PrintVersion(argparse.Action):
-    """``--version``: one plain line. argparse's own version action formats it with the help
-    formatter, which on a terminal means importing rich (~40 ms) to print one line."""
+    """``-V/--version``: one plain line. argparse's own version action formats it with the
+    help formatter, which on a terminal means importing rich (~40 ms) to print one line."""
 
     def __init__(self, option_strings: Sequence[str], dest: str, help: Optional[str] = None):
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
@@ -53,16 +89,15 @@ def build_parser(*, show_logo: bool = True) -> argparse.ArgumentParser:
     parser = _MainParser(
         prog=_prog(),
         description="Embed a snapshot of your code in your PyTorch checkpoints, and get it back.",
-        epilog="Each command has its own -h. Psst: hungry? There is a `donut` in the oven.",
+        epilog="Each command has its own -h. Psst: hungry? There is a `donut` in the oven.\n\n"
+        + epilog(EXAMPLES),
         formatter_class=formatter(),
     )
     parser.show_logo = show_logo
-    parser.add_argument("--version", action=_PrintVersion, help="show the version and exit")
+    parser.add_argument("-V", "--version", action=_PrintVersion, help="show the version and exit")
     add_common(parser, root=True)
-    subparsers = add_subcommands(
-        parser, dest="command", metavar="COMMAND", parser_class=argparse.ArgumentParser
-    )
-    for command in (eat, undo, git, fix, show, donut):
+    subparsers = add_subcommands(parser, dest="command", metavar="COMMAND")
+    for command in COMMANDS:
         command.register(subparsers)
     return parser
 
@@ -85,9 +120,28 @@ def _split_git(argv: list[str]) -> tuple[list[str], Optional[list[str]]]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args_list = list(sys.argv[1:] if argv is None else argv)
+    """Run the command line; return the exit status (never raises, not even SystemExit)."""
+    try:
+        try:
+            code = _main(list(sys.argv[1:] if argv is None else argv))
+        except SystemExit as exc:  # argparse: help, --version, usage errors
+            code = exc.code if isinstance(exc.code, int) else EXIT_FAILURE
+        sys.stdout.flush()  # here, where a closed pipe can still be caught
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:  # before a command started (parsing): nothing to undo
+        return EXIT_INTERRUPTED
+
+
+def _main(args_list: list[str]) -> int:
     args_list, git_args = _split_git(args_list)
-    parser = build_parser(show_logo="--no_donut" not in args_list)
+    parser = build_parser(show_logo=not _NO_DONUT.intersection(args_list))
+    if "_ARGCOMPLETE" in os.environ:  # a shell asking for completions (see commands/completion)
+        import argcomplete
+
+        argcomplete.autocomplete(parser, exclude=["donut"])  # the easter egg stays hidden
     args = parser.parse_args(args_list)
     if git_args is not None:
         args.git_args = git_args
@@ -98,18 +152,33 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return _run(handler, args, debug=args.debug or settings.debug())
 
 
+_NO_DONUT = frozenset({"--no-donut", "--no_donut"})
+
+
+def _silence_stdout() -> None:
+    """After the reader went away: point stdout at /dev/null, so that Python's own flush at
+    exit does not print "Exception ignored ... BrokenPipeError"."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real stdout (tests): nothing to flush
+        pass
+
+
 def _run(
     handler: Callable[[argparse.Namespace], int], args: argparse.Namespace, *, debug: bool
 ) -> int:
     """Run a command; a failure becomes one line on stderr (the traceback too with ``debug``)."""
-    # Imported here, not at the top: parsing and help need neither errors nor render (rich).
-    from ..errors import JellyMLError
+    # Imported here, not at the top: parsing and help need neither errors nor render.
+    from ..errors import JellyMLError, NotACheckpointError, SnapshotNotFoundError
 
     try:
         return int(handler(args))
     except JellyMLError as exc:
         _report(exc, debug=debug)
-        return 1
+        if isinstance(exc, NotACheckpointError):
+            return EXIT_NOT_A_CHECKPOINT
+        return EXIT_NO_SNAPSHOT if isinstance(exc, SnapshotNotFoundError) else EXIT_FAILURE
     except KeyboardInterrupt:
         interrupted = JellyMLError(
             "Interrupted.",
@@ -117,10 +186,12 @@ def _run(
             "finished by running `jellyml undo` again.",
         )
         _report(interrupted, debug=debug)
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        raise  # the reader went away: main() ends quietly
     except OSError as exc:
         _report(JellyMLError(f"{exc.strerror or exc}: {exc.filename or ''}".strip()), debug=debug)
-        return 1
+        return EXIT_FAILURE
 
 
 def _report(exc: BaseException, *, debug: bool) -> None:

@@ -3,6 +3,11 @@
 Building the parser imports nothing but argparse: rich and rich-argparse (~30 ms together) are
 imported only when help is shown on a terminal, and every command imports what it runs inside
 its handler. That keeps `jellyml --help` (and every command's start) fast.
+
+Conventions every command follows through this module: dashed long options (the spec's
+underscore spellings stay accepted, hidden), no abbreviated options (an abbreviation that works
+today would break when an option is added), a suggestion for a mistyped option or command, and
+help that ends with examples.
 """
 
 from __future__ import annotations
@@ -16,12 +21,17 @@ from .. import settings
 # start-up, and only annotations use it here (type checkers take any TYPE_CHECKING as true).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, TextIO
+    from collections.abc import Iterator, Sequence
+    from typing import Any, NoReturn, Optional, TextIO
+
+    from rich.text import Text
 
 CODE_DIR_HELP = (
     "the folder of the git repository to work on (default: the current directory); "
     "a folder inside the repository works too"
 )
+#: Where the examples start in an epilog; the formatters keep what follows line by line.
+EXAMPLES = "examples:"
 
 
 def styled(stream: TextIO) -> bool:
@@ -38,22 +48,121 @@ def styled(stream: TextIO) -> bool:
         return False
 
 
+class _PlainFormatter(argparse.HelpFormatter):
+    """argparse's formatter, except that the examples at the end keep their lines."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        prose, sep, examples = text.partition(EXAMPLES)
+        filled = super()._fill_text(prose, width, indent) if prose.strip() else ""
+        if not sep:
+            return filled
+        lines = [indent + EXAMPLES, *(indent + line for line in examples.strip("\n").split("\n"))]
+        return (filled + "\n\n" if filled else "") + "\n".join(lines)
+
+
 def formatter() -> type[argparse.HelpFormatter]:
     """rich help on a terminal; argparse's plain one otherwise (rich-argparse would still bold
     `quoted` words with NO_COLOR, and costs start-up time for no visible difference)."""
     if not styled(sys.stdout):
-        return argparse.HelpFormatter
+        return _PlainFormatter
     from rich_argparse import RichHelpFormatter
 
-    return RichHelpFormatter
+    class _RichFormatter(RichHelpFormatter):
+        def _rich_fill_text(self, text: Text, width: int, indent: Text) -> Text:
+            from rich.text import Text  # only when help is shown: rich costs ~40 ms
+
+            prose, sep, _examples = text.plain.partition(EXAMPLES)
+            if not sep:
+                return super()._rich_fill_text(text, width, indent)
+            head = super()._rich_fill_text(text[: len(prose)], width, indent) if prose else Text()
+            tail = text[len(prose) :]
+            tail.rstrip()
+            return head + Text("\n").join(indent + line for line in tail.split()) + "\n\n"
+
+    return _RichFormatter
+
+
+class JellyParser(argparse.ArgumentParser):
+    """argparse with suggestions: a mistyped option or command names the closest real one, and
+    the list of commands in an error is the visible one (no hidden command, no alias)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        if not isinstance(action, argparse._SubParsersAction) or value in action.choices:
+            super()._check_value(action, value)
+            return
+        visible = [choice.dest for choice in action._choices_actions]
+        primary = {id(action.choices[name]): name for name in visible}
+        # An alias may match, and its command's name is suggested; a hidden command never is.
+        names = {
+            name: primary[id(sub)] for name, sub in action.choices.items() if id(sub) in primary
+        }
+        close = _closest(str(value), list(names))
+        hint = f" Did you mean {names[close]!r}?" if close else ""
+        raise argparse.ArgumentError(
+            None, f"unknown command {value!r}.{hint} Commands: {', '.join(visible)}."
+        )
+
+    def error(self, message: str) -> NoReturn:
+        prefix = "unrecognized arguments: "
+        if message.startswith(prefix):
+            message += _option_hints(message[len(prefix) :].split(), _every_option(self))
+        super().error(message)
+
+
+def _closest(word: str, candidates: Sequence[str]) -> Optional[str]:
+    import difflib  # only on an error
+
+    found = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def _every_option(parser: argparse.ArgumentParser) -> list[str]:
+    """The visible long options of ``parser`` and of every command under it."""
+    names: list[str] = []
+    for action in parser._actions:
+        if action.help != argparse.SUPPRESS:
+            names += [name for name in action.option_strings if name.startswith("--")]
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                names += _every_option(sub)
+    return sorted(set(names))
+
+
+def _option_hints(tokens: list[str], options: list[str]) -> str:
+    hints = []
+    for token in tokens:
+        if token.startswith("--"):
+            close = _closest(token.split("=", 1)[0].replace("_", "-"), options)
+            if close:
+                hints.append(f"{token} -> {close}")
+    return f" (did you mean: {'; '.join(hints)}?)" if hints else ""
 
 
 def add_parser(
-    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], name: str, **kwargs: Any
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    *,
+    examples: Sequence[str] = (),
+    **kwargs: Any,
 ) -> argparse.ArgumentParser:
-    """A subcommand parser with rich help; ``help=None`` keeps it out of the command list."""
+    """A subcommand parser; ``help=None`` keeps it out of the command list (and out of error
+    messages). ``examples`` (command lines, with a ``  # why`` comment if useful) end its help,
+    after its aliases."""
     kwargs.setdefault("formatter_class", formatter())
+    aliases = kwargs.get("aliases") or ()
+    if examples or aliases:
+        kwargs.setdefault("epilog", epilog(examples, aliases=aliases))
     return subparsers.add_parser(name, **kwargs)
+
+
+def epilog(examples: Sequence[str], *, aliases: Sequence[str] = ()) -> str:
+    """The end of a help text: the aliases, once, then the examples."""
+    text = f"aliases: {', '.join(aliases)}\n\n" if aliases else ""
+    return text + EXAMPLES + "\n" + "\n".join(f"  {line}" for line in examples)
 
 
 def add_subcommands(
@@ -63,30 +172,57 @@ def add_subcommands(
     take no positionals before the command, so it is the parser's own prog). Without it
     argparse formats the parser's usage to find that prefix, which with rich-argparse
     imports rich (~40 ms) for every command line parsed on a terminal."""
+    kwargs.setdefault("parser_class", JellyParser)
     return parser.add_subparsers(prog=parser.prog, **kwargs)
 
 
-#: The options every command takes, before the command or after it: (flags, help).
-COMMON_FLAGS: tuple[tuple[tuple[str, ...], str], ...] = (
-    (("-q", "--quiet"), "print only warnings and errors"),
-    (("--no_donut",), "suppress the donut logo"),
-    (("--debug",), "show the full traceback when something fails (or set JELLYML_DEBUG=1)"),
+#: The options every command takes, before the command or after it:
+#: (short flag or None, long flag, hidden spellings, help).
+COMMON_FLAGS: tuple[tuple[Optional[str], str, tuple[str, ...], str], ...] = (
+    ("-q", "--quiet", (), "print only warnings and errors"),
+    (
+        None,
+        "--no-donut",
+        ("--no_donut",),
+        "no donut logo (for good: JELLYML_NO_DONUT=1; never when output is not a terminal)",
+    ),
+    (None, "--debug", (), "show the full traceback when something fails (or JELLYML_DEBUG=1)"),
 )
+
+
+def _common_spellings() -> Iterator[str]:
+    for short, long, hidden, _help in COMMON_FLAGS:
+        yield from ((short,) if short else ())
+        yield long
+        yield from hidden
+
+
 #: Every spelling of them, for scanning a command line before it is parsed.
-COMMON_FLAG_NAMES = frozenset(flag for flags, _help in COMMON_FLAGS for flag in flags)
+COMMON_FLAG_NAMES = frozenset(_common_spellings())
 
 
 def add_common(
     parser: argparse.ArgumentParser, *, code_dir: bool = False, root: bool = False
 ) -> None:
-    """-q, --no_donut and --debug, accepted after the command as well as before it.
+    """-q, --no-donut and --debug, accepted after the command as well as before it (and
+    ``-c/--code-dir`` with ``code_dir``). The spec's underscore spellings (``--no_donut``,
+    ``--code_dir``) work too, hidden from the help.
 
     On a subcommand (``root=False``) their defaults are SUPPRESS, so that a value given before
     the command (on the main parser, which holds the real defaults) is not overwritten by the
     subcommand's default.
     """
     if code_dir:
-        parser.add_argument("-c", "--code_dir", default=None, help=CODE_DIR_HELP)
+        parser.add_argument(
+            "-c", "--code-dir", dest="code_dir", metavar="DIR", default=None, help=CODE_DIR_HELP
+        )
+        parser.add_argument("--code_dir", dest="code_dir", help=argparse.SUPPRESS)
     default = False if root else argparse.SUPPRESS
-    for flags, help_text in COMMON_FLAGS:
-        parser.add_argument(*flags, action="store_true", default=default, help=help_text)
+    for short, long, hidden, help_text in COMMON_FLAGS:
+        flags = (short, long) if short else (long,)
+        dest = long.lstrip("-").replace("-", "_")
+        parser.add_argument(*flags, dest=dest, action="store_true", default=default, help=help_text)
+        for spelling in hidden:
+            parser.add_argument(
+                spelling, dest=dest, action="store_true", default=default, help=argparse.SUPPRESS
+            )

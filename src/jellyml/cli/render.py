@@ -1,80 +1,135 @@
 """The one place that decides how the CLI's output looks.
 
-rich on a terminal; plain text (no colour, no escape codes) when output is not a terminal or
-``NO_COLOR`` is set (rich checks both). Info goes to stdout and is silenced by ``-q``; warnings
-and errors go to stderr and are never silenced.
+Two writers, chosen by where output goes: rich on a terminal (colours, bold), and a plain one
+(``console.PlainConsole``) when output is not a terminal or ``NO_COLOR`` is set, which never
+imports rich. Both take rich markup; values go in through ``value`` (or ``clean``). Info goes to
+stdout and is silenced by ``-q``; warnings and errors go to stderr and are never silenced.
+
+Everything printed that came from a checkpoint, a history file or a file name passes through
+``clean``: its control characters (escape sequences, bell, C1 codes, bidi overrides) are shown
+as ``\\x1b``-style text, so a crafted checkpoint cannot drive the terminal.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import sys
 import time
-import traceback
-from typing import TYPE_CHECKING, Any, Optional
-
-from rich.console import Console
-from rich.markup import escape
-from rich.text import Text
 
 from .. import settings
 from .._version import __version__
-from ..errors import JellyMLError
 from . import donut
+from .console import PlainConsole, escape
+from .options import styled
 
-if TYPE_CHECKING:  # only for annotations: restore (and git, history) load when a command runs
+TYPE_CHECKING = False  # not typing's: see options.py (start-up time)
+if TYPE_CHECKING:  # only for annotations: rich and restore load when a command needs them
+    from typing import Any, Optional, Union
+
+    from rich.console import Console
+    from rich.text import Text
+
     from ..restore.eat import EatResult
     from ..restore.history import HistoryItem
     from ..restore.undo import UndoResult
 
+    AnyConsole = Union[Console, PlainConsole]
+
+__all__ = ["clean", "escape", "value"]
+
+# C0 (tab and newline included: ``clean`` keeps newlines only when asked), DEL, C1, and the
+# Unicode bidi controls that reorder what a line shows (CVE-2021-42574, "Trojan Source").
+_UNSAFE = [*range(0x20), 0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_SHOWN = {c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _UNSAFE}
+_KEEP_NEWLINES = {c: s for c, s in _SHOWN.items() if c != 0x0A}
+
+
+def clean(text: object, *, newlines: bool = False) -> str:
+    """``text`` made safe to print: every control character shown as an escape (``\\x1b``,
+    ``\\x07``, ``\\u202e``), newlines too unless ``newlines`` (a value from a checkpoint must
+    not start a line of its own). The one function every output path uses."""
+    return str(text).translate(_KEEP_NEWLINES if newlines else _SHOWN)
+
+
+def value(text: object) -> str:
+    """Untrusted ``text`` for a markup string: cleaned, and escaped so it is not markup."""
+    return escape(clean(text))
+
+
+def _clean_lines(text: str) -> str:
+    return clean(text, newlines=True)
+
 
 @functools.cache
-def stdout() -> Console:
-    return Console(highlight=False, soft_wrap=True, **_plain_if_no_color())
+def stdout() -> AnyConsole:
+    return _console(stderr=False)
 
 
 @functools.cache
-def stderr() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True, **_plain_if_no_color())
+def stderr() -> AnyConsole:
+    return _console(stderr=True)
 
 
-def _plain_if_no_color() -> dict[str, Any]:
-    # rich drops colours for NO_COLOR but keeps bold and the like; https://no-color.org asks
-    # for no colour, and plain text is what a user who sets it wants from us.
-    return {"color_system": None} if settings.no_color() else {}
+def _console(*, stderr: bool) -> AnyConsole:
+    if not styled(sys.stderr if stderr else sys.stdout):
+        return PlainConsole(stderr=stderr, clean=_clean_lines)
+    from rich.console import Console
+
+    # emoji=False: ":smile:" in a file name stays text.
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, emoji=False)
 
 
 def info(message: str, *, quiet: bool = False) -> None:
     """An informational line on stdout (rich markup allowed), suppressed by ``-q``."""
     if not quiet:
-        stdout().print(message)
+        stdout().print(_clean_lines(message))
 
 
 def plain(text: str) -> None:
     """Text for scripts (a path, JSON): never styled, never silenced."""
-    stdout().out(text, highlight=False)
+    stdout().out(_clean_lines(text), highlight=False)
 
 
 def warning(message: str) -> None:
-    stderr().print(f"[bold yellow]warning:[/] {escape(message)}")
+    stderr().print(f"[bold yellow]warning:[/] {escape(_clean_lines(message))}")
 
 
 def error(exc: BaseException, *, debug: bool = False) -> None:
     """One clear line on stderr; the traceback too with ``--debug``."""
+    from ..errors import JellyMLError  # only on failure
+
     if debug:
-        stderr().print(traceback.format_exc(), markup=False)
+        import traceback
+
+        stderr().print(_clean_lines(traceback.format_exc()), markup=False)
     text = str(exc) if isinstance(exc, JellyMLError) else f"Unexpected error: {exc!r}"
-    stderr().print(f"[bold red]error:[/] {escape(text)}")
+    stderr().print(f"[bold red]error:[/] {value(text)}")
 
 
 def logo(*, terminal_only: bool = False) -> None:
-    if terminal_only and not stdout().is_terminal:
+    """The donut logo: coloured on a terminal, plain with NO_COLOR; with ``terminal_only``,
+    never when output is not a terminal, and never with JELLYML_NO_DONUT set."""
+    if settings.no_donut() or (terminal_only and not _on_terminal()):
         return
-    stdout().print(logo_text(), highlight=False)
+    console = stdout()
+    if isinstance(console, PlainConsole):
+        console.out(donut.plain_logo(__version__))
+    else:
+        console.print(logo_text(), highlight=False)
+
+
+def _on_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def logo_text() -> Text:
     """The donut: dough brown, frosting pink, sprinkles of all colours."""
+    from rich.text import Text
+
     sprinkles = {"*": "bold yellow", "~": "bold cyan", "'": "bold green"}
     text = Text()
     for art, words in zip(donut.LOGO_ART, donut.LOGO_TEXT):
@@ -97,8 +152,8 @@ def logo_text() -> Text:
 def spinning_donut() -> None:
     """The easter egg: a donut that spins for about a second (one still frame when piped)."""
     console = stdout()
-    if not console.is_terminal:
-        console.out(donut.frame(1.0, 1.0), highlight=False)
+    if not _on_terminal() or settings.no_donut():
+        console.out(donut.frame(1.0, 1.0))
         return
     for k, picture in enumerate(donut.frames(45)):
         rows = picture.split("\n")
@@ -111,23 +166,37 @@ def spinning_donut() -> None:
 
 
 def _short(commit: Optional[str]) -> str:
-    return commit[:12] if commit else "(no commit yet)"
+    return value(commit[:12]) if commit else "(no commit yet)"
 
 
 def _head(branch: Optional[str], commit: Optional[str]) -> str:
     if branch is not None:
-        return f"branch [bold]{escape(branch)}[/]"
+        return f"branch [bold]{value(branch)}[/]"
     return f"commit {_short(commit)} (detached HEAD)"
 
 
-def eat_result(result: EatResult, *, quiet: bool, no_donut: bool) -> None:
-    if result.history_note:  # issue 9: a shallow snapshot without its base commit here
+#: How many items of a list are shown before "... and N more".
+SHOWN = 10
+
+
+def summary(items: list[str], *, limit: int = SHOWN, more: str = "") -> list[str]:
+    """``items`` as lines, the first ``limit`` of them and a count of the rest."""
+    if len(items) <= limit:
+        return items
+    return [*items[:limit], f"... and {len(items) - limit:,} more{more}"]
+
+
+def eat_result(
+    result: EatResult, *, quiet: bool, no_donut: bool, changed: Optional[list[str]] = None
+) -> None:
+    """What eat did; ``changed`` ("M path" lines: status and path) says which files differ."""
+    if result.history_note:  # a shallow snapshot without its base commit here
         warning(result.history_note)
     if quiet:
         return
     if not no_donut:
         logo(terminal_only=True)
-    model, top = escape(result.model), escape(result.top)
+    model, top = value(result.model), value(result.top)
     if result.cloned:
         info(
             f"Cloned the snapshot in {model} (commit [bold]{_short(result.commit)}[/], "
@@ -135,10 +204,15 @@ def eat_result(result: EatResult, *, quiet: bool, no_donut: bool) -> None:
             "there is nothing to undo: delete the folder to undo it."
         )
         return
+    count = f"{result.files_changed} file{'' if result.files_changed == 1 else 's'}"
+    differ = f"{count} differ" if result.files_changed != 1 else f"{count} differs"
     info(
         f"Checked out the snapshot in {model}: commit [bold]{_short(result.commit)}[/] "
-        f"(detached HEAD) in {top}; {result.files_changed} file(s) differ from what you had."
+        f"(detached HEAD) in {top}; {differ} from what you had"
+        f"{':' if changed else '.'}"
     )
+    for line in summary([f"  {value(c)}" for c in changed or []]):
+        info(line)
     where = _head(result.previous_branch, result.previous_commit)
     if result.saved:
         extra = (
@@ -148,7 +222,7 @@ def eat_result(result: EatResult, *, quiet: bool, no_donut: bool) -> None:
         )
         info(
             f"You were on {where}. Your uncommitted work{extra} is put aside in commit "
-            f"{_short(result.saved)} (kept by {escape(result.saved_ref or '')})."
+            f"{_short(result.saved)} (kept by {value(result.saved_ref or '')})."
         )
     else:
         info(f"You were on {where}, with no uncommitted work.")
@@ -169,7 +243,7 @@ def undo_result(result: UndoResult, *, quiet: bool, no_donut: bool) -> None:
     if quiet:
         return
     if result.nothing_to_undo:
-        info(f"Nothing to undo in {escape(result.top)}.")
+        info(f"Nothing to undo in {value(result.top)}.")
         return
     if not no_donut:
         logo(terminal_only=True)
@@ -180,90 +254,46 @@ def undo_result(result: UndoResult, *, quiet: bool, no_donut: bool) -> None:
     )
     fixed = " (an interrupted jellyml run was finished)" if result.was_interrupted else ""
     where = _head(result.restored_branch, result.restored_commit)
-    info(f"Back on {where}{work} in {escape(result.top)}{fixed}.")
+    info(f"Back on {where}{work} in {value(result.top)}{fixed}.")
     if result.remaining:
         info(f"{result.remaining} earlier eat(s) left to undo.")
 
 
-_SHOW_ROWS = (
-    ("commit", "commit"),
-    ("base_commit", "base commit"),
-    ("branch", "branch"),
-    ("dirty", "uncommitted work"),
-    ("changed_files", "changed files"),
-    ("untracked_included", "untracked files included"),
-    ("left_out", "untracked files left out"),
-    ("remotes", "remotes"),
-    ("created_at", "created at"),
-    ("hostname", "host"),
-    ("python", "Python"),
-    ("torch", "torch"),
-    ("jellyml", "jellyml"),
-    ("argv", "command line"),
-    ("packages", "packages installed"),
-    ("bundle_size", "bundle size"),
-    ("format_version", "format version"),
-)
-
-
-def show(described: dict[str, Any], *, as_json: bool) -> None:
+def show(described: dict[str, Any], *, as_json: bool, everything: bool = False) -> None:
+    """``jellyml show``: the JSON document as it is, or a summary for people."""
     if as_json:
-        plain(json.dumps(described, indent=2, sort_keys=True))
+        # ensure_ascii: every control character in a value is a \\u escape, safe on a terminal.
+        plain(json.dumps(described, indent=2, sort_keys=True, ensure_ascii=True))
         return
-    from rich.table import Table  # only here: the logo and the help do without it (start-up)
+    from .render_show import show_lines
 
-    table = Table(title=escape(described["model"]), show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column()
-    for key, label in _SHOW_ROWS:
-        table.add_row(label, escape(_cell(key, described.get(key))))
-    stdout().print(table)
-    if described.get("format_version") == 1:
-        info("(written by JellyML 1.0.0, which recorded no metadata)")
-    elif not described.get("has_metadata"):
-        info("(this snapshot carries no metadata)")
-
-
-def _cell(key: str, value: Any) -> str:
-    if value is None:
-        return "-"
-    if key == "changed_files" and isinstance(value, list):
-        return "\n".join(f"{c.get('status', '?')} {c.get('path', '?')}" for c in value) or "none"
-    if key == "left_out" and isinstance(value, list):
-        return "\n".join(f"{c.get('path')}: {c.get('reason')}" for c in value) or "none"
-    if key == "remotes" and isinstance(value, dict):
-        return "\n".join(f"{k} {v}" for k, v in value.items()) or "none"
-    if key == "dirty":
-        return "yes" if value else "no"
-    if key == "bundle_size":
-        return f"{value:,} bytes"
-    if key == "argv" and isinstance(value, list):
-        return " ".join(str(v) for v in value)
-    if isinstance(value, list):
-        return "\n".join(str(v) for v in value) or "none"
-    return str(value)
+    width = stdout().width
+    for line in show_lines(described, width=width, everything=everything):
+        stdout().print(line)
+    for field in described.get("invalid_fields") or ():
+        warning(f"the snapshot's metadata field {field} has the wrong type; it is not shown.")
 
 
 def deleted_history_item(top: str, item: Optional[HistoryItem], *, quiet: bool) -> None:
     if item is None:
-        info(f"The jellyml history of {escape(top)} is empty; nothing deleted.", quiet=quiet)
+        info(f"The jellyml history of {value(top)} is empty; nothing deleted.", quiet=quiet)
         return
     info(
-        f"Deleted the last history item of {escape(top)} (eat of {escape(item.model)}, "
-        f"{escape(item.created_at)}).",
+        f"Deleted the last history item of {value(top)} (eat of {value(item.model)}, "
+        f"{value(item.created_at)}).",
         quiet=quiet,
     )
     info(
         f"The work it had put aside stays in commit {_short(item.saved_worktree)}, kept by "
-        f"{escape(item.ref_prefix)}/saved: `git checkout {_short(item.saved_worktree)} -- .` "
-        f"gets its files; `git update-ref -d {escape(item.ref_prefix)}/saved` drops it.",
+        f"{value(item.ref_prefix)}/saved: `git checkout {_short(item.saved_worktree)} -- .` "
+        f"gets its files; `git update-ref -d {value(item.ref_prefix)}/saved` drops it.",
         quiet=quiet,
     )
 
 
 def cleared_history(path: str, existed: bool, refs: list[str], *, quiet: bool) -> None:
     what = "Deleted" if existed else "There was no history file at"
-    info(f"{what} {escape(path)}.", quiet=quiet)
+    info(f"{what} {value(path)}.", quiet=quiet)
     if refs:
         info(
             f"{len(refs)} ref(s) under refs/jellyml/ still keep work jellyml put aside "

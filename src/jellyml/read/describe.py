@@ -1,52 +1,135 @@
-"""What a snapshot records, as one flat dict: the engine of `jellyml show`."""
+"""What a snapshot records, as one flat JSON-ready document: the engine of `jellyml show`.
+
+The metadata comes from a file anyone could have crafted. Its sha256 only proves that it was
+not damaged, not that it is sane, so every field is checked against ``METADATA_SCHEMA`` before
+use: a field of the wrong type (``{"git": 5}``, integers where paths are expected) becomes
+``None`` and is named in ``invalid_fields``, and the rest of the document still comes out.
+The document's names are those of docs/FORMAT.md; docs/CLI.md documents it (``SCHEMA_VERSION``).
+"""
 
 from __future__ import annotations
 
 import os
 from typing import Any, Optional
 
-from ..gitcore.bundle import bundle_heads
 from .reader import Snapshot, read_snapshot
+
+#: The version of the document `describe` returns (and `jellyml show --json` prints). Adding a
+#: field keeps it; renaming, removing or retyping one raises it.
+SCHEMA_VERSION = 1
+
+# A type spec is a tuple of allowed Python types, or one of these shapes:
+# ("list", spec), ("map", spec) (string keys), ("record", {field: spec}).
+_STR: tuple[type, ...] = (str,)
+_OPT_STR: tuple[type, ...] = (str, type(None))
+_INT: tuple[type, ...] = (int,)
+_BOOL: tuple[type, ...] = (bool,)
+Spec = Any
+
+#: The `git` section (docs/FORMAT.md §4, and the fields issue 9 adds).
+GIT_SCHEMA: dict[str, Spec] = {
+    "commit": _STR,
+    "base_commit": _OPT_STR,
+    "branch": _OPT_STR,
+    "dirty": _BOOL,
+    "repo_name": _STR,
+    "changed_files": ("list", ("record", {"status": _STR, "path": _STR})),
+    "changed_files_total": _INT,
+    "untracked_included": ("list", _STR),
+    "untracked_included_total": _INT,
+    "left_out": ("list", ("record", {"path": _STR, "reason": _STR})),
+    "left_out_total": _INT,
+    "submodules": ("list", ("record", {"path": _STR, "commit": _STR})),
+    "submodule_contents_included": _BOOL,
+    "remotes": ("map", _STR),
+    "created_git_repo": _BOOL,
+    "history": _STR,
+    "bundle_commit": _STR,
+    "snapshot_commit_object": _STR,
+    "repo_chosen_by": _STR,
+    "repo_path": _STR,
+}
+
+#: The top level of the metadata, `git` aside.
+METADATA_SCHEMA: dict[str, Spec] = {
+    "created_at": _STR,
+    "hostname": _STR,
+    "platform": _STR,
+    "python": _STR,
+    "python_executable": _STR,
+    "jellyml": _STR,
+    "torch": _OPT_STR,
+    "argv": ("list", _STR),
+    "cwd": _STR,
+    "packages": ("map", _STR),
+}
 
 
 def describe(model: str) -> dict[str, Any]:
-    """The snapshot's metadata as one flat, JSON-ready dict (None where it was not recorded).
-
-    Files from JellyML 1.0.0 carry no metadata; their commit is read from the bundle itself.
-    """
+    """The snapshot as one flat, JSON-ready dict: every field docs/FORMAT.md defines, ``None``
+    where it was not recorded (or not valid). Files from JellyML 1.0.0 carry no metadata; their
+    commit is read from the bundle itself."""
     snapshot = read_snapshot(model)
+    invalid: list[str] = []
     meta = snapshot.metadata or {}
-    git: dict[str, Any] = meta.get("git") or {}
-    commit = snapshot.commit or git.get("commit") or _bundle_commit(snapshot)
-    packages = meta.get("packages")
+    git_section = meta.get("git")
+    if not isinstance(git_section, dict):
+        if git_section is not None:
+            invalid.append("git")
+        git_section = {}
+    git = _checked(git_section, GIT_SCHEMA, "git.", invalid)
+    runtime = _checked(meta, METADATA_SCHEMA, "", invalid)
+    commit = snapshot.commit or git["commit"] or _bundle_commit(snapshot)
     return {
+        "schema_version": SCHEMA_VERSION,
         "model": os.path.abspath(model),
+        "entry": snapshot.entry,
         "format_version": snapshot.format_version,
-        "bundle_size": snapshot.bundle_size,
-        "commit": commit,
-        "base_commit": git.get("base_commit"),
-        "branch": git.get("branch"),
-        "dirty": git.get("dirty"),
-        "repo_name": git.get("repo_name"),
-        "changed_files": git.get("changed_files"),
-        "untracked_included": git.get("untracked_included"),
-        "left_out": git.get("left_out"),
-        "submodules": git.get("submodules"),
-        "remotes": git.get("remotes"),
-        "created_at": meta.get("created_at"),
-        "hostname": meta.get("hostname"),
-        "platform": meta.get("platform"),
-        "python": meta.get("python"),
-        "torch": meta.get("torch"),
-        "jellyml": meta.get("jellyml"),
-        "argv": meta.get("argv"),
-        "cwd": meta.get("cwd"),
-        "packages": len(packages) if isinstance(packages, dict) else None,
+        "snapshot_size": snapshot.bundle_size,
+        "sha256": snapshot.header.sha256,
+        "metadata_sha256": snapshot.header.metadata_sha256,
         "has_metadata": snapshot.metadata is not None,
+        "invalid_fields": invalid,
+        **git,
+        "commit": commit,
+        **runtime,
     }
 
 
+def _checked(
+    section: dict[str, Any], schema: dict[str, Spec], prefix: str, invalid: list[str]
+) -> dict[str, Any]:
+    """Each field of ``schema`` from ``section`` if it has the right type, else ``None``."""
+    out: dict[str, Any] = {}
+    for name, spec in schema.items():
+        found = section.get(name)
+        if found is not None and not conforms(found, spec):
+            invalid.append(prefix + name)
+            found = None
+        out[name] = found
+    return out
+
+
+def conforms(found: Any, spec: Spec) -> bool:
+    """Whether ``found`` (parsed JSON) has the shape ``spec`` describes."""
+    if isinstance(spec, tuple) and spec and isinstance(spec[0], type):
+        # bool is an int in Python, but not in JSON: true is not a count.
+        if isinstance(found, bool) and bool not in spec:
+            return False
+        return isinstance(found, spec)
+    kind, inner = spec
+    if kind == "list":
+        return isinstance(found, list) and all(conforms(item, inner) for item in found)
+    if kind == "map":
+        return isinstance(found, dict) and all(conforms(v, inner) for v in found.values())
+    return isinstance(found, dict) and all(
+        name in found and conforms(found[name], field) for name, field in inner.items()
+    )
+
+
 def _bundle_commit(snapshot: Snapshot) -> Optional[str]:
+    from ..gitcore.bundle import bundle_heads  # only for 1.0.0 files: git runs
+
     with snapshot.extracted_bundle() as bundle:
         heads = bundle_heads(bundle)
     return heads[0][0] if heads else None

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from ..options import add_parser
+from ..options import add_common, add_parser
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = add_parser(subparsers, "donut", description="Mmm, donut.")
+    parser = add_parser(subparsers, "donut", description="Mmm, donut.", examples=("jellyml donut",))
+    add_common(parser)
     parser.set_defaults(handler=run)
 
 

@@ -6,12 +6,20 @@ import argparse
 
 from ..options import add_common, add_parser
 
+TYPE_CHECKING = False  # not typing's: see options.py (start-up time)
+if TYPE_CHECKING:
+    from ...restore.eat import EatResult
+
 DESCRIPTION = (
     "Extract the snapshot of your code from a model file into your working directory (eat the "
     "jelly-filled donut). In a git repository your uncommitted work (staged, unstaged and "
     "untracked files; ignored files are never touched) is put aside first, and the snapshot's "
     "commit is checked out on a detached HEAD: `jellyml undo` puts everything back. An empty or "
     "missing folder gets a clone of the snapshot."
+)
+EXAMPLES = (
+    "jellyml eat model.pth              # the code that trained model.pth, here",
+    "jellyml eat model.pth -c ~/project # into another checkout",
 )
 
 
@@ -20,8 +28,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         subparsers,
         "eat",
         aliases=["load-snapshot-from", "load"],
-        help="check out the code saved in a model file (aliases: load-snapshot-from, load)",
+        help="check out the code saved in a model file",
         description=DESCRIPTION,
+        examples=EXAMPLES,
     )
     parser.add_argument("model_file", help="the model file to extract the code from")
     add_common(parser, code_dir=True)
@@ -33,5 +42,23 @@ def run(args: argparse.Namespace) -> int:
     from .. import render
 
     result = eat_snapshot(args.model_file, args.code_dir)
-    render.eat_result(result, quiet=args.quiet, no_donut=args.no_donut)
+    changed = None if args.quiet or result.cloned else changed_files(result)
+    render.eat_result(result, quiet=args.quiet, no_donut=args.no_donut, changed=changed)
     return 0
+
+
+def changed_files(result: EatResult) -> list[str]:
+    """ "STATUS path" for each file that differs between what the user had (their saved work,
+    else the commit they were on, else nothing) and the snapshot, as eat counted them."""
+    from ...gitcore import run as gitrun
+
+    old = result.saved or result.previous_commit
+    if old is None:  # no commits and nothing saved: every file of the snapshot is new
+        made = gitrun.run(["hash-object", "-t", "tree", "--stdin"], cwd=result.top, input=b"")
+        old = made.stdout.decode().strip()
+    argv = ["diff-tree", "-r", "-z", "--no-renames", "--name-status", old, result.commit]
+    fields = gitrun.split_z(gitrun.run(argv, cwd=result.top).stdout)
+    return [
+        f"{status.decode()} {path.decode('utf-8', 'replace')}"
+        for status, path in zip(fields[::2], fields[1::2])
+    ]

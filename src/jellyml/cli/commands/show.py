@@ -6,19 +6,28 @@ import argparse
 
 from ..options import add_common, add_parser
 
+EXAMPLES = (
+    "jellyml show model.pth",
+    "jellyml show model.pth --json | jq -r .commit",
+)
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_parser(
         subparsers,
         "show",
         aliases=["info"],
-        help="show what a model file's snapshot records (alias: info)",
+        help="show what a model file's snapshot records",
         description="Show the snapshot's metadata: commit, branch, changed and untracked files, "
         "remotes, when and where it was made, and with which versions. Reads the file without "
-        "torch and without loading the model.",
+        "torch and without loading the model. Long lists show their first 10 entries.",
+        examples=EXAMPLES,
     )
     parser.add_argument("model_file", help="the model file to read")
-    parser.add_argument("--json", action="store_true", help="print JSON, for scripts")
+    parser.add_argument("--json", action="store_true", help="print everything as JSON, for scripts")
+    parser.add_argument(
+        "-a", "--all", action="store_true", help="list every file and package, not the first 10"
+    )
     add_common(parser)
     parser.set_defaults(handler=run)
 
@@ -27,5 +36,5 @@ def run(args: argparse.Namespace) -> int:
     from ...read.describe import describe
     from .. import render
 
-    render.show(describe(args.model_file), as_json=args.json)
+    render.show(describe(args.model_file), as_json=args.json, everything=args.all)
     return 0

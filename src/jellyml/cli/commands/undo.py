@@ -1,4 +1,4 @@
-"""``jellyml undonut`` (aliases ``undo``, ``return``)."""
+"""``jellyml undo`` (aliases ``undonut``, ``return``)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,20 @@ DESCRIPTION = (
     "done after eating (edits or commits) is kept on a new branch, named in the output. Also "
     "finishes an eat or undo that was interrupted (killed, crashed)."
 )
+EXAMPLES = (
+    "jellyml undo                # back to what you had before the last eat",
+    "jellyml undo -c ~/project   # in another checkout",
+)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_parser(
         subparsers,
-        "undonut",
-        aliases=["undo", "return"],
-        help="put back your code as it was before the last eat (aliases: undo, return)",
+        "undo",
+        aliases=["undonut", "return"],
+        help="put back your code as it was before the last eat",
         description=DESCRIPTION,
+        examples=EXAMPLES,
     )
     add_common(parser, code_dir=True)
     parser.set_defaults(handler=run)
