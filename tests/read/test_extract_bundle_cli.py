@@ -253,7 +253,7 @@ def test_cli_message_is_the_exception_text(setup: Callable[[Case], tuple[Path, P
     model, work = setup(CASES["random-binary"])
     with pytest.raises(errors.NotACheckpointError) as info:
         jellyml.read_snapshot(model)
-    out = cli("fix", "extract-bundle", str(model), cwd=work, check=1)
+    out = cli("fix", "extract-bundle", str(model), cwd=work, check=3)  # not a checkpoint
     assert out.stderr == f"error: {info.value}\n"
 
 
