@@ -16,6 +16,8 @@ fi
 pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 "${pip[@]}" "torch==2.13.0" numpy
 "${pip[@]}" "torch==2.13.0" -e ".[test]"
+# Remote storage: fsspec and the backends/servers its tests use (moto, nginx via .ci/run).
+"${pip[@]}" "torch==2.13.0" -e ".[test,test-remote]"
 if [ -f jellyml-lightning/pyproject.toml ]; then
     "${pip[@]}" "torch==2.13.0" -e "./jellyml-lightning[test]"
 fi

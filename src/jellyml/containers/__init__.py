@@ -2,9 +2,9 @@
 
 A container lists its tensors, likeliest snapshot first, and tells where each one's bytes start
 in its ``Source``; the reader (``jellyml.read.reader``) does the rest, whatever the container.
-``torch_zip`` reads what ``torch.save`` writes. A new container (safetensors, a checkpoint
-folder) goes in a module of its own here, implements ``Container``, and is chosen in
-``open_container``.
+``torch_zip`` reads what ``torch.save`` writes, ``safetensors`` what ``save_file`` writes (and
+the snapshot file of a folder); ``folder`` finds, in a checkpoint folder, the file that carries
+the snapshot. ``open_container`` chooses by content, trying first what the name suggests.
 """
 
 from __future__ import annotations
@@ -42,7 +42,22 @@ class Container(Protocol):
 
 
 def open_container(source: Source) -> Container:
-    """The container that ``source`` holds (raises ``NotACheckpointError`` for none we know)."""
+    """The container that ``source`` holds (raises ``NotACheckpointError`` for none we know).
+
+    A zip is recognised by its tail, a safetensors file by its head; the one the file's name
+    suggests is tried first, so that reading a remote file costs no request for the other.
+    """
+    from ..errors import NotACheckpointError
+    from .safetensors import Safetensors, looks_like_safetensors
     from .torch_zip import TorchZip
 
-    return TorchZip(source)  # type: ignore[return-value]
+    if source.name.lower().endswith((".safetensors", ".jelly")):
+        if looks_like_safetensors(source.read_at(0, 9)):
+            return Safetensors(source)  # type: ignore[return-value]
+        return TorchZip(source)  # type: ignore[return-value]
+    try:
+        return TorchZip(source)  # type: ignore[return-value]
+    except NotACheckpointError:
+        if looks_like_safetensors(source.read_at(0, 9)):
+            return Safetensors(source)  # type: ignore[return-value]
+        raise
