@@ -8,7 +8,7 @@ import sys
 
 from .. import settings
 from .._version import __version__
-from .commands import donut, eat, fix, git, show, undo
+from .commands import donut, eat, fix, git, scan, show, strip, undo
 from .donut import plain_logo
 from .options import COMMON_FLAG_NAMES, add_common, add_subcommands, formatter, styled
 
@@ -62,7 +62,7 @@ def build_parser(*, show_logo: bool = True) -> argparse.ArgumentParser:
     subparsers = add_subcommands(
         parser, dest="command", metavar="COMMAND", parser_class=argparse.ArgumentParser
     )
-    for command in (eat, undo, git, fix, show, donut):
+    for command in (eat, undo, git, fix, show, donut, strip, scan):
         command.register(subparsers)
     return parser
 

@@ -23,6 +23,8 @@ from ..errors import JellyMLError
 from . import donut
 
 if TYPE_CHECKING:  # only for annotations: restore (and git, history) load when a command runs
+    from ..containers.strip import StripResult
+    from ..read.scan import ScanEntry
     from ..restore.eat import EatResult
     from ..restore.history import HistoryItem
     from ..restore.undo import UndoResult
@@ -269,3 +271,36 @@ def cleared_history(path: str, existed: bool, refs: list[str], *, quiet: bool) -
             "when you no longer need them.",
             quiet=quiet,
         )
+
+
+def _printable(text: str) -> str:
+    """Text from a checkpoint or a file name with control characters shown, not obeyed."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def stripped(result: StripResult, *, quiet: bool) -> None:
+    removed = ", ".join(_printable(r) for r in result.removed)
+    info(
+        f"Wrote {escape(_printable(result.output))} without its snapshot ({removed} removed): "
+        f"{result.size_before:,} -> {result.size_after:,} bytes.",
+        quiet=quiet,
+    )
+
+
+def scan_results(entries: list[ScanEntry], *, as_json: bool, quiet: bool) -> None:
+    if as_json:
+        plain(json.dumps([e.to_json() for e in entries], indent=2, sort_keys=True))
+        return
+    carrying = sum(1 for e in entries if e.snapshot)
+    for e in entries:
+        if e.snapshot:
+            state = "dirty" if e.dirty else ("clean" if e.dirty is False else "-")
+            what = f"snapshot  {_short(e.commit) if e.commit else '-':<12}  {state:<5}"
+        elif e.problem:
+            what = "unreadable"
+        else:
+            what = "no snapshot"
+        plain(f"{what:<32} {e.size:>15,}  {_printable(e.path)}")
+        if e.problem:
+            warning(_printable(e.problem))
+    info(f"{len(entries)} checkpoint(s), {carrying} carrying a snapshot.", quiet=quiet or as_json)

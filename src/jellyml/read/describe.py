@@ -6,6 +6,7 @@ import os
 from typing import Any, Optional
 
 from ..gitcore.bundle import bundle_heads
+from ..sources import is_url
 from .reader import Snapshot, read_snapshot
 
 
@@ -20,7 +21,7 @@ def describe(model: str) -> dict[str, Any]:
     commit = snapshot.commit or git.get("commit") or _bundle_commit(snapshot)
     packages = meta.get("packages")
     return {
-        "model": os.path.abspath(model),
+        "model": model if is_url(model) else os.path.abspath(model),
         "format_version": snapshot.format_version,
         "bundle_size": snapshot.bundle_size,
         "commit": commit,
