@@ -52,9 +52,9 @@ def open_container(source: Source) -> Container:
     from .torch_zip import TorchZip
 
     if source.name.lower().endswith((".safetensors", ".jelly")):
-        if looks_like_safetensors(source.read_at(0, 9)):
-            return Safetensors(source)  # type: ignore[return-value]
-        return TorchZip(source)  # type: ignore[return-value]
+        if source.read_at(0, 4) == b"PK\x03\x04":  # a torch.save file named .safetensors
+            return TorchZip(source)  # type: ignore[return-value]
+        return Safetensors(source)  # type: ignore[return-value]  # its errors say what is wrong
     try:
         return TorchZip(source)  # type: ignore[return-value]
     except NotACheckpointError:
