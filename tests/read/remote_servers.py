@@ -62,8 +62,10 @@ class Log:
             self.entries.clear()
 
     def requests(self, path_part: str = "") -> list[tuple[str, str, int, int]]:
+        """The requests that read (a test's own uploads, whose log entry may land late, are
+        left out)."""
         with self.lock:
-            return [e for e in self.entries if path_part in e[1]]
+            return [e for e in self.entries if path_part in e[1] and e[0] != "PUT"]
 
     def sent(self, path_part: str = "") -> int:
         return sum(e[3] for e in self.requests(path_part))
@@ -188,7 +190,7 @@ pid {tmp}/nginx.pid;
 error_log {tmp}/error.log;
 events {{ worker_connections 64; }}
 http {{
-    log_format counted '$request_method $uri $status $bytes_sent';
+    log_format counted '$request_method $uri $status $bytes_sent $body_bytes_sent';
     access_log {tmp}/access.log counted;
     client_body_temp_path {tmp}/body;
     proxy_temp_path {tmp}/proxy;
@@ -210,19 +212,24 @@ class HttpServer:
     root: Path
     access_log: Path | None = None
 
-    def requests(self, path_part: str = "") -> list[tuple[str, str, int, int]]:
-        """What nginx's access log says it answered, ``$bytes_sent`` included."""
+    def requests(self, path_part: str = "") -> list[tuple[str, str, int, int, int]]:
+        """What nginx's access log says it answered: method, path, status, ``$bytes_sent``
+        (headers included) and ``$body_bytes_sent``."""
         assert self.access_log is not None
         out = []
         text = self.access_log.read_text() if self.access_log.exists() else ""
         for line in text.splitlines():
-            method, uri, status, sent = line.split()
+            method, uri, status, sent, body = line.split()
             if path_part in uri:
-                out.append((method, uri, int(status), int(sent)))
+                out.append((method, uri, int(status), int(sent), int(body)))
         return out
 
     def sent(self, path_part: str = "") -> int:
+        """Bytes sent, headers included."""
         return sum(r[3] for r in self.requests(path_part))
+
+    def body_sent(self, path_part: str = "") -> int:
+        return sum(r[4] for r in self.requests(path_part))
 
     def clear(self) -> None:
         assert self.access_log is not None

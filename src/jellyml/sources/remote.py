@@ -244,12 +244,13 @@ def _tail_probe(fs: Any, path: str, url: str) -> Optional[tuple[int, bytes]]:
             return sync(fs.loop, _s3_tail, fs, path)  # type: ignore[no-any-return]
     except RangeNotSupportedError:
         raise RangeNotSupportedError(url) from None
-    except FileNotFoundError:
-        raise ModelFileNotFoundError(url) from None
     except Exception as exc:
-        if "http" in protocols:  # no such host, connection refused, TLS: say so, not "missing"
-            raise RemoteAccessError(url, _describe(exc)) from None
-        return None  # S3: a folder, no such key, no credentials: ``info`` says which
+        if "http" not in protocols:
+            return None  # S3: a folder, no such key, no credentials: ``info`` says which
+        if isinstance(exc, FileNotFoundError):
+            raise ModelFileNotFoundError(url) from None
+        # no such host, connection refused, TLS: say so, not "missing"
+        raise RemoteAccessError(url, _describe(exc)) from None
     return None
 
 
