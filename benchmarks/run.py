@@ -27,12 +27,13 @@ import _common
 import _eat
 import _extraction
 import _memory
+import _remote
 import _snapshots
 import _startup
 import _v100
 from _common import Context, Table, Target, parse_size
 
-PARTS = ("extraction", "snapshot", "eat", "startup", "memory")
+PARTS = ("extraction", "snapshot", "eat", "startup", "memory", "remote", "safetensors")
 FULL = {
     "sizes": "100M,1G,4G",
     "tensors": "10,1000,10000",
@@ -43,6 +44,8 @@ FULL = {
     "startup_runs": 10,
     "memory_size": "200M",
     "reps": 3,
+    "remote_sizes": "100M,1G",
+    "remote_tensors": 1000,
 }
 QUICK = {
     "sizes": "8M",
@@ -54,6 +57,8 @@ QUICK = {
     "startup_runs": 3,
     "memory_size": "16M",
     "reps": 1,
+    "remote_sizes": "8M",
+    "remote_tensors": 1000,
 }
 
 
@@ -70,6 +75,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--startup-runs", type=int, help="runs of each start-up command")
     parser.add_argument("--memory-size", help="untracked bytes for the memory part, e.g. 200M")
     parser.add_argument("--reps", type=int, help="repetitions of each measurement (median)")
+    parser.add_argument("--remote-sizes", help="checkpoint sizes for remote and safetensors")
+    parser.add_argument("--remote-tensors", type=int, help="tensors per remote checkpoint")
     parser.add_argument("--no-v100", action="store_true", help="skip JellyML 1.0.0")
     parser.add_argument(
         "--v100-venv", help=f"JellyML 1.0.0's venv (made if missing; {_v100.default_location()})"
@@ -156,6 +163,8 @@ def run_parts(ctx: Context, args: argparse.Namespace, parts: Sequence[str]) -> s
             got = _eat.run(ctx, args.eat_files)
         elif part == "startup":
             got = _startup.run(ctx, args.startup_runs)
+        elif part in ("remote", "safetensors"):
+            got = _run_formats(ctx, args, part)
         else:
             got = _memory.run(ctx, parse_size(args.memory_size))
         tables += got[0]
@@ -165,6 +174,20 @@ def run_parts(ctx: Context, args: argparse.Namespace, parts: Sequence[str]) -> s
     out += ["## Targets", "", "| target | result | numbers |", "| --- | --- | --- |"]
     out += [t.render() for t in targets]
     return "\n".join(out) + "\n"
+
+
+def _run_formats(
+    ctx: Context, args: argparse.Namespace, part: str
+) -> tuple[list[Table], list[Target]]:
+    sizes, source = _sizes(args.remote_sizes), _fixtures_source(ctx)
+    try:
+        if part == "remote":
+            return _remote.run(ctx, sizes, args.remote_tensors, source)
+        return _remote.run_safetensors(ctx, sizes, _ints(args.tensors), source)
+    except BaseException as exc:  # a missing server (nginx, moto) skips the part, says why
+        if type(exc).__name__ not in ("Skipped", "Failed", "ImportError", "ModuleNotFoundError"):
+            raise
+        return [], [Target(f"part {part}", None, f"not measured: {exc}")]
 
 
 def _fixtures_source(ctx: Context) -> str:

@@ -13,7 +13,7 @@ import json
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 from .. import format as fmt
 from ..errors import NotACheckpointError, TruncatedCheckpointError
@@ -58,7 +58,21 @@ class Safetensors:
         self.file_size = source.size
         self.header_size, header = _read_header(source)
         self.data_start = _LENGTH.size + self.header_size
-        self.metadata, self.entries = _parse_header(self.path, header, self.buffer_size)
+        self.metadata = _parse_metadata(self.path, header)
+        self._header = header
+        self._entries: Optional[list[SafetensorsEntry]] = None
+
+    @property
+    def entries(self) -> list[SafetensorsEntry]:
+        """Every tensor, each checked (only ``strip`` needs them all: reading a snapshot
+        checks just the U8 tensors it may read, so a header of 10,000 entries costs little)."""
+        if self._entries is None:
+            self._entries = [
+                _entry(self.path, name, info, self.buffer_size)
+                for name, info in self._header.items()
+                if name != "__metadata__"
+            ]
+        return self._entries
 
     @property
     def buffer_size(self) -> int:
@@ -67,7 +81,11 @@ class Safetensors:
     def tensor_entries(self) -> Iterator[SafetensorsEntry]:
         """U8 tensors, likeliest snapshot first: ours by name, then the others from the end of
         the buffer (the writer puts U8 tensors last)."""
-        u8 = [entry for entry in self.entries if entry.dtype == "U8"]
+        u8 = [
+            _entry(self.path, name, info, self.buffer_size)
+            for name, info in self._header.items()
+            if isinstance(info, dict) and info.get("dtype") == "U8"
+        ]
         named = [entry for name in _OURS for entry in u8 if entry.name == name]
         rest = sorted((e for e in u8 if e.name not in _OURS), key=lambda e: -e.begin)
         yield from named
@@ -111,20 +129,13 @@ def _read_header(source: Source) -> tuple[int, dict[str, Any]]:
     return length, header
 
 
-def _parse_header(
-    path: str, header: dict[str, Any], buffer_size: int
-) -> tuple[dict[str, str], list[SafetensorsEntry]]:
+def _parse_metadata(path: str, header: dict[str, Any]) -> dict[str, str]:
     metadata = header.get("__metadata__") or {}
     if not isinstance(metadata, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
     ):
         raise _damaged(path, "its __metadata__ is not a map of strings")
-    entries = [
-        _entry(path, name, info, buffer_size)
-        for name, info in header.items()
-        if name != "__metadata__"
-    ]
-    return metadata, entries
+    return metadata
 
 
 def _entry(path: str, name: str, info: Any, buffer_size: int) -> SafetensorsEntry:

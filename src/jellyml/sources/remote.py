@@ -83,15 +83,15 @@ class RemoteFile:
                 pos += len(piece)
                 continue
             gap_end = min(end, self._next_start(pos))
-            if small and gap_end - pos <= MIN_FETCH:
-                start, stop = self._rounded(pos, gap_end)
-                self.remember(start, self._fetch(start, stop))
-                continue
             if small and self._before_tail(gap_end):
                 # A zip's central directory, longer than the tail block: the small tensors
                 # saved last (the snapshot's metadata) lie just before it; fetch them with it.
                 start = max(0, pos - EDGE_BLOCK, self._cached_end_before(pos))
                 self.remember(start, self._fetch(start, gap_end))
+                continue
+            if small and gap_end - pos <= MIN_FETCH:
+                start, stop = self._rounded(pos, gap_end)
+                self.remember(start, self._fetch(start, stop))
                 continue
             stop = min(gap_end, pos + MAX_FETCH)
             yield self._fetch(pos, stop)
