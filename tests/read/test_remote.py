@@ -96,11 +96,21 @@ def test_show_eat_extract_and_scan_every_container_on_s3_and_http(
             done = run_cli("fix", "extract-bundle", url, "-o", str(out), env_extra=s3.env())
             assert done.returncode == 0, (url, done.stderr)
             assert git(clone(out, tmp_path / f"c{abs(hash(url))}"), "rev-parse", "HEAD") == commit
+    http_file = f"{web.url}/{prefix}/model.pth"
+    (listed,) = json.loads(_ok_stdout(run_cli("scan", "--json", http_file)))
+    assert listed["snapshot"] and listed["commit"] == commit
+    heads = _ok_stdout(run_cli("git", http_file, "bundle", "list-heads", "{}", cwd=tmp_path))
+    assert commit in heads
     scanned = run_cli("scan", "--json", "--check", f"s3://models/{prefix}/", env_extra=s3.env())
     assert scanned.returncode == 1, scanned.stderr
     found = {Path(e["path"]).name: e for e in json.loads(scanned.stdout)}
     assert set(found) == {"model.pth", "model.safetensors", "jellyml-snapshot.jelly"}
     assert all(e["snapshot"] and e["commit"] == commit and e["dirty"] for e in found.values())
+
+
+def _ok_stdout(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    return proc.stdout
 
 
 def test_the_api_takes_storage_options(make_repo: Any, tmp_path: Path, s3: S3Server) -> None:
