@@ -36,6 +36,17 @@ def _median_time(reps: int, measure: Callable[[], Any]) -> float:
     return statistics.median(times)
 
 
+def _interleaved(reps: int, *measures: Callable[[], Any]) -> list[float]:
+    """Median time of each, taken in turns, so a noisy moment hurts them alike."""
+    times: list[list[float]] = [[] for _ in measures]
+    for _ in range(reps):
+        for spent, measure in zip(times, measures):
+            start = time.perf_counter()
+            measure()
+            spent.append(time.perf_counter() - start)
+    return [statistics.median(spent) for spent in times]
+
+
 def _budget(path: str) -> tuple[int, int]:
     """(central directory, snapshot tensors) of a torch.save file, for the transfer target."""
     with zipfile.ZipFile(path) as archive:
@@ -187,9 +198,13 @@ def run_safetensors(
             out = os.path.join(ctx.work, "st.bundle")
             _extract_ours(path, out)  # imports done, file in the page cache, for both
             _extract_safe_open(path, out)
+            os.sync()  # the file's pages written back first: no writeback during the timing
             reps = max(ctx.reps, 9)  # milliseconds each: cheap to repeat, noisy if not
-            ours = _median_time(reps, functools.partial(_extract_ours, path, out))
-            theirs = _median_time(reps, functools.partial(_extract_safe_open, path, out))
+            ours, theirs = _interleaved(
+                reps,
+                functools.partial(_extract_ours, path, out),
+                functools.partial(_extract_safe_open, path, out),
+            )
             ours_total += ours
             theirs_total += theirs
             table.add(
