@@ -233,3 +233,26 @@ def test_scan_counts_an_unreadable_snapshot_as_carried(make_repo: Any, tmp_path:
 
 def test_scan_of_a_missing_path_is_one_line(tmp_path: Path) -> None:
     _one_line_error(run_cli("scan", str(tmp_path / "nope")), "does not exist")
+
+
+def test_strip_removes_a_damaged_snapshot_file_too(make_repo: Any, tmp_path: Path) -> None:
+    repo = make_repo({"a.py": "x = 1\n"})
+    folder = tmp_path / "ckpt"
+    write_snapshot_file(repo.path, folder)
+    (folder / "weights.bin").write_bytes(b"w")
+    data = (folder / SNAPSHOT_FILE).read_bytes()
+    (folder / SNAPSHOT_FILE).write_bytes(data.replace(b"# v2 git bundle", b"# v2 git bundlX"))
+    _ok(run_cli("strip", str(folder), "--in-place"))
+    assert sorted(os.listdir(folder)) == ["weights.bin"]
+
+
+@pytest.mark.torch
+def test_strip_refuses_what_it_cannot_rewrite_safely(make_repo: Any, tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    snapshot = jellyml.create_snapshot(str(make_repo({"a.py": "x = 1\n"}).path))
+    model = tmp_path / "p4.pth"
+    torch.save({"w": torch.ones(2), **snapshot}, model, pickle_protocol=4)
+    before = _digest(model)
+    _one_line_error(run_cli("strip", str(model), "-o", str(tmp_path / "o.pth")), "protocol 4")
+    assert _digest(model) == before and not (tmp_path / "o.pth").exists()
+    assert sorted(os.listdir(tmp_path)) == ["p4.pth", "repo0"]

@@ -89,19 +89,12 @@ class Folder:
         return bytes(self._fs.cat_file(path))
 
 
-def is_folder(name: str, storage_options: Optional[Mapping[str, Any]] = None) -> bool:
-    """Whether ``name`` names a folder (a URL ending in ``/`` counts, for HTTP servers)."""
-    if not is_url(name):
-        return os.path.isdir(local_path(name))
-    if name.endswith("/"):
-        return True
-    from ..sources.remote import filesystem
-
-    fs, path = filesystem(name, storage_options)
-    try:
-        return bool(fs.isdir(path))
-    except Exception:  # the file's own read reports what is wrong
-        return False
+def is_folder(name: str) -> bool:
+    """Whether ``name`` names a folder: a local one, or a URL ending in ``/`` (an HTTP server
+    cannot say a URL is a folder; other URLs are told by ``remote.stat``)."""
+    if is_url(name):
+        return name.endswith("/")
+    return os.path.isdir(local_path(name))
 
 
 def snapshot_file(name: str, storage_options: Optional[Mapping[str, Any]] = None) -> str:

@@ -23,15 +23,17 @@ import shutil
 import struct
 import tempfile
 from dataclasses import dataclass
-from typing import BinaryIO, Optional
+from typing import BinaryIO, Callable, Optional
 
 from .. import format as fmt
 from ..errors import (
+    CorruptSnapshotError,
     JellyMLError,
     NotACheckpointError,
     OutputPathError,
     SnapshotNotFoundError,
     StripError,
+    UnsupportedFormatError,
 )
 from ..sources import Source, is_url, iter_range, open_source
 from . import folder as folders
@@ -116,7 +118,9 @@ def _check_output(path: str, output: str) -> None:
             )
 
 
-def _write_atomically(target: str, write: object, path: str) -> tuple[str, tuple[str, ...]]:
+def _write_atomically(
+    target: str, write: Callable[[BinaryIO], tuple[str, tuple[str, ...]]], path: str
+) -> tuple[str, tuple[str, ...]]:
     """Run ``write(out)`` into a temporary file beside ``target``, check the result carries no
     snapshot, then rename it over ``target``; on any failure remove it."""
     folder = os.path.dirname(os.path.abspath(target))
@@ -126,7 +130,7 @@ def _write_atomically(target: str, write: object, path: str) -> tuple[str, tuple
         raise OutputPathError(target, exc.strerror or str(exc)) from None
     try:
         with os.fdopen(fd, "wb") as out:
-            result: tuple[str, tuple[str, ...]] = write(out)  # type: ignore[operator]
+            result = write(out)
             out.flush()
             os.fsync(out.fileno())
         _refuse_if_snapshot_left(tmp, path)
@@ -195,11 +199,12 @@ def _strip_folder_in_place(path: str, shown: Optional[str] = None) -> tuple[str,
     for _ in range(8):  # a snapshot file, then one inside a weights file: never more than a few
         try:
             file = folders.snapshot_file(path)
+            carries = _has_snapshot(file)
         except (NotACheckpointError, SnapshotNotFoundError):  # nothing (left) to carry one
             if removed:
                 break
             raise
-        if not _has_snapshot(file):
+        if not carries:
             break
         if os.path.basename(file) == folders.SNAPSHOT_FILE:
             os.unlink(file)
@@ -213,12 +218,15 @@ def _strip_folder_in_place(path: str, shown: Optional[str] = None) -> tuple[str,
 
 
 def _has_snapshot(file: str) -> bool:
+    """Whether ``file`` carries a snapshot; a damaged or newer one counts (remove it too)."""
     from ..read.reader import read_snapshot
 
     try:
         read_snapshot(file)
     except SnapshotNotFoundError:
         return False
+    except (CorruptSnapshotError, UnsupportedFormatError):
+        return True
     return True
 
 

@@ -114,7 +114,7 @@ def locate(name: str, storage_options: StorageOptions = None) -> tuple[str, Any]
         known = remote.stat(name, storage_options)
         if known[2].get("type") != "directory":
             return name, known
-    elif not folder.is_folder(name, storage_options):
+    elif not folder.is_folder(name):
         return name, None
     return folder.snapshot_file(name, storage_options), None
 
