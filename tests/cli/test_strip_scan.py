@@ -256,3 +256,58 @@ def test_strip_refuses_what_it_cannot_rewrite_safely(make_repo: Any, tmp_path: P
     _one_line_error(run_cli("strip", str(model), "-o", str(tmp_path / "o.pth")), "protocol 4")
     assert _digest(model) == before and not (tmp_path / "o.pth").exists()
     assert sorted(os.listdir(tmp_path)) == ["p4.pth", "repo0"]
+
+
+@pytest.mark.torch
+@pytest.mark.slow  # ~20 s: thirty torch.save + strip + torch.load round trips
+def test_strip_keeps_any_checkpoint_s_other_keys(make_repo: Any, tmp_path: Path) -> None:
+    """Random checkpoints (tensors of several dtypes, views sharing storage, nested dicts and
+    lists, plain values) with the snapshot at a random place: strip keeps everything else."""
+    torch = pytest.importorskip("torch")
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from jellyml.containers.strip import strip
+
+    snapshot = jellyml.create_snapshot(str(make_repo({"a.py": "x = 1\n"}).path))
+    base = torch.arange(12, dtype=torch.float32)
+    dtypes = st.sampled_from([torch.float32, torch.uint8, torch.int64, torch.float16])
+    tensors = st.one_of(
+        st.builds(lambda n, d: torch.arange(n).to(d), st.integers(0, 5), dtypes),
+        st.builds(lambda i: base[i:], st.integers(0, 11)),  # views of one storage
+    )
+    leaves = st.one_of(tensors, st.integers(), st.text(max_size=5), st.none(), st.booleans())
+    values = st.recursive(
+        leaves,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)
+        ),
+        max_leaves=8,
+    )
+
+    @settings(
+        max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(st.dictionaries(st.text(max_size=6), values, max_size=5), st.integers(0, 5))
+    def check(model: dict[str, Any], at: int) -> None:
+        items = [(k, v) for k, v in model.items() if k not in OURS]
+        at = min(at, len(items))
+        saved = dict(items[:at] + list(snapshot.items()) + items[at:])
+        path, out = tmp_path / "m.pth", tmp_path / "o.pth"
+        torch.save(saved, path)
+        strip(str(path), str(out))
+        assert _same_deep(torch.load(out, weights_only=True), dict(items))
+
+    check()
+
+
+def _same_deep(a: Any, b: Any) -> bool:
+    import torch
+
+    if torch.is_tensor(b):
+        return torch.is_tensor(a) and a.dtype == b.dtype and torch.equal(a, b)
+    if isinstance(b, dict):
+        return isinstance(a, dict) and list(a) == list(b) and all(_same_deep(a[k], b[k]) for k in b)
+    if isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same_deep(x, y) for x, y in zip(a, b))
+    return bool(a == b)
