@@ -3,6 +3,7 @@ that it is gone, through the real CLI."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -311,3 +312,28 @@ def _same_deep(a: Any, b: Any) -> bool:
     if isinstance(b, (list, tuple)):
         return len(a) == len(b) and all(_same_deep(x, y) for x, y in zip(a, b))
     return bool(a == b)
+
+
+def test_a_damaged_data_pkl_is_refused_never_crashes() -> None:
+    """Random damage to a real data.pkl: strip_pickle answers or refuses (PickleStripError),
+    whatever the bytes; it never executes them."""
+    import pickle
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from jellyml.containers.strip_pickle import PickleStripError, strip_pickle
+
+    # Our own pickle of plain values: loading it back below is safe (we made it).
+    real = pickle.dumps({"a": 1, fmt.SNAPSHOT_KEY: (1, "x"), fmt.METADATA_KEY: [2]}, protocol=2)
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.integers(0, len(real) - 1), st.binary(min_size=1, max_size=4), st.booleans())
+    def check(at: int, junk: bytes, cut: bool) -> None:
+        data = real[:at] if cut else real[:at] + junk + real[at + len(junk) :]
+        with contextlib.suppress(PickleStripError):
+            strip_pickle(data)
+
+    check()
+    assert strip_pickle(real).removed_keys == (fmt.SNAPSHOT_KEY, fmt.METADATA_KEY)
+    assert pickle.loads(strip_pickle(real).data) == {"a": 1}

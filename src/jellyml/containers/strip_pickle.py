@@ -134,12 +134,14 @@ def _apply(op: Any, stack: list[Any], i: int) -> tuple[list[Any], list[Any]]:
     """Pop what ``op`` consumes and return (what it popped, what it pushes)."""
     before = op.stack_before
     if pickletools.markobject in before:
-        marks = [at for at, item in enumerate(stack) if isinstance(item, _Mark)]
-        if not marks:
+        at = len(stack) - 1  # the last mark: only the frame above it is looked at
+        while at >= 0 and not isinstance(stack[at], _Mark):
+            at -= 1
+        if at < 0:
             raise PickleStripError("its data.pkl pops a mark it never pushed")
-        mark = stack[marks[-1]]
-        frame = stack[marks[-1] + 1 :]
-        del stack[marks[-1] :]
+        mark = stack[at]
+        frame = stack[at + 1 :]
+        del stack[at:]
         lead = before.index(pickletools.markobject)
         if lead > len(stack):
             raise PickleStripError("its data.pkl pops more than it pushed")
