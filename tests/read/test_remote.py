@@ -138,6 +138,7 @@ def _big_checkpoint(make_repo: Any, path: Path) -> tuple[int, int]:
     return directory, sum(len(v) for v in ours.values())
 
 
+@pytest.mark.slow  # a 24 MB checkpoint of 3,000 tensors, uploaded to both servers
 def test_a_big_checkpoint_costs_four_requests_and_little_more_than_the_snapshot(
     make_repo: Any, tmp_path: Path, s3: S3Server, web: HttpServer
 ) -> None:
@@ -365,3 +366,15 @@ def _read_all(fd: int) -> str:
             break
         chunks.append(chunk)
     return b"".join(chunks).decode(errors="replace")
+
+
+def test_a_missing_server_skips_here_and_fails_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    from remote_servers import need
+
+    monkeypatch.delenv("JELLYML_REQUIRE_SERVERS", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="no nginx"):
+        need(False, "no nginx")
+    monkeypatch.setenv("JELLYML_REQUIRE_SERVERS", "1")
+    with pytest.raises(pytest.fail.Exception, match="no nginx"):
+        need(False, "no nginx")
+    need(True, "present")  # nothing happens
