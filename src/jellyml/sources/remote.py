@@ -37,10 +37,10 @@ PROGRESS_OVER = 4 * 1024 * 1024
 #: Fetched blocks kept for later reads, at most (small blocks only).
 _CACHE_LIMIT = 1 << 20
 
-#: Which package each protocol needs, for the error that names it.
 #: A URL's filesystem, its path there, and fsspec's ``info`` about it.
 Stat = tuple[Any, str, dict[str, Any]]
 
+#: Which package each protocol needs, for the error that names it.
 _PACKAGES = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "hf": "huggingface_hub"}
 
 
