@@ -42,7 +42,8 @@ def s3() -> Iterator[S3Server]:
 
 @pytest.fixture(scope="module")
 def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer]:
-    with nginx_server(tmp_path_factory.mktemp("nginx")) as server:
+    private = "location /private/ { deny all; }"  # a file the user may not read: 403
+    with nginx_server(tmp_path_factory.mktemp("nginx"), extra=private) as server:
         yield server
 
 
@@ -210,6 +211,9 @@ def test_urls_that_do_not_exist(s3: S3Server, web: HttpServer, tmp_path: Path) -
     ):
         _one_line_error(run_cli("show", url, env_extra=s3.env()), "does not exist")
     _one_line_error(run_cli("show", "http://127.0.0.1:9/model.pth"), "Cannot open")
+    (web.root / "private").mkdir(exist_ok=True)
+    (web.root / "private" / "m.pth").write_bytes(b"PK\x03\x04 secret")
+    _one_line_error(run_cli("show", f"{web.url}/private/m.pth"), "answered HTTP 403")
 
 
 def test_missing_credentials(s3: S3Server, make_repo: Any, tmp_path: Path) -> None:

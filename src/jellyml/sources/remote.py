@@ -175,6 +175,9 @@ def _http_range(fs: Any, url: str, start: int, stop: int) -> bytes:
             reply.raise_for_status()
             if reply.status != 206:
                 raise RangeNotSupportedError(url)
+            where = reply.headers.get("Content-Range", "").partition(" ")[2].partition("-")[0]
+            if where != str(start):  # a 206 for another range than the one asked for
+                raise OSError(f"the server sent the range {where or '?'}-, not {start}-")
             return await _read_at_most(reply.content, stop - start + 1)
 
     data: bytes = sync(fs.loop, get)
@@ -264,6 +267,8 @@ async def _http_tail(fs: Any, url: str) -> Optional[tuple[int, bytes]]:
             raise RangeNotSupportedError(url)  # the body is the whole file: not read
         if reply.status == 404:
             raise FileNotFoundError(url)
+        if reply.status in (401, 403):
+            raise PermissionError(f"the server answered HTTP {reply.status}")
         if reply.status != 206:
             return None
         size = _total_size(reply.headers.get("Content-Range", ""))
@@ -277,7 +282,8 @@ async def _s3_tail(fs: Any, path: str) -> Optional[tuple[int, bytes]]:
     reply = await fs._call_s3("get_object", Bucket=bucket, Key=key, Range=f"bytes=-{EDGE_BLOCK}")
     try:
         size = _total_size(reply.get("ContentRange") or "")
-        return None if size is None else (size, await reply["Body"].read())
+        # bounded: a server that ignored the range must not stream the whole file in
+        return None if size is None else (size, await reply["Body"].read(EDGE_BLOCK + 1))
     finally:
         reply["Body"].close()
 
