@@ -256,7 +256,10 @@ def test_strip_refuses_what_it_cannot_rewrite_safely(make_repo: Any, tmp_path: P
     before = _digest(model)
     _one_line_error(run_cli("strip", str(model), "-o", str(tmp_path / "o.pth")), "protocol 4")
     assert _digest(model) == before and not (tmp_path / "o.pth").exists()
-    assert sorted(os.listdir(tmp_path)) == ["p4.pth", "repo0"]
+    nested = tmp_path / "nested.pth"
+    torch.save({"w": torch.ones(2), "extra": dict(snapshot)}, nested)
+    _one_line_error(run_cli("strip", str(nested), "--in-place"), "not stored under the top-level")
+    assert sorted(os.listdir(tmp_path)) == ["nested.pth", "p4.pth", "repo0"]
 
 
 @pytest.mark.torch

@@ -12,6 +12,7 @@ import struct
 import zipfile
 from typing import BinaryIO
 
+from .. import format as fmt
 from ..errors import SnapshotNotFoundError, StripError
 from ..sources import Source, iter_range
 from .strip_pickle import PickleStripError, strip_pickle
@@ -43,7 +44,7 @@ def write_stripped_zip(archive: TorchZip, source: Source, out: BinaryIO) -> tupl
     except PickleStripError as exc:
         raise StripError(archive.path, exc.reason) from None
     if not stripped.removed_keys:
-        raise SnapshotNotFoundError(archive.path)
+        _nothing_at_the_top(archive.path)
     dropped = {f"{prefix}data/{key}" for key in stripped.dropped_storages}
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zf:
         for entry in entries:
@@ -74,3 +75,20 @@ def _write_entry(zf: zipfile.ZipFile, name: str, size: int, chunks: object) -> N
             written += len(chunk)
     if written != size:
         raise StripError(zf.filename or name, f"its entry {name} is cut off")
+
+
+def _nothing_at_the_top(path: str) -> None:
+    """No top-level key of ours: say whether the file carries no snapshot at all, or one
+    stored elsewhere (nested in another dict), which strip does not take apart."""
+    from ..read.reader import read_snapshot
+
+    try:
+        read_snapshot(path)
+    except SnapshotNotFoundError:
+        raise SnapshotNotFoundError(path) from None
+    raise StripError(
+        path,
+        f"its snapshot is not stored under the top-level keys {fmt.SNAPSHOT_KEY} and "
+        f"{fmt.METADATA_KEY}, the only place strip removes it from",
+        hint="Load it, delete the snapshot's two tensors, and save it again.",
+    )
