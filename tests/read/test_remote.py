@@ -382,3 +382,27 @@ def test_a_missing_server_skips_here_and_fails_in_ci(monkeypatch: pytest.MonkeyP
     with pytest.raises(pytest.fail.Exception, match="no nginx"):
         need(False, "no nginx")
     need(True, "present")  # nothing happens
+
+
+def test_a_snapshot_saved_first_costs_one_request_more(
+    make_repo: Any, tmp_path: Path, s3: S3Server, web: HttpServer
+) -> None:
+    repo = make_repo({"a.py": "x = 1\n", "blob.bin": os.urandom(300 * KIB)})
+    _commit, ours = snapshot_tensors(repo.path)
+    path = tmp_path / "first.pth"
+    write_torch_like_zip(path, [*ours.values(), *(os.urandom(4096) for _ in range(1000))])
+    with zipfile.ZipFile(path) as archive:
+        budget = path.stat().st_size - archive.start_dir + sum(map(len, ours.values())) + 64 * KIB
+    s3_url, http_url = _publish(s3, web, path, "limits/first.pth")
+    for url, requests, body_bytes in (
+        (s3_url, lambda: s3.log.requests("first.pth"), lambda: s3.log.sent("first.pth")),
+        (http_url, lambda: web.requests("first.pth"), lambda: web.body_sent("first.pth")),
+    ):
+        s3.log.clear()
+        web.clear()
+        out = tmp_path / "first.bundle"
+        assert (
+            run_cli("fix", "extract-bundle", url, "-o", str(out), env_extra=s3.env()).returncode
+            == 0
+        )
+        assert len(requests()) <= 5 and body_bytes() <= budget, (requests(), budget)

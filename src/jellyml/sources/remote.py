@@ -27,8 +27,9 @@ from ..errors import (
 #: A read near the start or the end of the file fetches this much (one request for a zip's
 #: tail or a safetensors header).
 EDGE_BLOCK = 64 * 1024
-#: Any other small read fetches at least this much: a local header and a snapshot header.
-MIN_FETCH = 4 * 1024
+#: Any other small read fetches at least this much: a local header and a snapshot header,
+#: and most metadata tensors whole.
+MIN_FETCH = 16 * 1024
 #: Long ranges (a bundle) are fetched in requests of at most this many bytes: memory stays
 #: bounded, and the progress bar moves.
 MAX_FETCH = 32 * 1024 * 1024
@@ -61,6 +62,16 @@ class RemoteFile:
         if offset >= end:
             return b""
         return b"".join(self._pieces(offset, end, small=True))
+
+    def prefetch(self, start: int, stop: int) -> None:
+        """Fetch ``[start, stop)`` in one request if it is short and not cached yet: reads
+        of several small pieces in it (tensor headers) then cost nothing more."""
+        if stop - start > EDGE_BLOCK or start >= stop:
+            return
+        start = max(start, self._cached_end_before(start))
+        stop = min(stop, self._next_start(start))
+        if start < stop and self._cached(start) is None:
+            self.remember(start, self._fetch(start, stop))
 
     def iter_range(self, offset: int, size: int) -> Iterator[bytes]:
         """The range in as few requests as possible (cached edges served from memory)."""
