@@ -196,7 +196,8 @@ def _http_range(fs: Any, url: str, start: int, stop: int) -> bytes:
 
 
 async def _read_at_most(stream: Any, limit: int) -> bytes:
-    """At most ``limit`` bytes of a streamed body (one more than wanted shows a lying reply)."""
+    """At most ``limit`` bytes of a streamed body (one more than wanted shows a lying reply);
+    ``read(n)`` may return fewer than n before the end (aiohttp, aiobotocore), hence the loop."""
     parts: list[bytes] = []
     while limit > 0:
         chunk = await stream.read(limit)
@@ -294,7 +295,7 @@ async def _s3_tail(fs: Any, path: str) -> Optional[tuple[int, bytes]]:
     try:
         size = _total_size(reply.get("ContentRange") or "")
         # bounded: a server that ignored the range must not stream the whole file in
-        return None if size is None else (size, await reply["Body"].read(EDGE_BLOCK + 1))
+        return None if size is None else (size, await _read_at_most(reply["Body"], EDGE_BLOCK + 1))
     finally:
         reply["Body"].close()
 
