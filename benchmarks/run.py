@@ -28,12 +28,13 @@ import _common
 import _eat
 import _extraction
 import _memory
+import _remote
 import _snapshots
 import _startup
 import _v100
 from _common import Context, Table, Target, parse_size
 
-PARTS = ("extraction", "snapshot", "eat", "startup", "memory", "history")
+PARTS = ("extraction", "snapshot", "eat", "startup", "memory", "history", "remote", "safetensors")
 FULL = {
     "sizes": "100M,1G,4G",
     "tensors": "10,1000,10000",
@@ -45,6 +46,8 @@ FULL = {
     "memory_size": "200M",
     "reps": 3,
     "big_history": "full",
+    "remote_sizes": "100M,1G",
+    "remote_tensors": 1000,
 }
 QUICK = {
     "sizes": "8M",
@@ -57,6 +60,8 @@ QUICK = {
     "memory_size": "16M",
     "reps": 1,
     "big_history": "quick",
+    "remote_sizes": "8M",
+    "remote_tensors": 1000,
 }
 
 
@@ -76,6 +81,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
         "--big-history", choices=("full", "quick"), help="shape of the big-history repository"
     )
     parser.add_argument("--reps", type=int, help="repetitions of each measurement (median)")
+    parser.add_argument("--remote-sizes", help="checkpoint sizes for remote and safetensors")
+    parser.add_argument("--remote-tensors", type=int, help="tensors per remote checkpoint")
     parser.add_argument("--no-v100", action="store_true", help="skip JellyML 1.0.0")
     parser.add_argument(
         "--v100-venv", help=f"JellyML 1.0.0's venv (made if missing; {_v100.default_location()})"
@@ -164,6 +171,8 @@ def run_parts(ctx: Context, args: argparse.Namespace, parts: Sequence[str]) -> s
             got = _big_history.run(ctx, args.big_history)
         elif part == "startup":
             got = _startup.run(ctx, args.startup_runs)
+        elif part in ("remote", "safetensors"):
+            got = _run_formats(ctx, args, part)
         else:
             got = _memory.run(ctx, parse_size(args.memory_size))
         tables += got[0]
@@ -173,6 +182,20 @@ def run_parts(ctx: Context, args: argparse.Namespace, parts: Sequence[str]) -> s
     out += ["## Targets", "", "| target | result | numbers |", "| --- | --- | --- |"]
     out += [t.render() for t in targets]
     return "\n".join(out) + "\n"
+
+
+def _run_formats(
+    ctx: Context, args: argparse.Namespace, part: str
+) -> tuple[list[Table], list[Target]]:
+    sizes, source = _sizes(args.remote_sizes), _fixtures_source(ctx)
+    try:
+        if part == "remote":
+            return _remote.run(ctx, sizes, args.remote_tensors, source)
+        return _remote.run_safetensors(ctx, sizes, _ints(args.tensors), source)
+    except BaseException as exc:  # a missing server (nginx, moto) skips the part, says why
+        if type(exc).__name__ not in ("Skipped", "Failed", "ImportError", "ModuleNotFoundError"):
+            raise
+        return [], [Target(f"part {part}", None, f"not measured: {exc}")]
 
 
 def _fixtures_source(ctx: Context) -> str:

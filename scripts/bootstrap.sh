@@ -16,9 +16,10 @@ if [ -f "$stamp" ] && [ -z "$(find $deps -newer "$stamp" 2>/dev/null)" ]; then
 fi
 pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 "${pip[@]}" "torch==2.13.0" numpy
-"${pip[@]}" "torch==2.13.0" -e ".[test]"
-# The Hugging Face Trainer integration and its tests (safetensors reads the snapshot file back).
-"${pip[@]}" "torch==2.13.0" -e ".[transformers]" safetensors
+# The package with its test tools, the Hugging Face Trainer integration (safetensors reads the
+# snapshot file back in its tests), and remote storage: fsspec and the backends and servers its
+# tests use (moto here; nginx comes from .ci/run).
+"${pip[@]}" "torch==2.13.0" -e ".[test,transformers,test-remote]" safetensors
 if [ -f jellyml-lightning/pyproject.toml ]; then
     "${pip[@]}" "torch==2.13.0" -e "./jellyml-lightning[test]"
 fi

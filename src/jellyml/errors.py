@@ -345,3 +345,77 @@ class SnapshotWarning(UserWarning):
     """Something about a snapshot the user should know: files left out (large, secret-looking,
     excluded, unreadable), a shallow snapshot made instead of a full one, a large snapshot, or
     another repository than the current directory's snapshotted."""
+
+
+# --- checkpoints in other formats and places (safetensors, folders, URLs), strip ------------
+
+
+class RemoteSupportMissingError(JellyMLError, ImportError):
+    """A URL was given and fsspec (or the backend its protocol needs) is not installed."""
+
+    def __init__(self, url: str, package: str, *, extra: bool = False) -> None:
+        self.url = url
+        self.package = package
+        how = "pip install 'jellyml[remote]'" if extra else f"pip install {package}"
+        super().__init__(
+            f"Reading {url} needs {package}, which is not installed.", hint=f"Run {how}."
+        )
+
+
+class RemoteAccessError(ModelFileError, OSError):
+    """A URL could not be opened: no such bucket, no permission, no credentials, no network."""
+
+    def __init__(self, url: str, problem: str) -> None:
+        self.problem = problem
+        super().__init__(
+            url,
+            f"Cannot open {url}: {problem}.",
+            hint="Check the URL and the credentials (storage_options, or the backend's "
+            "environment variables).",
+        )
+
+
+class RemoteReadError(ModelFileError, OSError):
+    """A transfer failed part way, or a reply was not the length asked for."""
+
+    def __init__(self, url: str, problem: str) -> None:
+        self.problem = problem
+        super().__init__(
+            url, f"Reading {url} failed: {problem}.", hint="Try again; nothing was written."
+        )
+
+
+class RangeNotSupportedError(RemoteReadError):
+    """The server answered a ranged request with the whole file."""
+
+    def __init__(self, url: str) -> None:
+        ModelFileError.__init__(
+            self,
+            url,
+            f"The server of {url} ignores Range requests, so reading the snapshot would "
+            "download the whole file.",
+            hint="Download the file first and pass the local path.",
+        )
+        self.problem = "the server ignores Range requests"
+
+
+class AmbiguousFolderError(NotACheckpointError):
+    """A checkpoint folder holds several files that could carry its snapshot."""
+
+    def __init__(self, path: str, candidates: Sequence[str]) -> None:
+        self.candidates = list(candidates)
+        names = ", ".join(self.candidates[:5])
+        super().__init__(
+            path,
+            f"{path} holds several files that could carry a snapshot ({names}).",
+            hint="Pass the file itself.",
+        )
+
+
+class StripError(JellyMLError, ValueError):
+    """A checkpoint cannot be stripped (nothing to strip, or not safely); nothing was written."""
+
+    def __init__(self, path: str, reason: str, *, hint: Optional[str] = None) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"Cannot strip {path}: {reason}; {NOTHING_CHANGED}", hint=hint)

@@ -35,7 +35,8 @@ ExtractBundleArgs = ExtractBundleArgs_dataclass
 
 def bundle_output_path(model: str, output_path: Optional[str]) -> str:
     """Where the bundle goes: ``output_path``, or ``<model stem>.bundle`` in it or in the cwd."""
-    stem = os.path.splitext(os.path.basename(os.path.normpath(model)))[0] + ".bundle"
+    # rstrip: a folder (or a folder URL) given with a trailing slash still has a name
+    stem = os.path.splitext(os.path.basename(model.rstrip("/\\")))[0] + ".bundle"
     if output_path is None:
         return os.path.join(os.getcwd(), stem)
     if os.path.isdir(output_path):

@@ -13,7 +13,7 @@ import sys
 
 from .. import settings
 from .._version import __version__
-from .commands import completion, donut, eat, extract_bundle, fix, git, show, undo
+from .commands import completion, donut, eat, extract_bundle, fix, git, scan, show, strip, undo
 from .donut import plain_logo
 from .options import (
     COMMON_FLAG_NAMES,
@@ -42,7 +42,7 @@ EXIT_BROKEN_PIPE = 141
 
 #: The commands, in the order of the help. Another command: one module in commands/ with a
 #: ``register(subparsers)`` that sets ``handler``, added here.
-COMMANDS = (eat, undo, show, git, extract_bundle, fix, completion, donut)
+COMMANDS = (eat, undo, show, git, extract_bundle, strip, scan, fix, completion, donut)
 
 EXAMPLES = (
     "jellyml show model.pth        # what code trained it",

@@ -30,6 +30,8 @@ if TYPE_CHECKING:  # only for annotations: rich and restore load when a command 
     from rich.console import Console
     from rich.text import Text
 
+    from ..containers.strip import StripResult
+    from ..read.scan import ScanEntry
     from ..restore.eat import EatResult
     from ..restore.history import HistoryItem
     from ..restore.undo import UndoResult
@@ -301,3 +303,31 @@ def cleared_history(path: str, existed: bool, refs: list[str], *, quiet: bool) -
             "when you no longer need them.",
             quiet=quiet,
         )
+
+
+def stripped(result: StripResult, *, quiet: bool) -> None:
+    removed = ", ".join(clean(r) for r in result.removed)
+    info(
+        f"Wrote {value(result.output)} without its snapshot ({removed} removed): "
+        f"{result.size_before:,} -> {result.size_after:,} bytes.",
+        quiet=quiet,
+    )
+
+
+def scan_results(entries: list[ScanEntry], *, as_json: bool, quiet: bool) -> None:
+    if as_json:
+        plain(json.dumps([e.to_json() for e in entries], indent=2, sort_keys=True))
+        return
+    carrying = sum(1 for e in entries if e.snapshot)
+    for e in entries:
+        if e.snapshot:
+            state = "dirty" if e.dirty else ("clean" if e.dirty is False else "-")
+            what = f"snapshot  {_short(e.commit) if e.commit else '-':<12}  {state:<5}"
+        elif e.problem:
+            what = "unreadable"
+        else:
+            what = "no snapshot"
+        plain(f"{what:<32} {e.size:>15,}  {clean(e.path)}")
+        if e.problem:
+            warning(clean(e.problem))
+    info(f"{len(entries)} checkpoint(s), {carrying} carrying a snapshot.", quiet=quiet or as_json)

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Optional, Union
 
 from .. import format as fmt
 from ..containers import Container, TensorEntry, open_container
-from ..containers.sidecar import SNAPSHOT_FILE_NAME, SidecarFile
 from ..errors import (
     CorruptSnapshotError,
     JellyMLError,
@@ -22,10 +22,12 @@ from ..errors import (
     SnapshotNotFoundError,
     UnsupportedFormatError,
 )
-from ..sources import Source, open_source
+from ..sources import CHUNK, Source, is_url, iter_range, open_source
 
 PathLike = Union[str, "os.PathLike[str]"]
-_CHUNK = 1 << 20
+StorageOptions = Optional[Mapping[str, Any]]
+#: Local sources copy a bundle this much at a time (tests read it).
+_CHUNK = CHUNK
 #: Bytes read from each candidate tensor before deciding whether to read its whole header.
 _SNIFF = 32
 
@@ -35,6 +37,8 @@ class Snapshot:
     """A snapshot found in a checkpoint: where its bundle lies, and its metadata.
 
     The bundle itself is not read until ``extract_bundle`` (or ``temporary_bundle``) asks.
+    ``path`` is what the user named (a file, a folder or a URL); ``source`` the file in it that
+    holds the snapshot (the same, but for a folder).
     """
 
     path: str
@@ -42,6 +46,16 @@ class Snapshot:
     header: fmt.Header
     bundle_offset: int
     metadata: Optional[dict[str, Any]]
+    source: str = ""
+    storage_options: StorageOptions = field(default=None, repr=False, compare=False)
+    #: A remote source kept open (it holds no file descriptor) so that extracting reuses what
+    #: it fetched already and costs no second ``info`` request.
+    reusable_source: Optional[Source] = field(default=None, repr=False, compare=False)
+
+    @property
+    def file(self) -> str:
+        """The file (path or URL) whose bytes hold the snapshot."""
+        return self.source or self.path
 
     @property
     def bundle_size(self) -> int:
@@ -67,29 +81,50 @@ class Snapshot:
             yield self.extract_bundle(os.path.join(folder, "snapshot.bundle"))
 
 
-def read_snapshot(path: PathLike) -> Snapshot:
-    """Find the JellyML snapshot in a ``torch.save`` checkpoint and read its header and metadata.
+def read_snapshot(path: PathLike, *, storage_options: StorageOptions = None) -> Snapshot:
+    """Find the JellyML snapshot in a checkpoint and read its header and metadata.
 
-    Reads the zip's central directory, the first 1 KiB of candidate tensors (last saved first) and
-    the metadata; never unpickles and never loads the model. Raises a ``ModelFileError`` subclass
-    for a missing file, a file that is not a checkpoint, a truncated one, one without a snapshot,
-    a corrupt snapshot, or one written by a newer jellyml.
+    ``path`` is a ``torch.save`` file, a safetensors file, a checkpoint folder (see
+    ``jellyml.containers.folder`` for the lookup) or any fsspec URL of one; ``storage_options``
+    go to fsspec for a URL. Reads the container's index (a zip's central directory, a safetensors
+    header), the first 1 KiB of candidate tensors (last saved first) and the metadata; never
+    unpickles and never loads the model. Raises a ``ModelFileError`` subclass for a missing file,
+    a file that is not a checkpoint, a truncated one, one without a snapshot, a corrupt snapshot,
+    or one written by a newer jellyml.
     """
     name = os.fspath(path)
-    # A checkpoint folder (Hugging Face's checkpoint-N) carries its snapshot in a file of its
-    # own; until a folder container lands, that file is read here (see containers.sidecar).
-    if os.path.isfile(os.path.join(name, SNAPSHOT_FILE_NAME)):
-        name = os.path.join(name, SNAPSHOT_FILE_NAME)
-    with open_source(name) as source:
-        if os.path.basename(name) == SNAPSHOT_FILE_NAME:
-            return _find(SidecarFile(source))
-        return _find(open_container(source))
+    file, known = locate(name, storage_options)
+    with open_source(file, storage_options, known=known) as source:
+        found = _find(open_container(source))
+        reusable = source if hasattr(source, "iter_range") else None
+    return dataclasses.replace(
+        found, path=name, source=file, storage_options=storage_options, reusable_source=reusable
+    )
+
+
+def locate(name: str, storage_options: StorageOptions = None) -> tuple[str, Any]:
+    """The file that carries ``name``'s snapshot (``name`` itself, or the one file of a
+    checkpoint folder that does: ``jellyml.containers.folder``), and for a URL file what
+    ``remote.stat`` said of it (so that opening it costs no second request)."""
+    from ..containers import folder
+
+    if is_url(name) and not name.endswith("/"):
+        from ..sources import remote
+
+        known = remote.stat(name, storage_options)
+        if known[2].get("type") != "directory":
+            return name, known
+    elif not folder.is_folder(name):
+        return name, None
+    return folder.snapshot_file(name, storage_options), None
 
 
 @contextlib.contextmanager
-def temporary_bundle(path: PathLike) -> Iterator[tuple[Snapshot, str]]:
+def temporary_bundle(
+    path: PathLike, *, storage_options: StorageOptions = None
+) -> Iterator[tuple[Snapshot, str]]:
     """Extract the snapshot's bundle to a temporary file, yield it, and always remove it."""
-    snapshot = read_snapshot(path)
+    snapshot = read_snapshot(path, storage_options=storage_options)
     with snapshot.extracted_bundle() as bundle:
         yield snapshot, bundle
 
@@ -168,14 +203,14 @@ def _read_metadata(archive: Container, header: fmt.Header, start: int) -> Any:
 
 
 def _extract(snapshot: Snapshot, output_path: str) -> str:
-    _check_output_path(snapshot.path, output_path)
+    _check_output_path(snapshot.file, output_path)
     folder = os.path.dirname(os.path.abspath(output_path))
     try:
         fd, tmp = tempfile.mkstemp(prefix=".jellyml-", suffix=".bundle.part", dir=folder)
     except OSError as exc:
         raise OutputPathError(output_path, exc.strerror or str(exc)) from None
     try:
-        with os.fdopen(fd, "wb") as out, open_source(snapshot.path) as source:
+        with os.fdopen(fd, "wb") as out, _reopen(snapshot) as source:
             digest = _copy_range(snapshot, source, out)
         if digest != snapshot.header.sha256 and snapshot.header.sha256 is not None:
             raise CorruptSnapshotError(snapshot.path, "its bundle does not match its sha256")
@@ -192,6 +227,15 @@ def _extract(snapshot: Snapshot, output_path: str) -> str:
         _remove(tmp)
         raise
     return output_path
+
+
+@contextlib.contextmanager
+def _reopen(snapshot: Snapshot) -> Iterator[Source]:
+    if snapshot.reusable_source is not None:
+        yield snapshot.reusable_source
+    else:
+        with open_source(snapshot.file, snapshot.storage_options) as source:
+            yield source
 
 
 def _check_output_path(model: str, output_path: str) -> None:
@@ -214,16 +258,13 @@ def _remove(path: str) -> None:
 def _copy_range(snapshot: Snapshot, source: Source, out: BinaryIO) -> str:
     """Copy the bundle in 1 MiB chunks and return its sha256: memory stays at one chunk."""
     digest = hashlib.sha256()
-    pos = snapshot.bundle_offset
     left = snapshot.bundle_size
-    while left:
-        chunk = source.read_at(pos, min(_CHUNK, left))
-        pos += len(chunk)
-        if not chunk:
-            raise CorruptSnapshotError(snapshot.path, "its bundle is cut off")
+    for chunk in iter_range(source, snapshot.bundle_offset, left):
         digest.update(chunk)
         out.write(chunk)
         left -= len(chunk)
+    if left:
+        raise CorruptSnapshotError(snapshot.path, "its bundle is cut off")
     return digest.hexdigest()
 
 

@@ -1,0 +1,175 @@
+"""Reading a safetensors file without torch and without the safetensors package.
+
+The layout (safetensors' own spec): an 8-byte little-endian header length N, N bytes of JSON,
+then the data buffer; each tensor's ``data_offsets`` are relative to that buffer. The header is
+bounded the way safetensors bounds it (100 MB) before it is read, and every offset is checked
+against the file size before anything is read from it. Our two snapshot tensors are stored as
+``U8``; so is ``jellyml-snapshot.jelly``, the snapshot file of a checkpoint folder.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from .. import format as fmt
+from ..errors import NotACheckpointError, TruncatedCheckpointError
+from ..sources import Source
+
+#: safetensors' own limit (MAX_HEADER_SIZE in its Rust core): refused before it is read.
+MAX_HEADER_SIZE = 100_000_000
+_LENGTH = struct.Struct("<Q")
+#: Our tensors' names, tried before any other U8 tensor.
+_OURS = (fmt.SNAPSHOT_KEY, fmt.METADATA_KEY)
+
+
+@dataclass(frozen=True)
+class SafetensorsEntry:
+    """One tensor: its name, dtype, shape and where its bytes are, relative to the buffer."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    begin: int
+    end: int
+
+    @property
+    def size(self) -> int:
+        return self.end - self.begin
+
+
+def looks_like_safetensors(head: bytes) -> bool:
+    """Whether ``head`` (the file's first bytes) starts like a safetensors file."""
+    if len(head) < _LENGTH.size + 1:
+        return False
+    (length,) = _LENGTH.unpack_from(head)
+    return 2 <= length <= MAX_HEADER_SIZE and head[_LENGTH.size : _LENGTH.size + 1] == b"{"
+
+
+class Safetensors:
+    """An open safetensors file: its header, validated, and the bytes of any tensor."""
+
+    def __init__(self, source: Source) -> None:
+        self._source = source
+        self.path = source.name
+        self.file_size = source.size
+        self.header_size, header = _read_header(source)
+        self.data_start = _LENGTH.size + self.header_size
+        self.metadata = _parse_metadata(self.path, header)
+        self._header = header
+        self._entries: Optional[list[SafetensorsEntry]] = None
+
+    @property
+    def entries(self) -> list[SafetensorsEntry]:
+        """Every tensor, each checked (only ``strip`` needs them all: reading a snapshot
+        checks just the U8 tensors it may read, so a header of 10,000 entries costs little)."""
+        if self._entries is None:
+            self._entries = [
+                _entry(self.path, name, info, self.buffer_size)
+                for name, info in self._header.items()
+                if name != "__metadata__"
+            ]
+        return self._entries
+
+    @property
+    def buffer_size(self) -> int:
+        return self.file_size - _LENGTH.size - self.header_size
+
+    def tensor_entries(self) -> Iterator[SafetensorsEntry]:
+        """U8 tensors, likeliest snapshot first: ours by name, then the others from the end of
+        the buffer (the writer puts U8 tensors last)."""
+        u8 = [
+            _entry(self.path, name, info, self.buffer_size)
+            for name, info in self._header.items()
+            if isinstance(info, dict) and info.get("dtype") == "U8"
+        ]
+        named = [entry for name in _OURS for entry in u8 if entry.name == name]
+        rest = sorted((e for e in u8 if e.name not in _OURS), key=lambda e: -e.begin)
+        yield from named
+        yield from rest
+
+    def data_offset(self, entry: SafetensorsEntry, peek: int = 0) -> tuple[int, bytes]:
+        start = self.data_start + entry.begin
+        return start, self.read_at(start, min(peek, entry.size))
+
+    def read_at(self, offset: int, size: int) -> bytes:
+        return self._source.read_at(offset, size)
+
+
+def _damaged(path: str, why: str) -> TruncatedCheckpointError:
+    return TruncatedCheckpointError(
+        path,
+        f"{path} is a damaged safetensors file: {why}.",
+        hint="The file may still be copying, or was cut short; use a complete copy.",
+    )
+
+
+def _read_header(source: Source) -> tuple[int, dict[str, Any]]:
+    path = source.name
+    raw = source.read_at(0, _LENGTH.size)
+    if len(raw) < _LENGTH.size:
+        raise _damaged(path, "it is shorter than its 8-byte header length")
+    (length,) = _LENGTH.unpack(raw)
+    if length > MAX_HEADER_SIZE:
+        raise _damaged(path, f"its header claims {length:,} bytes (at most 100 MB allowed)")
+    if _LENGTH.size + length > source.size:
+        raise _damaged(path, "its header runs past the end of the file")
+    text = source.read_at(_LENGTH.size, length)
+    if len(text) < length:
+        raise _damaged(path, "its header is cut off")
+    try:
+        header = json.loads(text.decode("utf-8"))
+    except (ValueError, RecursionError):
+        raise _damaged(path, "its header is not valid JSON") from None
+    if not isinstance(header, dict):
+        raise _damaged(path, "its header is not a JSON object")
+    return length, header
+
+
+def _parse_metadata(path: str, header: dict[str, Any]) -> dict[str, str]:
+    metadata = header.get("__metadata__") or {}
+    if not isinstance(metadata, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
+    ):
+        raise _damaged(path, "its __metadata__ is not a map of strings")
+    return metadata
+
+
+def _entry(path: str, name: str, info: Any, buffer_size: int) -> SafetensorsEntry:
+    if not isinstance(info, dict):
+        raise _damaged(path, f"tensor {name!r} is not described by an object")
+    dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
+    if not isinstance(dtype, str) or not _int_list(shape) or not _int_list(offsets):
+        raise _damaged(path, f"tensor {name!r} has a bad dtype, shape or data_offsets")
+    assert isinstance(offsets, list) and isinstance(shape, list)
+    if len(offsets) != 2 or not 0 <= offsets[0] <= offsets[1]:
+        raise _damaged(path, f"tensor {name!r} has bad data_offsets")
+    if offsets[1] > buffer_size:
+        raise _damaged(path, f"tensor {name!r} lies past the end of the file")
+    if dtype == "U8" and _product(shape) != offsets[1] - offsets[0]:
+        raise _damaged(path, f"tensor {name!r}'s shape does not match its size")
+    return SafetensorsEntry(name, dtype, tuple(shape), offsets[0], offsets[1])
+
+
+def _int_list(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value
+    )
+
+
+def _product(shape: list[int]) -> int:
+    total = 1
+    for dim in shape:
+        total *= dim
+    return total
+
+
+def not_safetensors(path: str) -> NotACheckpointError:
+    return NotACheckpointError(
+        path,
+        f"{path} is not a safetensors file.",
+        hint="Pass a file written by safetensors' save_file.",
+    )

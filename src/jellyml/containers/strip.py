@@ -1,0 +1,259 @@
+"""``jellyml strip``: the same checkpoint without its snapshot, before it goes public.
+
+- torch zip: every entry copied as it is, except ``data.pkl`` (our two keys cut out without
+  unpickling: ``strip_pickle``) and the storages only those keys used; entries stay aligned to
+  64 bytes as torch writes them, so the result loads with ``torch.load(weights_only=True)``.
+- safetensors: the header rewritten without our two tensors (``__metadata__`` kept), every other
+  tensor's bytes copied unchanged, in the same order.
+- folders: the snapshot file removed; a snapshot inside one of the folder's files (an HF shard,
+  ``meta.pt``, DeepSpeed's model states) stripped from that file, and an HF index's
+  ``weight_map`` updated.
+
+Output is written to a temporary file beside it and renamed into place (``--in-place`` too), so
+a failure leaves no partial file; the input is replaced only when asked. The result is read back
+before it is renamed: a checkpoint still carrying a snapshot is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import struct
+import tempfile
+from dataclasses import dataclass
+from typing import BinaryIO, Callable, Optional
+
+from .. import format as fmt
+from ..errors import (
+    CorruptSnapshotError,
+    JellyMLError,
+    NotACheckpointError,
+    OutputPathError,
+    SnapshotNotFoundError,
+    StripError,
+    UnsupportedFormatError,
+)
+from ..sources import Source, is_url, iter_range, open_source
+from . import folder as folders
+from .safetensors import Safetensors
+from .strip_zip import write_stripped_zip
+from .torch_zip import TorchZip
+
+_OURS = frozenset({fmt.SNAPSHOT_KEY, fmt.METADATA_KEY})
+
+
+@dataclass(frozen=True)
+class StripResult:
+    path: str
+    output: str
+    kind: str
+    #: The tensors (or the files, for a folder's snapshot file) removed.
+    removed: tuple[str, ...]
+    size_before: int
+    size_after: int
+
+
+def strip(path: str, output: Optional[str] = None, *, in_place: bool = False) -> StripResult:
+    """Write ``path`` without its snapshot to ``output`` (or over itself with ``in_place``)."""
+    if is_url(path):
+        raise StripError(path, "it is a URL", hint="Download it, strip the local copy, upload.")
+    if in_place == (output is not None):
+        raise StripError(path, "say where to write", hint="Pass either -o OUT or --in-place.")
+    target = path if in_place else str(output)
+    if os.path.isdir(path):
+        return _strip_folder(path, target, in_place=in_place)
+    if not in_place:
+        _check_output(path, target)
+    with open_source(path) as source:
+        kind, removed = _write_atomically(target, lambda out: _strip_into(source, out), path)
+    return StripResult(path, target, kind, removed, source.size, os.path.getsize(target))
+
+
+def _strip_into(source: Source, out: BinaryIO) -> tuple[str, tuple[str, ...]]:
+    from . import open_container
+
+    container = open_container(source)
+    if isinstance(container, Safetensors):
+        return "safetensors", _strip_safetensors(container, source, out)
+    if isinstance(container, TorchZip):
+        return "torch zip", write_stripped_zip(container, source, out)
+    raise StripError(source.name, "jellyml cannot rewrite this kind of file")
+
+
+def _strip_safetensors(archive: Safetensors, source: Source, out: BinaryIO) -> tuple[str, ...]:
+    removed = tuple(e.name for e in archive.entries if e.name in _OURS)
+    if not removed:
+        raise SnapshotNotFoundError(archive.path)
+    kept = sorted((e for e in archive.entries if e.name not in _OURS), key=lambda e: e.begin)
+    header: dict[str, object] = {}
+    if archive.metadata:
+        header["__metadata__"] = archive.metadata
+    pos = 0
+    for entry in kept:
+        header[entry.name] = {
+            "dtype": entry.dtype,
+            "shape": list(entry.shape),
+            "data_offsets": [pos, pos + entry.size],
+        }
+        pos += entry.size
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    text += b" " * (-len(text) % 8)  # safetensors pads its header to 8 bytes
+    out.write(struct.pack("<Q", len(text)) + text)
+    for entry in kept:
+        start = archive.data_start + entry.begin
+        for chunk in iter_range(source, start, entry.size):
+            out.write(chunk)
+    return removed
+
+
+def _check_output(path: str, output: str) -> None:
+    if os.path.isdir(output):
+        raise OutputPathError(output, "it is a directory")
+    with contextlib.suppress(OSError):
+        if os.path.samefile(path, output):
+            raise StripError(
+                path, "the output is the input itself", hint="Pass --in-place to replace it."
+            )
+
+
+def _write_atomically(
+    target: str, write: Callable[[BinaryIO], tuple[str, tuple[str, ...]]], path: str
+) -> tuple[str, tuple[str, ...]]:
+    """Run ``write(out)`` into a temporary file beside ``target``, check the result carries no
+    snapshot, then rename it over ``target``; on any failure remove it."""
+    folder = os.path.dirname(os.path.abspath(target))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".jellyml-", suffix=".strip.part", dir=folder)
+    except OSError as exc:
+        raise OutputPathError(target, exc.strerror or str(exc)) from None
+    try:
+        with os.fdopen(fd, "wb") as out:
+            result = write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        _refuse_if_snapshot_left(tmp, path)
+        with contextlib.suppress(OSError):
+            shutil.copymode(path, tmp)
+        os.replace(tmp, target)
+    except OSError as exc:
+        _remove(tmp)
+        if isinstance(exc, JellyMLError):
+            raise
+        raise OutputPathError(target, exc.strerror or str(exc)) from None
+    except BaseException:
+        _remove(tmp)
+        raise
+    return result
+
+
+def _refuse_if_snapshot_left(written: str, path: str) -> None:
+    from ..read.reader import read_snapshot
+
+    try:
+        read_snapshot(written)
+    except SnapshotNotFoundError:
+        return
+    raise StripError(path, "it holds a snapshot under another name, which jellyml cannot remove")
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+# --- folders ------------------------------------------------------------------------------------
+
+
+def _strip_folder(path: str, target: str, *, in_place: bool) -> StripResult:
+    size_before = _tree_size(path)
+    if in_place:
+        removed = _strip_folder_in_place(path)
+        return StripResult(path, path, "folder", removed, size_before, _tree_size(path))
+    if os.path.lexists(target):
+        raise OutputPathError(target, "it exists already (a folder is written as a new folder)")
+    parent = os.path.dirname(os.path.abspath(target))
+    try:
+        staging = tempfile.mkdtemp(prefix=".jellyml-strip-", dir=parent)
+    except OSError as exc:
+        raise OutputPathError(target, exc.strerror or str(exc)) from None
+    copy = os.path.join(staging, "checkpoint")
+    try:
+        shutil.copytree(path, copy, symlinks=True)
+        removed = _strip_folder_in_place(copy, shown=path)
+        os.rename(copy, target)
+    except OSError as exc:
+        if isinstance(exc, JellyMLError):
+            raise
+        raise OutputPathError(target, exc.strerror or str(exc)) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return StripResult(path, target, "folder", removed, size_before, _tree_size(target))
+
+
+def _strip_folder_in_place(path: str, shown: Optional[str] = None) -> tuple[str, ...]:
+    """Remove every snapshot the folder's lookup finds, one after the other."""
+    shown = shown or path
+    removed: list[str] = []
+    for _ in range(8):  # a snapshot file, then one inside a weights file: never more than a few
+        try:
+            file = folders.snapshot_file(path)
+            carries = _has_snapshot(file)
+        except (NotACheckpointError, SnapshotNotFoundError):  # nothing (left) to carry one
+            if removed:
+                break
+            raise
+        if not carries:
+            break
+        if os.path.basename(file) == folders.SNAPSHOT_FILE:
+            os.unlink(file)
+        else:
+            strip(file, in_place=True)
+            _drop_from_index(path)
+        removed.append(os.path.relpath(file, path))
+    if not removed:
+        raise SnapshotNotFoundError(shown)
+    return tuple(removed)
+
+
+def _has_snapshot(file: str) -> bool:
+    """Whether ``file`` carries a snapshot; a damaged or newer one counts (remove it too)."""
+    from ..read.reader import read_snapshot
+
+    try:
+        read_snapshot(file)
+    except SnapshotNotFoundError:
+        return False
+    except (CorruptSnapshotError, UnsupportedFormatError):
+        return True
+    return True
+
+
+def _drop_from_index(path: str) -> None:
+    """Remove our keys from an HF index's ``weight_map`` (written atomically)."""
+    for index in folders.HF_INDEXES:
+        name = os.path.join(path, index)
+        if not os.path.isfile(name):
+            continue
+        with open(name, encoding="utf-8") as f:
+            data = json.load(f)
+        weight_map = data.get("weight_map") if isinstance(data, dict) else None
+        if not isinstance(weight_map, dict) or not _OURS & set(weight_map):
+            continue
+        for key in _OURS:
+            weight_map.pop(key, None)
+        fd, tmp = tempfile.mkstemp(prefix=".jellyml-", suffix=".json.part", dir=path)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(data, out, indent=2, sort_keys=True)
+            out.write("\n")
+        os.replace(tmp, name)
+
+
+def _tree_size(path: str) -> int:
+    total = 0
+    for top, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(top, name)).st_size
+    return total

@@ -1,0 +1,380 @@
+"""A checkpoint behind an fsspec URL (``s3://``, ``gs://``, ``hf://``, ``https://``, ...).
+
+Only what the reader asks for is transferred, with ranged requests and no read-ahead cache of
+fsspec's (s3fs reads 50 MiB blocks by default). Small reads are rounded up to a block of our
+own, so that a zip's tail (end record, central directory, the last small tensors) arrives in one
+request and a tensor's local header and 1 KiB snapshot header in another. Every reply's length
+is checked: a server that ignores Range would answer with the whole file, and over HTTP the
+reply's status is checked before its body is read, so that never turns into a silent download.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import sys
+from collections.abc import Iterator, Mapping
+from typing import Any, Optional
+
+from ..errors import (
+    ModelFileNotFoundError,
+    RangeNotSupportedError,
+    RemoteAccessError,
+    RemoteReadError,
+    RemoteSupportMissingError,
+)
+
+#: A read near the start or the end of the file fetches this much (one request for a zip's
+#: tail or a safetensors header).
+EDGE_BLOCK = 64 * 1024
+#: Any other small read fetches at least this much: a local header and a snapshot header,
+#: and most metadata tensors whole.
+MIN_FETCH = 16 * 1024
+#: Long ranges (a bundle) are fetched in requests of at most this many bytes: memory stays
+#: bounded, and the progress bar moves.
+MAX_FETCH = 32 * 1024 * 1024
+#: A transfer longer than this shows a progress bar (stderr, terminal only).
+PROGRESS_OVER = 4 * 1024 * 1024
+#: Fetched blocks kept for later reads, at most (small blocks only).
+_CACHE_LIMIT = 1 << 20
+
+#: A URL's filesystem, its path there, and fsspec's ``info`` about it.
+Stat = tuple[Any, str, dict[str, Any]]
+
+#: Which package each protocol needs, for the error that names it.
+_PACKAGES = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "hf": "huggingface_hub"}
+
+
+class RemoteFile:
+    """A remote file of known size, read by ranges through fsspec."""
+
+    def __init__(self, name: str, fs: Any, path: str, size: int) -> None:
+        self.name = name
+        self.size = size
+        self._fs = fs
+        self._path = path
+        self._http = "http" in _protocols(fs)
+        self._starts: list[int] = []
+        self._blocks: dict[int, bytes] = {}
+
+    def read_at(self, offset: int, size: int) -> bytes:
+        end = min(offset + size, self.size)
+        if offset >= end:
+            return b""
+        return b"".join(self._pieces(offset, end, small=True))
+
+    def prefetch(self, start: int, stop: int) -> None:
+        """Fetch ``[start, stop)`` in one request if it is short and not cached yet: reads
+        of several small pieces in it (tensor headers) then cost nothing more."""
+        if stop - start > EDGE_BLOCK or start >= stop:
+            return
+        start = max(start, self._cached_end_before(start))
+        stop = min(stop, self._next_start(start))
+        if start < stop and self._cached(start) is None:
+            self.remember(start, self._fetch(start, stop))
+
+    def iter_range(self, offset: int, size: int) -> Iterator[bytes]:
+        """The range in as few requests as possible (cached edges served from memory)."""
+        end = min(offset + size, self.size)
+        if offset >= end:
+            return
+        with _Progress(self.name, end - offset) as progress:
+            for piece in self._pieces(offset, end, small=False):
+                progress.advance(len(piece))
+                yield piece
+
+    def _pieces(self, offset: int, end: int, *, small: bool) -> Iterator[bytes]:
+        pos = offset
+        while pos < end:
+            cached = self._cached(pos)
+            if cached is not None:
+                start, block = cached
+                piece = block[pos - start : end - start]
+                yield piece
+                pos += len(piece)
+                continue
+            gap_end = min(end, self._next_start(pos))
+            if small and self._before_tail(gap_end):
+                # A zip's central directory, longer than the tail block: the small tensors
+                # saved last (the snapshot's metadata) lie just before it; fetch them with it.
+                start = max(0, pos - EDGE_BLOCK, self._cached_end_before(pos))
+                self.remember(start, self._fetch(start, gap_end))
+                continue
+            if small and gap_end - pos <= MIN_FETCH:
+                start, stop = self._rounded(pos, gap_end)
+                self.remember(start, self._fetch(start, stop))
+                continue
+            stop = min(gap_end, pos + MAX_FETCH)
+            yield self._fetch(pos, stop)
+            pos = stop
+
+    def _rounded(self, pos: int, stop: int) -> tuple[int, int]:
+        """A small read widened: the file's edges in one block, elsewhere ``MIN_FETCH``;
+        never over what is cached already."""
+        if stop > self.size - EDGE_BLOCK:
+            start, stop = max(0, self.size - EDGE_BLOCK), self.size
+        elif pos < EDGE_BLOCK:
+            start, stop = 0, min(self.size, EDGE_BLOCK)
+        else:
+            start, stop = pos, min(self.size, max(stop, pos + MIN_FETCH))
+        # The block before pos ends at or before it (pos is not cached).
+        start = max(start, self._cached_end_before(pos))
+        return start, min(stop, self._next_start(pos))
+
+    def _before_tail(self, stop: int) -> bool:
+        """Whether ``stop`` is where the cached tail of the file starts."""
+        block = self._blocks.get(stop)
+        return block is not None and stop + len(block) == self.size
+
+    def _cached_end_before(self, pos: int) -> int:
+        at = bisect.bisect_right(self._starts, pos) - 1
+        return self._starts[at] + len(self._blocks[self._starts[at]]) if at >= 0 else 0
+
+    def _cached(self, pos: int) -> Optional[tuple[int, bytes]]:
+        at = bisect.bisect_right(self._starts, pos) - 1
+        if at >= 0:
+            start = self._starts[at]
+            block = self._blocks[start]
+            if pos < start + len(block):
+                return start, block
+        return None
+
+    def _next_start(self, pos: int) -> int:
+        at = bisect.bisect_right(self._starts, pos)
+        return self._starts[at] if at < len(self._starts) else self.size
+
+    def remember(self, start: int, block: bytes) -> None:
+        if sum(map(len, self._blocks.values())) + len(block) > _CACHE_LIMIT:
+            self._starts.clear()
+            self._blocks.clear()
+        bisect.insort(self._starts, start)
+        self._blocks[start] = block
+
+    def _fetch(self, start: int, stop: int) -> bytes:
+        """One ranged request for ``[start, stop)``; its reply must be exactly that long."""
+        try:
+            if self._http:
+                data = _http_range(self._fs, self._path, start, stop)
+            else:
+                data = self._fs.cat_file(self._path, start=start, end=stop)
+        except RangeNotSupportedError:
+            raise
+        except FileNotFoundError:
+            raise ModelFileNotFoundError(self.name) from None
+        except Exception as exc:  # each fsspec backend raises its own types
+            raise RemoteReadError(self.name, _describe(exc)) from None
+        if len(data) != stop - start:
+            if len(data) > stop - start:
+                raise RangeNotSupportedError(self.name)
+            raise RemoteReadError(self.name, f"asked for {stop - start:,} bytes, got {len(data):,}")
+        return bytes(data)
+
+
+def _http_range(fs: Any, url: str, start: int, stop: int) -> bytes:
+    """A Range GET whose status is checked before the body is read: a 200 (the server
+    ignored Range and is sending the whole file) is refused without reading it."""
+    from fsspec.asyn import sync
+
+    async def get() -> bytes:
+        kwargs = dict(fs.kwargs)
+        headers = dict(kwargs.pop("headers", None) or {})
+        headers["Range"] = f"bytes={start}-{stop - 1}"
+        session = await fs.set_session()
+        async with session.get(fs.encode_url(url), headers=headers, **kwargs) as reply:
+            if reply.status == 404:
+                raise FileNotFoundError(url)
+            reply.raise_for_status()
+            if reply.status != 206:
+                raise RangeNotSupportedError(url)
+            where = reply.headers.get("Content-Range", "").partition(" ")[2].partition("-")[0]
+            if where != str(start):  # a 206 for another range than the one asked for
+                raise OSError(f"the server sent the range {where or '?'}-, not {start}-")
+            return await _read_at_most(reply.content, stop - start + 1)
+
+    data: bytes = sync(fs.loop, get)
+    return data
+
+
+async def _read_at_most(stream: Any, limit: int) -> bytes:
+    """At most ``limit`` bytes of a streamed body (one more than wanted shows a lying reply);
+    ``read(n)`` may return fewer than n before the end (aiohttp, aiobotocore), hence the loop."""
+    parts: list[bytes] = []
+    while limit > 0:
+        chunk = await stream.read(limit)
+        if not chunk:
+            break
+        parts.append(chunk)
+        limit -= len(chunk)
+    return b"".join(parts)
+
+
+@contextlib.contextmanager
+def open_remote(
+    url: str, storage_options: Optional[Mapping[str, Any]], *, known: Optional[Stat] = None
+) -> Iterator[RemoteFile]:
+    """Open ``url`` for ranged reads (``known``: its ``stat`` already made); a missing file,
+    missing credentials or a missing fsspec backend are one-line errors."""
+    fs, path, info = known or stat(url, storage_options)
+    if info.get("type") == "directory":
+        from ..errors import NotACheckpointError
+
+        raise NotACheckpointError(url, f"{url} is a folder.", hint="Pass a checkpoint file.")
+    size = info.get("size")
+    if not isinstance(size, int) or size < 0:
+        raise RemoteReadError(url, "the server does not say how large the file is")
+    remote = RemoteFile(url, fs, path, size)
+    tail = info.get("tail")
+    if isinstance(tail, bytes):
+        if len(tail) != min(size, EDGE_BLOCK):
+            raise RemoteReadError(
+                url, f"asked for the last {EDGE_BLOCK:,} bytes, got {len(tail):,}"
+            )
+        remote.remember(size - len(tail), tail)
+    yield remote
+
+
+def stat(url: str, storage_options: Optional[Mapping[str, Any]]) -> Stat:
+    """The filesystem of ``url``, the path in it, and what it says of the path: a file's size
+    (with its tail, when the backend tells the size in the reply to a suffix range), or that
+    it is a folder. One request for a file."""
+    fs, path = filesystem(url, storage_options)
+    probed = _tail_probe(fs, path, url)
+    if probed is not None:
+        size, tail = probed
+        return fs, path, {"type": "file", "size": size, "tail": tail}
+    return fs, path, _info(fs, path, url)
+
+
+def _tail_probe(fs: Any, path: str, url: str) -> Optional[tuple[int, bytes]]:
+    """The file's size and its last ``EDGE_BLOCK`` bytes in one suffix-range request, where
+    the backend's reply says the total size (HTTP's and S3's ``Content-Range``); None where it
+    cannot (then ``info`` asks)."""
+    from fsspec.asyn import sync
+
+    protocols = _protocols(fs)
+    try:
+        if "http" in protocols:
+            return sync(fs.loop, _http_tail, fs, path)  # type: ignore[no-any-return]
+        if "s3" in protocols:
+            return sync(fs.loop, _s3_tail, fs, path)  # type: ignore[no-any-return]
+    except RangeNotSupportedError:
+        raise RangeNotSupportedError(url) from None
+    except Exception as exc:
+        if "http" not in protocols:
+            return None  # S3: a folder, no such key, no credentials: ``info`` says which
+        if isinstance(exc, FileNotFoundError):
+            raise ModelFileNotFoundError(url) from None
+        # no such host, connection refused, TLS: say so, not "missing"
+        raise RemoteAccessError(url, _describe(exc)) from None
+    return None
+
+
+async def _http_tail(fs: Any, url: str) -> Optional[tuple[int, bytes]]:
+    kwargs = dict(fs.kwargs)
+    headers = dict(kwargs.pop("headers", None) or {})
+    headers["Range"] = f"bytes=-{EDGE_BLOCK}"
+    session = await fs.set_session()
+    async with session.get(fs.encode_url(url), headers=headers, **kwargs) as reply:
+        if reply.status == 200:
+            raise RangeNotSupportedError(url)  # the body is the whole file: not read
+        if reply.status == 404:
+            raise FileNotFoundError(url)
+        if reply.status in (401, 403):
+            raise PermissionError(f"the server answered HTTP {reply.status}")
+        if reply.status != 206:
+            return None
+        size = _total_size(reply.headers.get("Content-Range", ""))
+        return None if size is None else (size, await _read_at_most(reply.content, EDGE_BLOCK + 1))
+
+
+async def _s3_tail(fs: Any, path: str) -> Optional[tuple[int, bytes]]:
+    bucket, key, version = fs.split_path(path)
+    if not key or version:
+        return None
+    reply = await fs._call_s3("get_object", Bucket=bucket, Key=key, Range=f"bytes=-{EDGE_BLOCK}")
+    try:
+        size = _total_size(reply.get("ContentRange") or "")
+        # bounded: a server that ignored the range must not stream the whole file in
+        return None if size is None else (size, await _read_at_most(reply["Body"], EDGE_BLOCK + 1))
+    finally:
+        reply["Body"].close()
+
+
+def _total_size(content_range: str) -> Optional[int]:
+    """The total of ``bytes START-END/TOTAL``."""
+    total = content_range.rpartition("/")[2].strip()
+    return int(total) if total.isdigit() else None
+
+
+def filesystem(url: str, storage_options: Optional[Mapping[str, Any]]) -> tuple[Any, str]:
+    """The fsspec filesystem for ``url`` (no read-ahead cache) and the path inside it."""
+    try:
+        import fsspec.core
+    except ImportError:
+        raise RemoteSupportMissingError(url, "fsspec", extra=True) from None
+    protocol = url.split("://", 1)[0].lower()
+    try:
+        return fsspec.core.url_to_fs(url, **dict(storage_options or {}))  # type: ignore[no-any-return]
+    except ImportError:
+        raise RemoteSupportMissingError(url, _PACKAGES.get(protocol, protocol)) from None
+    except ValueError as exc:  # an unknown protocol
+        raise RemoteAccessError(url, _describe(exc)) from None
+
+
+def _info(fs: Any, path: str, url: str) -> dict[str, Any]:
+    try:
+        info = fs.info(path)
+    except FileNotFoundError:
+        raise ModelFileNotFoundError(url) from None
+    except Exception as exc:  # each backend raises its own types (credentials, network, ...)
+        raise RemoteAccessError(url, _describe(exc)) from None
+    return dict(info)
+
+
+def _protocols(fs: Any) -> tuple[str, ...]:
+    protocol = getattr(fs, "protocol", ())
+    return (protocol,) if isinstance(protocol, str) else tuple(protocol)
+
+
+def _describe(exc: BaseException) -> str:
+    """One line from a backend's exception (which may span many)."""
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    name = type(exc).__name__
+    return f"{name}: {first}"[:300] if first else name
+
+
+class _Progress:
+    """A one-line progress bar on stderr, for long transfers on a terminal only."""
+
+    def __init__(self, name: str, total: int) -> None:
+        self._name = name
+        self._total = total
+        self._done = 0
+        self._on = total > PROGRESS_OVER and _stderr_is_terminal()
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def advance(self, size: int) -> None:
+        self._done += size
+        if self._on:
+            share = self._done / self._total
+            bar = "#" * int(share * 30)
+            sys.stderr.write(
+                f"\rDownloading the snapshot [{bar:<30}] {self._done / 1e6:,.1f}"
+                f"/{self._total / 1e6:,.1f} MB"
+            )
+            sys.stderr.flush()
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._on:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
