@@ -37,7 +37,9 @@ def _ok(proc: Any) -> Any:
 
 
 def _one_line_error(proc: Any, phrase: str) -> None:
-    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    # Exit 4 says "a checkpoint without a snapshot" (docs/CLI.md, exit status); other failures 1.
+    code = 4 if "holds no JellyML snapshot" in proc.stderr else 1
+    assert proc.returncode == code, (proc.stdout, proc.stderr)
     assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1, proc.stderr
     assert phrase in proc.stderr
 

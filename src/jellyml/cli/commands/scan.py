@@ -15,6 +15,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Look at every checkpoint under the given files, folders (recursively) "
         "and URLs, and say whether each carries a JellyML snapshot, its commit, whether its "
         "code was dirty, and its size. Reads without torch and without loading any model.",
+        examples=(
+            "jellyml scan checkpoints/                 # what is under a folder",
+            "jellyml scan release/ --check && upload   # refuse to publish code by mistake",
+        ),
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files, folders or URLs")
     parser.add_argument("--json", action="store_true", help="print JSON, for scripts")

@@ -17,6 +17,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "file (every other tensor byte for byte, __metadata__ kept) or a checkpoint folder "
         "(its snapshot file removed). The input is never replaced unless --in-place is given; "
         "the output is written to a temporary file and renamed, so a failure leaves nothing.",
+        examples=(
+            "jellyml strip model.pth -o public.pth",
+            "jellyml strip checkpoint-500 --in-place   # a folder: its snapshot file goes",
+        ),
     )
     parser.add_argument("model_file", help="the checkpoint file or folder to strip")
     where = parser.add_mutually_exclusive_group(required=True)
