@@ -112,14 +112,18 @@ class TruncatedCheckpointError(NotACheckpointError):
 class SnapshotNotFoundError(ModelFileError, LookupError):
     """A valid checkpoint that carries no JellyML snapshot."""
 
-    def __init__(self, path: str) -> None:
-        hint = "Save it with {**jellyml.create_snapshot()} in the dict passed to torch.save."
-        if path.endswith(".ckpt"):  # Lightning's extension: point at the plugin
+    def __init__(
+        self, path: str, *, message: Optional[str] = None, hint: Optional[str] = None
+    ) -> None:
+        if hint is None and path.endswith(".ckpt"):  # Lightning's extension: the plugin
             hint = (
                 "Train with Trainer(plugins=[JellyMLLightningPlugin()]) "
                 "(pip install jellyml-lightning) so that every checkpoint carries one."
             )
-        super().__init__(path, f"{path} is a checkpoint but holds no JellyML snapshot.", hint=hint)
+        elif hint is None:
+            hint = "Save it with {**jellyml.create_snapshot()} in the dict passed to torch.save."
+        message = message or f"{path} is a checkpoint but holds no JellyML snapshot."
+        super().__init__(path, message, hint=hint)
 
 
 class CorruptSnapshotError(ModelFileError):

@@ -54,7 +54,7 @@ def test_a_dcp_folder_is_read_through_its_snapshot_file(make_repo: Any, tmp_path
 def test_a_dcp_folder_without_a_snapshot_file_says_how_to_add_one(tmp_path: Path) -> None:
     dcp_like_folder(tmp_path / "ckpt")
     proc = run_cli("show", str(tmp_path / "ckpt"))
-    assert proc.returncode == 1 and proc.stderr.count("\n") == 1
+    assert proc.returncode == 4 and proc.stderr.count("\n") == 1  # a checkpoint, no snapshot
     assert "torch.distributed.checkpoint" in proc.stderr and "save_snapshot" in proc.stderr
 
 
@@ -119,7 +119,7 @@ def test_one_checkpoint_in_a_folder_is_found_two_are_ambiguous(
     assert jellyml.read_snapshot(folder).commit == commit
     make_model(repo.path, folder / "epoch=3.ckpt")
     proc = run_cli("show", str(folder))
-    assert proc.returncode == 1 and proc.stderr.count("\n") == 1
+    assert proc.returncode == 3 and proc.stderr.count("\n") == 1  # not one checkpoint
     assert "several files" in proc.stderr and "epoch=3.ckpt, last.ckpt" in proc.stderr
     with pytest.raises(errors.AmbiguousFolderError) as caught:
         jellyml.read_snapshot(folder)
@@ -127,24 +127,28 @@ def test_one_checkpoint_in_a_folder_is_found_two_are_ambiguous(
 
 
 @pytest.mark.parametrize(
-    ("make", "phrase"),
+    ("make", "phrase", "status"),
     [
         (
             lambda f: (f / "model.safetensors.index.json").write_text(
                 json.dumps({"weight_map": {fmt.SNAPSHOT_KEY: "../outside.safetensors"}})
             ),
             "names a file outside the folder",
+            3,
         ),
-        (lambda f: (f / "latest").write_text("/etc"), "names a file outside the folder"),
-        (lambda f: (f / "model.safetensors.index.json").write_text("{oops"), "not valid JSON"),
+        (lambda f: (f / "latest").write_text("/etc"), "names a file outside the folder", 3),
+        (lambda f: (f / "model.safetensors.index.json").write_text("{oops"), "not valid JSON", 3),
         (
             lambda f: (f / "model.safetensors.index.json").write_text('{"weight_map": {}}'),
             "holds no JellyML snapshot",
+            4,
         ),
-        (lambda f: (f / "notes.txt").write_text("x"), "holding no checkpoint jellyml knows"),
+        (lambda f: (f / "notes.txt").write_text("x"), "holding no checkpoint jellyml knows", 3),
     ],
 )
-def test_hostile_or_empty_folders_are_refused(make: Any, phrase: str, tmp_path: Path) -> None:
+def test_hostile_or_empty_folders_are_refused(
+    make: Any, phrase: str, status: int, tmp_path: Path
+) -> None:
     folder = tmp_path / "ckpt"
     folder.mkdir()
     (tmp_path / "outside.safetensors").write_bytes(b"never read")
@@ -152,7 +156,7 @@ def test_hostile_or_empty_folders_are_refused(make: Any, phrase: str, tmp_path: 
     out = tmp_path / "out"
     out.mkdir()
     proc = run_cli("fix", "extract-bundle", str(folder), "-o", str(out))
-    assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.returncode == status and proc.stderr.count("\n") == 1, proc.stderr
     assert phrase in proc.stderr and "Traceback" not in proc.stderr
     assert os.listdir(out) == []
 

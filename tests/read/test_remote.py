@@ -151,7 +151,10 @@ def test_a_big_checkpoint_costs_four_requests_and_little_more_than_the_snapshot(
         (s3_url, lambda: s3.log.requests("big.pth"), lambda: s3.log.sent("big.pth")),
         (http_url, lambda: web.requests("big.pth"), lambda: web.body_sent("big.pth")),
     ):
-        for argv in (["show", url], ["fix", "extract-bundle", url, "-o", str(tmp_path / "b")]):
+        for argv in (
+            ["show", url],
+            ["fix", "extract-bundle", url, "-o", str(tmp_path / "b"), "--force"],
+        ):
             s3.log.clear()
             web.clear()
             proc = run_cli(*argv, env_extra=s3.env())
@@ -402,7 +405,9 @@ def test_a_snapshot_saved_first_costs_one_request_more(
         web.clear()
         out = tmp_path / "first.bundle"
         assert (
-            run_cli("fix", "extract-bundle", url, "-o", str(out), env_extra=s3.env()).returncode
+            run_cli(
+                "fix", "extract-bundle", url, "-o", str(out), "--force", env_extra=s3.env()
+            ).returncode
             == 0
         )
         assert len(requests()) <= 5 and body_bytes() <= budget, (requests(), budget)

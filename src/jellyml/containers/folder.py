@@ -27,9 +27,10 @@ from typing import Any, Optional
 from .. import format as fmt
 from ..errors import AmbiguousFolderError, NotACheckpointError, SnapshotNotFoundError
 from ..sources import is_url, local_path
+from .sidecar import SNAPSHOT_FILE_NAME
 
 #: The snapshot file beside the weights (written by ``jellyml.save_snapshot``).
-SNAPSHOT_FILE = "jellyml-snapshot.jelly"
+SNAPSHOT_FILE = SNAPSHOT_FILE_NAME
 HF_INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
 HF_SINGLE = ("model.safetensors", "pytorch_model.bin")
 LIGHTNING_META = "meta.pt"
@@ -150,9 +151,9 @@ def _only_candidate(folder: Folder) -> str:
     if len(names) > 1:
         raise AmbiguousFolderError(folder.name, names)
     if folder.is_file(".metadata"):  # torch.distributed.checkpoint, without a snapshot file
-        raise NotACheckpointError(
+        raise SnapshotNotFoundError(
             folder.name,
-            f"{folder.name} is a torch.distributed.checkpoint folder without a "
+            message=f"{folder.name} is a torch.distributed.checkpoint folder without a "
             f"{SNAPSHOT_FILE} file, so it holds no JellyML snapshot.",
             hint="Add one with jellyml.save_snapshot(folder) after dcp.save.",
         )

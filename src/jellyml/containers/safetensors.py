@@ -13,7 +13,7 @@ import json
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from .. import format as fmt
 from ..errors import NotACheckpointError, TruncatedCheckpointError
@@ -144,7 +144,7 @@ def _entry(path: str, name: str, info: Any, buffer_size: int) -> SafetensorsEntr
     dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
     if not isinstance(dtype, str) or not _int_list(shape) or not _int_list(offsets):
         raise _damaged(path, f"tensor {name!r} has a bad dtype, shape or data_offsets")
-    assert isinstance(offsets, list) and isinstance(shape, list)
+    offsets, shape = cast("list[int]", offsets), cast("list[int]", shape)
     if len(offsets) != 2 or not 0 <= offsets[0] <= offsets[1]:
         raise _damaged(path, f"tensor {name!r} has bad data_offsets")
     if offsets[1] > buffer_size:

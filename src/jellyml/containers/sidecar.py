@@ -3,8 +3,9 @@
 Checkpoints that are folders (a Hugging Face ``checkpoint-N``, a ``save_pretrained`` output)
 carry the snapshot as one more file beside the weights, instead of inside a weights file, so
 that nothing is added to the model's tensors. The file uses the safetensors layout, so
-``safetensors.safe_open`` reads it, yet it is written and read here with ``struct`` and ``json``
-only (no torch, no safetensors package):
+``safetensors.safe_open`` reads it, yet it is written here, and read by
+``jellyml.containers.safetensors``, with ``struct`` and ``json`` only (no torch, no
+safetensors package):
 
 - 8 bytes: the header's length N, unsigned little-endian;
 - N bytes: a JSON object, padded with spaces to a multiple of 8, mapping
@@ -22,18 +23,14 @@ import json
 import os
 import struct
 import tempfile
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any, Optional, Union
 
 from .. import format as fmt
-from ..errors import CorruptSnapshotError, JellyMLError, OutputPathError
-from ..sources import Source
+from ..errors import JellyMLError, OutputPathError
 
 #: The file's name inside a checkpoint folder.
 SNAPSHOT_FILE_NAME = "jellyml-snapshot.jelly"
-#: Readers refuse a header longer than this before reading it (as safetensors does).
-MAX_HEADER_SIZE = 100 * 1024 * 1024
 _LENGTH = struct.Struct("<Q")
 _KEYS = (fmt.SNAPSHOT_KEY, fmt.METADATA_KEY)
 
@@ -99,105 +96,18 @@ def encode_header(sizes: Any) -> bytes:
     return _LENGTH.pack(len(raw)) + raw
 
 
-@dataclass(frozen=True)
-class SidecarEntry:
-    """One tensor of the snapshot file: its name and size in bytes."""
-
-    name: str
-    size: int
-
-
-class SidecarFile:
-    """The snapshot file as a ``Container`` (``jellyml.containers``): its tensors, in file order.
-
-    The header is validated when this is built (``CorruptSnapshotError`` otherwise), so the
-    reader finds the snapshot in it exactly as in a ``torch.save`` file.
-    """
-
-    def __init__(self, source: Source) -> None:
-        self._source = source
-        self.path = source.name
-        self._tensors = sidecar_tensors(source)
-
-    def tensor_entries(self) -> Iterator[SidecarEntry]:
-        for name, (_, size) in sorted(self._tensors.items(), key=lambda item: item[1]):
-            yield SidecarEntry(name, size)
-
-    def data_offset(self, entry: Any, peek: int = 0) -> tuple[int, bytes]:
-        offset = self._tensors[entry.name][0]
-        return offset, self._source.read_at(offset, min(peek, entry.size)) if peek else b""
-
-    def read_at(self, offset: int, size: int) -> bytes:
-        return self._source.read_at(offset, size)
-
-
 def read_sidecar_tensors(path: PathLike) -> dict[str, tuple[int, int]]:
     """Each tensor's name -> its absolute ``(offset, size)`` in the snapshot file at ``path``.
 
-    Validates the header before trusting it: its length (at most 100 MB and inside the file),
-    a JSON object, dtype ``U8``, one-dimensional shapes matching the offsets, offsets inside the
-    file and no two tensors overlapping. Raises ``CorruptSnapshotError`` otherwise (and a
-    ``ModelFileError`` if the file cannot be read).
+    The file is read as the safetensors file it is (``jellyml.containers.safetensors``, which
+    validates the header before trusting it); a damaged one raises a ``ModelFileError``.
     """
     from ..sources import open_source
+    from .safetensors import Safetensors
 
     with open_source(os.fspath(path)) as source:
-        return sidecar_tensors(source)
-
-
-def sidecar_tensors(source: Source) -> dict[str, tuple[int, int]]:
-    """``read_sidecar_tensors`` for an open ``Source``."""
-    path, size = source.name, source.size
-    prefix = source.read_at(0, _LENGTH.size)
-    if len(prefix) < _LENGTH.size:
-        raise CorruptSnapshotError(path, "it is too short to hold a header")
-    (length,) = _LENGTH.unpack(prefix)
-    if length > MAX_HEADER_SIZE or length > size - _LENGTH.size:
-        raise CorruptSnapshotError(path, f"its header length {length:,} is out of bounds")
-    try:
-        header = json.loads(source.read_at(_LENGTH.size, length).decode("utf-8"))
-    except (ValueError, RecursionError):
-        raise CorruptSnapshotError(path, "its header is not valid JSON") from None
-    if not isinstance(header, dict):
-        raise CorruptSnapshotError(path, "its header is not a JSON object")
-    data_start = _LENGTH.size + length
-    found: dict[str, tuple[int, int]] = {}
-    for key, info in header.items():
-        if key != "__metadata__":
-            begin, end = _tensor_range(path, key, info, size - data_start)
-            found[key] = (data_start + begin, end - begin)
-    _check_no_overlap(path, found)
-    return found
-
-
-def _tensor_range(path: str, key: str, info: Any, data_size: int) -> tuple[int, int]:
-    shown = json.dumps(key)[:80]  # the name comes from the file: never print it raw
-    if not isinstance(info, dict) or info.get("dtype") != "U8":
-        raise CorruptSnapshotError(path, f"tensor {shown} is not of dtype U8", field=key)
-    offsets: Any = info.get("data_offsets")
-    shape: Any = info.get("shape")
-    if not (_int_list(offsets, 2) and _int_list(shape, 1)):
-        raise CorruptSnapshotError(path, f"tensor {shown} has a bad shape or offsets", field=key)
-    begin, end = offsets
-    if not 0 <= begin <= end <= data_size or end - begin != shape[0]:
-        raise CorruptSnapshotError(path, f"tensor {shown} lies outside the file", field=key)
-    return begin, end
-
-
-def _int_list(value: Any, length: int) -> bool:
-    return (
-        isinstance(value, list)
-        and len(value) == length
-        and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)
-    )
-
-
-def _check_no_overlap(path: str, found: dict[str, tuple[int, int]]) -> None:
-    last_end = 0
-    for offset, length in sorted(found.values()):
-        if offset < last_end:
-            raise CorruptSnapshotError(path, "two of its tensors overlap")
-        last_end = offset + length
+        found = Safetensors(source)
+        return {e.name: (found.data_start + e.begin, e.size) for e in found.entries}
 
 
 def _as_bytes(snapshot: Mapping[str, Any], key: str) -> Any:
