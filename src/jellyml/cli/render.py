@@ -132,10 +132,19 @@ def eat_result(result: EatResult, *, quiet: bool, no_donut: bool) -> None:
             f"{result.files_changed} files) into {top}.\nThat folder was empty or new, so "
             "there is nothing to undo: delete the folder to undo it."
         )
+        if result.origin:
+            info(f"Its remote origin is {escape(result.origin)}, as recorded in the snapshot.")
         return
+    if eat_notes(result):
+        return
+    changed = (
+        f"{result.files_changed} file(s) differ from what you had"
+        if result.files_changed is not None
+        else "git could not count the files that changed"
+    )
     info(
         f"Checked out the snapshot in {model}: commit [bold]{_short(result.commit)}[/] "
-        f"(detached HEAD) in {top}; {result.files_changed} file(s) differ from what you had."
+        f"(detached HEAD) in {top}; {changed}."
     )
     where = _head(result.previous_branch, result.previous_commit)
     if result.saved:
@@ -152,9 +161,15 @@ def eat_result(result: EatResult, *, quiet: bool, no_donut: bool) -> None:
         info(f"You were on {where}, with no uncommitted work.")
     depth = f" ({result.depth} eats to undo)" if result.depth > 1 else ""
     info(f"Run [bold]jellyml undo[/] to get back to it{depth}.")
+    if result.gone_cwd:
+        warning(
+            f"Your current folder {escape(result.gone_cwd)} is not in the snapshot, so it no "
+            f"longer exists: `cd {escape(result.top)}` (undo brings it back)."
+        )
 
 
 def undo_result(result: UndoResult, *, quiet: bool, no_donut: bool) -> None:
+    removed_locks(result)
     if result.after_branch:
         warning(
             f"Work done after eating (edits or commits) is kept on branch {result.after_branch}."
@@ -268,4 +283,28 @@ def cleared_history(path: str, existed: bool, refs: list[str], *, quiet: bool) -
             "(see `git for-each-ref refs/jellyml/`); delete them with `git update-ref -d` "
             "when you no longer need them.",
             quiet=quiet,
+        )
+
+
+def eat_notes(result: EatResult) -> bool:
+    """What eat says besides its result: True when that is all it has to say."""
+    if result.dropped_history:
+        warning(
+            f"Dropped {result.dropped_history} history item(s) of an earlier repository that "
+            f"was at {escape(result.top)} (it was deleted and made again)."
+        )
+    if result.already:
+        info(
+            f"The snapshot in {escape(result.model)} (commit {_short(result.commit)}) is "
+            f"already checked out in {escape(result.top)}, with nothing changed since; "
+            "nothing was done."
+        )
+        return True
+    return False
+
+
+def removed_locks(result: UndoResult) -> None:
+    for path in result.removed_locks:
+        warning(
+            f"Removed {escape(path)}, left by the interrupted jellyml run (its git was killed)."
         )

@@ -117,11 +117,14 @@ def locate(folder: str) -> Optional[Repo]:
     )
 
 
-def tree_entries(repo: Repo, treeish: Optional[str]) -> dict[bytes, TreeEntry]:
-    """Every file of a tree (recursively): path -> (mode, object id)."""
+def tree_entries(
+    repo: Repo, treeish: Optional[str], env: Optional[Mapping[str, str]] = None
+) -> dict[bytes, TreeEntry]:
+    """Every file of a tree (recursively): path -> (mode, object id). ``env`` may name another
+    object store (``GIT_DIR``) that borrows the repository's objects."""
     if treeish is None:
         return {}
-    raw = repo.git_bytes("ls-tree", "-r", "-z", "--full-tree", treeish)
+    raw = repo.git_bytes("ls-tree", "-r", "-z", "--full-tree", treeish, env=env)
     found: dict[bytes, TreeEntry] = {}
     for record in run.split_z(raw):
         meta, _, path = record.partition(b"\t")

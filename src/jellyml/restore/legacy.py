@@ -20,7 +20,7 @@ from .. import settings
 from ..gitcore import run as gitrun
 from ..gitcore.index import JELLYML_IDENTITY
 from ..gitcore.repo import Repo
-from . import history
+from .common import history_transaction
 from .history import EATEN, HistoryItem
 
 #: The ``version`` of JellyML 1.0.0's history files (its checkpoint headers say "january-7-2023").
@@ -57,7 +57,7 @@ def import_legacy(repo: Repo, hist: str) -> int:
     if not isinstance(stack, list):
         return 0
     items = [_convert(repo, n, old) for n, old in enumerate(stack) if _is_pull(old)]
-    with history.transaction(hist, repo.top) as h:
+    with history_transaction(repo) as h:
         if h.items:  # ours came later: import once ours are undone
             return 0
         h.items = items

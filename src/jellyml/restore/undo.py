@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Optional
 
-from ..errors import CorruptHistoryError, GitCommandError, NotAGitRepoError
+from ..errors import CorruptHistoryError, GitCommandError, GitLockedError, NotAGitRepoError
 from ..gitcore import run as gitrun
 from ..gitcore.repo import Repo, TreeEntry, empty_tree, find_repo, short_branch, tree_entries
-from . import crash, history, legacy, savepoint
-from .common import delete_refs, existing, folder_of, history_of, ref_exists, set_state
+from . import crash, gitlocks, legacy, savepoint
+from .common import (
+    check_commits,
+    delete_refs,
+    existing,
+    folder_of,
+    history_of,
+    history_transaction,
+    read_history,
+    ref_exists,
+    set_state,
+)
 from .eat import model_stays
 from .history import EATEN, UNDOING, HistoryItem
 from .lock import repo_lock
@@ -31,6 +42,8 @@ class UndoResult:
     moved_branch: Optional[str] = None
     was_interrupted: bool = False
     remaining: int = 0
+    #: git lock files that the interrupted run left, removed before finishing it.
+    removed_locks: tuple[str, ...] = ()
 
 
 def undo_last(code_dir: Optional[str] = None) -> UndoResult:
@@ -42,9 +55,9 @@ def undo_last(code_dir: Optional[str] = None) -> UndoResult:
         raise NotAGitRepoError(folder, hint="Run `jellyml undo` inside the repository you ate in.")
     hist = history_of(repo)
     with repo_lock(repo, hist):
-        item = history.read(hist, repo.top).last()
+        item = read_history(repo).last()
         if item is None and legacy.import_legacy(repo, hist):
-            item = history.read(hist, repo.top).last()
+            item = read_history(repo).last()
         if item is None:
             return UndoResult(repo.top, nothing_to_undo=True)
         return undo_item(repo, hist, item)
@@ -53,6 +66,11 @@ def undo_last(code_dir: Optional[str] = None) -> UndoResult:
 def undo_item(repo: Repo, hist: str, item: HistoryItem) -> UndoResult:
     if item.saved_worktree is None or item.saved_index is None:
         raise CorruptHistoryError(hist, f"item {item.id} records no saved work")
+    check_commits(repo, hist, item)
+    removed = tuple(gitlocks.remove_stale(repo, item)) if item.state != EATEN else ()
+    lock = os.path.join(repo.git_dir, "index.lock")
+    if os.path.exists(lock):
+        raise GitLockedError(repo.top, lock)
     fresh = find_repo(repo.top)  # HEAD may have moved since ``repo`` was read
     if fresh is None:
         raise NotAGitRepoError(
@@ -74,14 +92,14 @@ def undo_item(repo: Repo, hist: str, item: HistoryItem) -> UndoResult:
     crash.point("undo:recorded")
     savepoint.remove_untracked(repo, current.untracked)
     crash.point("undo:untracked-removed")
-    savepoint.checkout_detached(repo, item.saved_worktree)
+    savepoint.restore_tree(repo, item.saved_worktree)
     crash.point("undo:worktree-restored")
     savepoint.load_index(repo, item.saved_index)
     moved = _restore_head(repo, item)
     crash.point("undo:head-restored")
     savepoint.refresh_index(repo)
     restored_dirty = _was_dirty(repo, item)
-    with history.transaction(hist, repo.top) as h:
+    with history_transaction(repo) as h:
         h.items = [i for i in h.items if i.id != item.id]
         remaining = len(h.items)
     delete_refs(repo, item.ref_prefix)
@@ -97,6 +115,7 @@ def undo_item(repo: Repo, hist: str, item: HistoryItem) -> UndoResult:
         moved_branch=short_branch(moved),
         was_interrupted=was_interrupted,
         remaining=remaining,
+        removed_locks=removed,
     )
 
 
@@ -117,10 +136,14 @@ def _keep_work_after(repo: Repo, item: HistoryItem, current: SavePoint) -> Optio
     now |= set(tree_entries(repo, current.worktree).items())
     if not (now - known) and current.head in known_commits:
         return item.after_branch
+    if not current.dirty and current.branch not in (None, item.branch):
+        return item.after_branch  # committed on a branch the user made: it keeps the work
     tip = current.worktree if current.dirty else current.head
     if tip is None:  # an unborn, clean HEAD: nothing was done after eating
         return item.after_branch
-    name = _free_branch_name(repo, f"jellyml-after-eat-{item.id}")
+    # JellyML 1.0.0's name for it, so scripts and habits built on 1.0.0 keep working
+    # (the item id starts with the date: jellyml-undo-<date>-<time>-<id>).
+    name = _free_branch_name(repo, f"jellyml-undo-{item.id}")
     repo.git("update-ref", "-m", "jellyml undo: work done after eating", f"refs/heads/{name}", tip)
     return name
 

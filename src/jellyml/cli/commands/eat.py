@@ -25,6 +25,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("model_file", help="the model file to extract the code from")
     add_common(parser, code_dir=True)
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="check the snapshot out even if it shares no history with the repository",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -32,6 +37,6 @@ def run(args: argparse.Namespace) -> int:
     from ...restore.eat import eat_snapshot
     from .. import render
 
-    result = eat_snapshot(args.model_file, args.code_dir)
+    result = eat_snapshot(args.model_file, args.code_dir, force=args.force)
     render.eat_result(result, quiet=args.quiet, no_donut=args.no_donut)
     return 0
