@@ -79,7 +79,7 @@ def _problem(data: dict[str, Any]) -> str:
     if branch is not None and not (branch.startswith("refs/heads/") and _ref_ok(branch)):
         return "has a branch that is not under refs/heads/"
     after = data.get("after_branch")
-    if after is not None and not _ref_ok(f"refs/heads/{after}"):
+    if after is not None and (after.startswith("-") or not _ref_ok(f"refs/heads/{after}")):
         return "has an after_branch that is not a branch name"
     untracked = data.get("untracked", [])
     if not all(isinstance(p, str) for p in untracked):
