@@ -81,6 +81,7 @@ def test_index_lock_left_by_a_killed_undo_is_removed(make_repo, tmp_path):
     assert proc.returncode == -9
     lock = _leave_index_lock(repo)
     assert "Removed" in jellyml("undo", cwd=repo.path).stderr
+    assert not lock.exists()
     assert user_state(repo) == before
 
 
