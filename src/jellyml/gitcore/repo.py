@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Optional
 
-from ..errors import BareRepoError, GitCommandError, PathNotFoundError
+from ..errors import BareRepoError, DubiousOwnershipError, PathNotFoundError
 from . import run
 
 #: A tree entry: (mode, object id).
@@ -62,8 +63,8 @@ def find_repo(folder: str) -> Optional[Repo]:
     """The repository holding ``folder``, HEAD included; None when it is not in one.
 
     Raises ``PathNotFoundError`` for a missing folder, ``BareRepoError`` where there is no
-    working tree, and ``GitCommandError`` for a repository git refuses to read ("dubious
-    ownership": its message says how to allow it).
+    working tree, and ``DubiousOwnershipError`` for a repository git refuses to read because
+    another user owns it (its message gives the reason and the command that allows it).
     """
     if not os.path.isdir(folder):
         raise PathNotFoundError(folder)
@@ -97,9 +98,7 @@ def locate(folder: str) -> Optional[Repo]:
         check=False,
     )
     if probe.returncode != 0 and b"dubious ownership" in probe.stderr:
-        raise GitCommandError(
-            ["git", "rev-parse"], probe.returncode, probe.stderr.decode("utf-8", "replace")
-        )
+        raise _dubious(folder, probe.stderr.decode("utf-8", "replace"))
     if probe.returncode != 0 and not probe.stdout:
         return None
     lines = probe.stdout.decode("utf-8", "surrogateescape").split("\n")
@@ -115,6 +114,32 @@ def locate(folder: str) -> Optional[Repo]:
         shallow=os.path.join(folder, shallow),
         object_format=object_format,
     )
+
+
+def _dubious(folder: str, stderr: str) -> DubiousOwnershipError:
+    """git's refusal of a repository owned by another user, with its reason spelled out (git's
+    last line alone is only the command that fixes it)."""
+    match = re.search(r"dubious ownership in repository at '([^']*)'", stderr)
+    path = match.group(1) if match else folder
+    return DubiousOwnershipError(path, f"{_owner(path)} (git calls this dubious ownership)")
+
+
+def _owner(path: str) -> str:
+    """Who owns ``path`` and who asks: "it is owned by nobody (65534), not by you, root (0)"."""
+    try:
+        owner = os.stat(path).st_uid
+    except OSError:
+        return "it is owned by another user"
+    return f"it is owned by {_user(owner)}, not by you, {_user(os.geteuid())}"
+
+
+def _user(uid: int) -> str:
+    try:
+        import pwd
+
+        return f"{pwd.getpwuid(uid).pw_name} ({uid})"
+    except (ImportError, KeyError):
+        return f"user {uid}"
 
 
 def tree_entries(
