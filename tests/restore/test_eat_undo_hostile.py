@@ -333,23 +333,7 @@ def test_16_too_large_file_refused_by_default(make_repo, tmp_path):
     assert repo.state() == before
 
 
-# 17. a read-only repository ----------------------------------------------------------------------
-
-
-def test_17_read_only_repository(make_repo, tmp_path):
-    repo, model, _ = _related(make_repo, tmp_path, {"a.txt": "a\n"}, {"a.txt": "snap\n"})
-    if os.getuid() == 0:
-        pytest.skip("root writes anywhere; see test_eat_undo_readonly.py")
-    for root, dirs, files in os.walk(repo.path):
-        for name in dirs + files:
-            os.chmod(os.path.join(root, name), 0o555 if name in dirs else 0o444)
-    try:
-        proc = jellyml("eat", str(model), cwd=repo.path, check=1)
-        assert "not writable" in proc.stderr
-    finally:
-        for root, dirs, _files in os.walk(repo.path):
-            for name in dirs:
-                os.chmod(os.path.join(root, name), 0o755)
+# 17 and 19: see test_repo_permissions.py.
 
 
 # 20. stale temporary folders -------------------------------------------------------------------

@@ -14,6 +14,10 @@ from . import run
 #: A tree entry: (mode, object id).
 TreeEntry = tuple[str, str]
 
+_FULL_OID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?\Z")
+#: tree_entries' answers for full object ids, per object store (a few trees per process).
+_TREES: dict[tuple[str, str, Optional[str]], dict[bytes, TreeEntry]] = {}
+
 
 @dataclass(frozen=True)
 class Repo:
@@ -149,13 +153,20 @@ def tree_entries(
     object store (``GIT_DIR``) that borrows the repository's objects."""
     if treeish is None:
         return {}
+    # An object id names the same tree forever: eat and undo ask for some several times.
+    key = (repo.objects, treeish, (env or {}).get("GIT_DIR"))
+    cacheable = bool(_FULL_OID.match(treeish))
+    if cacheable and key in _TREES:
+        return dict(_TREES[key])
     raw = repo.git_bytes("ls-tree", "-r", "-z", "--full-tree", treeish, env=env)
     found: dict[bytes, TreeEntry] = {}
     for record in run.split_z(raw):
         meta, _, path = record.partition(b"\t")
         mode, _kind, oid = meta.decode().split()
         found[path] = (mode, oid)
-    return found
+    if cacheable:
+        _TREES[key] = found
+    return dict(found) if cacheable else found
 
 
 def empty_tree(repo: Repo) -> str:

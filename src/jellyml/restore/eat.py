@@ -348,7 +348,7 @@ def _fetch(repo: Repo, store: str, source: str, ref: str) -> str:
     its id."""
     move_into(store, repo)
     repo.git("update-ref", ref, source)
-    return repo.git("rev-parse", f"{ref}^{{commit}}")
+    return source
 
 
 def _roll_back(repo: Repo, hist: str, item: HistoryItem, cause: BaseException) -> None:

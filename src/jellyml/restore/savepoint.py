@@ -209,8 +209,10 @@ def checkout_detached(repo: Repo, commit: str) -> None:
 
 
 def load_index(repo: Repo, commit: str) -> None:
-    """Set the index to ``commit``'s tree without touching the working tree."""
-    repo.git("read-tree", commit)
+    """Set the index to ``commit``'s tree without touching the working tree. ``-m`` keeps the
+    stat data of entries that match (all but the staged changes), so the refresh that follows
+    does not read every file again."""
+    repo.git("read-tree", "-m", commit)
 
 
 def refresh_index(repo: Repo) -> None:

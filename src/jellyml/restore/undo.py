@@ -60,10 +60,12 @@ def undo_last(code_dir: Optional[str] = None) -> UndoResult:
             item = read_history(repo).last()
         if item is None:
             return UndoResult(repo.top, nothing_to_undo=True)
-        return undo_item(repo, hist, item)
+        return undo_item(repo, hist, item, up_to_date=True)
 
 
-def undo_item(repo: Repo, hist: str, item: HistoryItem) -> UndoResult:
+def undo_item(repo: Repo, hist: str, item: HistoryItem, *, up_to_date: bool = False) -> UndoResult:
+    """Undo ``item``. ``up_to_date``: ``repo`` was just read (HEAD as it is now); otherwise it is
+    read again, HEAD may have moved since (an eat rolling itself back)."""
     if item.saved_worktree is None or item.saved_index is None:
         raise CorruptHistoryError(hist, f"item {item.id} records no saved work")
     check_commits(repo, hist, item)
@@ -71,7 +73,7 @@ def undo_item(repo: Repo, hist: str, item: HistoryItem) -> UndoResult:
     lock = os.path.join(repo.git_dir, "index.lock")
     if os.path.exists(lock):
         raise GitLockedError(repo.top, lock)
-    fresh = find_repo(repo.top)  # HEAD may have moved since ``repo`` was read
+    fresh = repo if up_to_date else find_repo(repo.top)
     if fresh is None:
         raise NotAGitRepoError(
             repo.top, hint="Run `jellyml undo` inside the repository you ate in."
@@ -123,6 +125,8 @@ def _keep_work_after(repo: Repo, item: HistoryItem, current: SavePoint) -> Optio
     """Keep on a new branch whatever the user did after the eat (commits, edits, new files):
     any commit at HEAD or file content that is neither in the snapshot nor in the saved work.
     Returns the branch name, or None when there was nothing of the kind."""
+    if current.head == item.snapshot_commit and not current.dirty:
+        return item.after_branch  # the snapshot as eaten: nothing was done after eating
     known_commits = {item.head, item.snapshot_commit, item.saved_index, item.saved_worktree}
     known_trees = [item.snapshot_commit, item.saved_index, item.saved_worktree]
     if item.after_branch and ref_exists(repo, f"refs/heads/{item.after_branch}"):
