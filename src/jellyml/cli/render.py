@@ -163,7 +163,7 @@ def eat_result(result: EatResult, *, quiet: bool, no_donut: bool) -> None:
     info(f"Run [bold]jellyml undo[/] to get back to it{depth}.")
     if result.gone_cwd:
         warning(
-            f"Your current folder {escape(result.gone_cwd)} is not in the snapshot, so it no "
+            f"{escape(result.gone_cwd)}, where you ran this, is not in the snapshot, so it no "
             f"longer exists: `cd {escape(result.top)}` (undo brings it back)."
         )
 

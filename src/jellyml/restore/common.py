@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from collections.abc import Iterator
 from typing import Optional
 
@@ -73,7 +72,7 @@ def repo_id(repo: Repo, *, create: bool = False) -> Optional[str]:
         pass
     if not create:
         return None
-    new = secrets.token_hex(16)
+    new = os.urandom(16).hex()
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w", encoding="ascii") as f:
         f.write(new + "\n")

@@ -12,11 +12,10 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
-import secrets
 import shutil
 import tempfile
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from ..errors import (
     CorruptSnapshotError,
@@ -222,32 +221,17 @@ def recorded_origin(metadata: Optional[dict[str, Any]]) -> Optional[str]:
 
 def _eat_into(repo: Repo, incoming: _Incoming, folder: str) -> EatResult:
     hist = history_of(repo)
-    found = read_history(repo)
-    pending = found.last()
-    if pending is not None and pending.state != EATEN:
-        raise InterruptedOperationError(repo.top, pending.state)
-    _check_repo(repo)
-    store, commit = fetch_to_store(
-        repo, incoming.model, incoming.bundle, incoming.tip, incoming.tmp
-    )
-    check_limits(incoming.model, store, commit)
-    if not incoming.force and not is_related(repo, store, commit, incoming.metadata):
-        raise UnrelatedSnapshotError(incoming.model, repo.top)
-    if _already_checked_out(repo, incoming.model, commit):
-        return EatResult(
-            incoming.model, repo.top, commit, cloned=False, already=True, depth=len(found.items)
-        )
-    # Everything that could refuse runs before the repository's .git is written to.
-    in_store = {"GIT_DIR": store}
-    stay = model_stays(repo, incoming.model, commit, in_store)
-    untracked = [p for p in savepoint.list_untracked(repo) if p not in stay]
-    savepoint.check_ignored_collisions(repo, commit, untracked, in_store)
-    item_id = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+    checked = _checked(repo, incoming)
+    if isinstance(checked, EatResult):
+        return checked
+    store, commit, untracked = checked
+    item_id = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-") + os.urandom(3).hex()
     prefix = f"refs/jellyml/{item_id}"
     commit = _fetch(repo, store, commit, f"{prefix}/snapshot")
     try:
         name = os.path.basename(incoming.model)
-        saved = savepoint.save(repo, f"jellyml: before eating {name}", untracked=untracked)
+        message = f"jellyml: before eating {name}"
+        saved = savepoint.save(repo, message, untracked=untracked, merged=True)
         crash.point("eat:saved")
         repo.git("update-ref", f"{prefix}/saved", saved.worktree)
     except BaseException:
@@ -286,6 +270,29 @@ def _eat_into(repo: Repo, incoming: _Incoming, folder: str) -> EatResult:
     )
 
 
+def _checked(repo: Repo, incoming: _Incoming) -> Union[EatResult, tuple[str, str, list[bytes]]]:
+    """Every refusal, before the repository's .git is written to: returns the store holding
+    the snapshot, its commit and the untracked files to put aside (or the result of an eat that
+    has nothing to do)."""
+    found = read_history(repo)
+    pending = found.last()
+    if pending is not None and pending.state != EATEN:
+        raise InterruptedOperationError(repo.top, pending.state)
+    _check_repo(repo)
+    model = incoming.model
+    store, commit = fetch_to_store(repo, model, incoming.bundle, incoming.tip, incoming.tmp)
+    check_limits(model, store, commit)
+    if not incoming.force and not is_related(repo, store, commit, incoming.metadata):
+        raise UnrelatedSnapshotError(model, repo.top)
+    if _already_checked_out(repo, model, commit):
+        return EatResult(model, repo.top, commit, False, already=True, depth=len(found.items))
+    in_store = {"GIT_DIR": store}
+    stay = model_stays(repo, model, commit, in_store)
+    untracked = [p for p in savepoint.list_untracked(repo) if p not in stay]
+    savepoint.check_ignored_collisions(repo, commit, untracked, in_store)
+    return store, commit, untracked
+
+
 def _check_repo(repo: Repo) -> None:
     """Refuse, changing nothing, what would make the checkout fail halfway."""
     for name, operation in _IN_PROGRESS:
@@ -307,7 +314,10 @@ def _already_checked_out(repo: Repo, model: str, commit: str) -> bool:
     """HEAD is the snapshot commit and nothing changed (the model file itself aside)."""
     if repo.head != commit:
         return False
-    proc = gitrun.run(["status", "--porcelain", "-z", "--untracked-files=all"], cwd=repo.top)
+    argv = ["status", "--porcelain", "-z", "--untracked-files=all"]
+    proc = gitrun.run(argv, cwd=repo.top, check=False)  # a snapshot's .gitmodules may upset it
+    if proc.returncode != 0:
+        return False
     stays = model_stays(repo, model, commit)
     changed = [r[3:] for r in gitrun.split_z(proc.stdout) if r[:2] != b"  "]
     return all(path in stays for path in changed)

@@ -42,10 +42,10 @@ class HistoryItem:
     branch: Optional[str]
     #: The commit HEAD pointed at, None in a repository without commits.
     head: Optional[str]
-    #: Commit whose tree is the user's index (parent: ``head``), None if it equalled HEAD.
-    saved_index: Optional[str]
+    #: Commit whose tree is the user's index (parent: ``head``).
+    saved_index: str
     #: Commit whose tree is the working tree with untracked files (parent: ``saved_index``).
-    saved_worktree: Optional[str]
+    saved_worktree: str
     #: The ref keeping the saved commits and the snapshot from ``git gc``.
     ref_prefix: str
     created_at: str

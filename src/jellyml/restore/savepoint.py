@@ -50,10 +50,12 @@ def save(
     *,
     skip: frozenset[bytes] = frozenset(),
     untracked: Optional[list[bytes]] = None,
+    merged: bool = False,
 ) -> SavePoint:
     """Commit the index and the working tree (untracked files included, but not those in
-    ``skip``) without changing them. ``untracked``: the list, when the caller has it already."""
-    if repo.git_bytes("ls-files", "-u", "-z"):
+    ``skip``) without changing them. ``untracked``: the list, when the caller has it already;
+    ``merged``: the caller checked that the index has no conflicts (``tracked_paths``)."""
+    if not merged and repo.git_bytes("ls-files", "-u", "-z"):
         raise UnmergedIndexError(repo.top)
     with temporary_dir("save") as tmp:
         env = temporary_index(repo, tmp)
@@ -116,8 +118,7 @@ def check_ignored_collisions(
     through, something git neither tracks nor lists as untracked: an ignored file, a symlink
     (``data -> /mnt/dataset``), a nested repository, or a folder holding any of those. A folder
     holding only tracked or put-aside files may become a file, and a file a folder."""
-    tracked = set(gitrun.split_z(gitrun.run(["ls-files", "-z"], cwd=repo.top).stdout))
-    known = tracked | set(replaced)
+    known = tracked_paths(repo) | set(replaced)
     top = os.fsencode(repo.top)
     hits: dict[bytes, str] = {}
     seen: set[bytes] = set()
@@ -143,6 +144,18 @@ def check_ignored_collisions(
     if hits:
         shown = [f"{os.fsdecode(p)} ({hits[p]})" for p in sorted(hits)]
         raise WouldOverwriteIgnoredError(repo.top, shown)
+
+
+def tracked_paths(repo: Repo) -> set[bytes]:
+    """The paths in the index; ``UnmergedIndexError`` when it has unresolved conflicts (whose
+    index cannot be saved as a tree). One ``ls-files`` answers both."""
+    tracked: set[bytes] = set()
+    for record in gitrun.split_z(repo.git_bytes("ls-files", "-s", "-z")):
+        meta, _, path = record.partition(b"\t")
+        if not meta.endswith(b" 0"):
+            raise UnmergedIndexError(repo.top)
+        tracked.add(path)
+    return tracked
 
 
 def _in_the_way(full: bytes, *, as_folder: bool) -> str:

@@ -79,20 +79,11 @@ def undo_item(repo: Repo, hist: str, item: HistoryItem, *, up_to_date: bool = Fa
             repo.top, hint="Run `jellyml undo` inside the repository you ate in."
         )
     repo = fresh
-    # Files ignored before the eat may show as untracked now (the snapshot's .gitignore differs):
-    # they were never ours to move, so they stay where they are.
-    target_paths = tree_entries(repo, item.saved_worktree)
-    loose = [p for p in savepoint.list_untracked(repo) if p not in target_paths]
-    keep = savepoint.ignored_by(repo, item.saved_worktree, loose)
-    keep |= model_stays(repo, item.model, item.saved_worktree)
-    current = savepoint.save(repo, "jellyml: work after eating", skip=keep)
-    savepoint.check_ignored_collisions(repo, item.saved_worktree, current.untracked)
-    crash.point("undo:saved")
-    after = _keep_work_after(repo, item, current)
+    untracked, after = _work_after(repo, item)
     was_interrupted = item.state != EATEN
     set_state(hist, repo, item.id, UNDOING, after_branch=after)
     crash.point("undo:recorded")
-    savepoint.remove_untracked(repo, current.untracked)
+    savepoint.remove_untracked(repo, untracked)
     crash.point("undo:untracked-removed")
     savepoint.restore_tree(repo, item.saved_worktree)
     crash.point("undo:worktree-restored")
@@ -119,6 +110,34 @@ def undo_item(repo: Repo, hist: str, item: HistoryItem, *, up_to_date: bool = Fa
         remaining=remaining,
         removed_locks=removed,
     )
+
+
+def _work_after(repo: Repo, item: HistoryItem) -> tuple[list[bytes], Optional[str]]:
+    """Save what the user did after eating and keep it on a branch if there is any; return the
+    untracked files to remove and that branch (checks for files in the way included)."""
+    if _untouched(repo, item):  # the common case: one `git status` instead of a save point
+        crash.point("undo:saved")
+        return [], item.after_branch
+    # Files ignored before the eat may show as untracked now (the snapshot's .gitignore differs):
+    # they were never ours to move, so they stay where they are.
+    target_paths = tree_entries(repo, item.saved_worktree)
+    untracked = savepoint.list_untracked(repo)
+    loose = [p for p in untracked if p not in target_paths]
+    keep = savepoint.ignored_by(repo, item.saved_worktree, loose)
+    keep |= model_stays(repo, item.model, item.saved_worktree)
+    current = savepoint.save(repo, "jellyml: work after eating", skip=keep, untracked=untracked)
+    savepoint.check_ignored_collisions(repo, item.saved_worktree, current.untracked)
+    crash.point("undo:saved")
+    return current.untracked, _keep_work_after(repo, item, current)
+
+
+def _untouched(repo: Repo, item: HistoryItem) -> bool:
+    """HEAD is the eaten snapshot commit and nothing at all changed or was added since."""
+    if repo.head != item.snapshot_commit or repo.branch is not None:
+        return False
+    argv = ["status", "--porcelain", "-z", "--untracked-files=all"]
+    proc = gitrun.run(argv, cwd=repo.top, check=False)  # a snapshot's .gitmodules may upset it
+    return proc.returncode == 0 and proc.stdout == b""
 
 
 def _keep_work_after(repo: Repo, item: HistoryItem, current: SavePoint) -> Optional[str]:
