@@ -32,7 +32,7 @@ from ..errors import (
 )
 from ..gitcore import run as gitrun
 from ..gitcore.bundle import bundle_heads
-from ..gitcore.repo import Repo, find_repo, short_branch, tree_entries
+from ..gitcore.repo import Repo, find_repo, short_branch
 from ..read.reader import read_snapshot
 from ..tempdirs import temporary_dir
 from . import crash, savepoint
@@ -48,7 +48,7 @@ from .common import (
 from .history import EATEN, EATING, HistoryItem
 from .incoming import check_limits, fetch_to_store, is_related, move_into
 from .lock import repo_lock
-from .savepoint import SavePoint
+from .savepoint import SavePoint, model_stays
 
 #: Files in the git dir that mean an operation is half done; checking out would upset it.
 _IN_PROGRESS = (
@@ -321,19 +321,6 @@ def _already_checked_out(repo: Repo, model: str, commit: str) -> bool:
     stays = model_stays(repo, model, commit)
     changed = [r[3:] for r in gitrun.split_z(proc.stdout) if r[:2] != b"  "]
     return all(path in stays for path in changed)
-
-
-def model_stays(
-    repo: Repo, model: str, target: str, env: Optional[dict[str, str]] = None
-) -> frozenset[bytes]:
-    """The model file itself, when it lies untracked in the repository: it stays where it is
-    (a checkpoint can be gigabytes: no point copying it into git), unless ``target`` has a file
-    at its path, in which case it is put aside like any other file."""
-    rel = os.path.relpath(os.path.realpath(model), os.path.realpath(repo.top))
-    if rel.startswith(os.pardir) or os.path.isabs(rel):
-        return frozenset()
-    path = os.fsencode(rel.replace(os.sep, "/"))
-    return frozenset() if path in tree_entries(repo, target, env) else frozenset({path})
 
 
 def _new_item(item_id: str, prefix: str, model: str, commit: str, saved: SavePoint) -> HistoryItem:

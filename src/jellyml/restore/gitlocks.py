@@ -12,7 +12,6 @@ Each removed file is reported to the user.
 
 from __future__ import annotations
 
-import datetime
 import os
 import time
 
@@ -71,6 +70,8 @@ def _mtime(path: str) -> float:
 def _started(item: HistoryItem) -> float:
     """When the item's eat started (its ``created_at``, seconds; one second of slack), or 0
     when the file does not say (1.0.0's items): any lock then counts."""
+    import datetime  # only for recovery: the common path does not pay for it
+
     try:
         when = datetime.datetime.fromisoformat(item.created_at)
     except ValueError:

@@ -230,3 +230,16 @@ def load_index(repo: Repo, commit: str) -> None:
 
 def refresh_index(repo: Repo) -> None:
     gitrun.run(["update-index", "-q", "--refresh"], cwd=repo.top, check=False)
+
+
+def model_stays(
+    repo: Repo, model: str, target: str, env: Optional[dict[str, str]] = None
+) -> frozenset[bytes]:
+    """The model file itself, when it lies untracked in the repository: it stays where it is
+    (a checkpoint can be gigabytes: no point copying it into git), unless ``target`` has a file
+    at its path, in which case it is put aside like any other file."""
+    rel = os.path.relpath(os.path.realpath(model), os.path.realpath(repo.top))
+    if rel.startswith(os.pardir) or os.path.isabs(rel):
+        return frozenset()
+    path = os.fsencode(rel.replace(os.sep, "/"))
+    return frozenset() if path in tree_entries(repo, target, env) else frozenset({path})

@@ -21,7 +21,6 @@ from .common import (
     ref_exists,
     set_state,
 )
-from .eat import model_stays
 from .history import EATEN, UNDOING, HistoryItem
 from .lock import repo_lock
 from .savepoint import SavePoint
@@ -124,7 +123,7 @@ def _work_after(repo: Repo, item: HistoryItem) -> tuple[list[bytes], Optional[st
     untracked = savepoint.list_untracked(repo)
     loose = [p for p in untracked if p not in target_paths]
     keep = savepoint.ignored_by(repo, item.saved_worktree, loose)
-    keep |= model_stays(repo, item.model, item.saved_worktree)
+    keep |= savepoint.model_stays(repo, item.model, item.saved_worktree)
     current = savepoint.save(repo, "jellyml: work after eating", skip=keep, untracked=untracked)
     savepoint.check_ignored_collisions(repo, item.saved_worktree, current.untracked)
     crash.point("undo:saved")
