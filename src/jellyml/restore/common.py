@@ -111,10 +111,10 @@ def check_commits(repo: Repo, hist: str, item: HistoryItem) -> None:
 
 
 def delete_refs(repo: Repo, prefix: str) -> None:
-    listed = gitrun.run(["for-each-ref", "--format=%(refname)", prefix], cwd=repo.top).stdout
-    commands = b"".join(b"delete " + ref + b"\n" for ref in listed.split())
-    if commands:  # one update-ref for all of them
-        gitrun.run(["update-ref", "--stdin"], cwd=repo.top, input=commands, check=False)
+    """Delete an item's refs, ``<prefix>/snapshot`` and ``<prefix>/saved`` (the only ones eat
+    makes), in one ``update-ref``: deleting a missing ref is not an error."""
+    commands = b"".join(f"delete {prefix}/{name}\n".encode() for name in ("snapshot", "saved"))
+    gitrun.run(["update-ref", "--stdin"], cwd=repo.top, input=commands, check=False)
 
 
 def set_state(hist: str, repo: Repo, item_id: str, state: str, **changes: object) -> None:
