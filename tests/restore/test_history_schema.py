@@ -91,6 +91,15 @@ def test_unreadable_history_refused_in_one_line(make_repo, tmp_path, raw):
         assert repo.state() == middle
 
 
+def test_huge_history_file_refused(make_repo, tmp_path):
+    repo, model, _before, path = _eaten(make_repo, tmp_path)
+    path.write_bytes(b'{"version": 1, "items": [], "pad": "' + b"x" * (17 << 20) + b'"}')
+    for command in (*COMMANDS, ["eat", str(model)]):
+        proc = jellyml(*command, cwd=repo.path, check=None)
+        _one_line_refusal(proc)
+        assert "larger than 16 MiB" in proc.stderr
+
+
 def test_item_naming_commits_that_are_not_there(make_repo, tmp_path):
     """A history of an earlier JellyML file layout (no repo_id) whose commits are not in this
     repository: said plainly, with the way out, instead of git's "not a tree object"."""

@@ -85,6 +85,21 @@ def test_index_lock_left_by_a_killed_undo_is_removed(make_repo, tmp_path):
     assert user_state(repo) == before
 
 
+@pytest.mark.parametrize("name", ["HEAD.lock", "refs/heads/main.lock", "packed-refs.lock"])
+def test_other_git_locks_left_by_a_killed_undo_are_removed(make_repo, tmp_path, name):
+    repo, model, _commit = _setup(make_repo, tmp_path)
+    before = user_state(repo)
+    jellyml("eat", str(model), cwd=repo.path)
+    proc = _crashing("undo", cwd=repo.path, CRASH_KILL_AT="undo:worktree-restored")
+    assert proc.returncode == -9
+    lock = repo.path / ".git" / name
+    lock.write_text("left by a killed git\n")
+    out = jellyml("undo", cwd=repo.path)
+    assert f"Removed {lock}" in out.stderr.replace("\n", " ")
+    assert not lock.exists()
+    assert user_state(repo) == before
+
+
 def test_older_index_lock_is_not_ours_to_remove(make_repo, tmp_path):
     """A lock older than the interrupted eat was not left by it: named, never deleted."""
     repo, model, _commit = _setup(make_repo, tmp_path)

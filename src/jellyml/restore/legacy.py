@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from typing import Any, Optional
 
 from .. import settings
 from ..gitcore import run as gitrun
 from ..gitcore.index import JELLYML_IDENTITY
 from ..gitcore.repo import Repo
+from ..tempdirs import temporary_dir
 from .common import history_transaction
 from .history import EATEN, HistoryItem
 
@@ -134,7 +134,7 @@ def drop_stash(repo: Repo, commit: str) -> None:
 def _merge_untracked(repo: Repo, tree: str, untracked: Optional[str]) -> str:
     if untracked is None:
         return _git(repo, "rev-parse", tree)
-    with tempfile.TemporaryDirectory(prefix="jellyml-legacy-") as tmp:
+    with temporary_dir("legacy") as tmp:
         env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
         gitrun.run(["read-tree", tree], cwd=repo.top, env=env)
         listing = gitrun.run(["ls-tree", "-r", "-z", untracked], cwd=repo.top).stdout
