@@ -13,7 +13,6 @@ import contextlib
 import datetime
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
@@ -302,12 +301,20 @@ def _check_repo(repo: Repo) -> None:
     if os.path.exists(lock):
         raise GitLockedError(repo.top, lock)
     for path in (repo.git_dir, repo.objects, repo.top):
-        try:
-            fd, probe = tempfile.mkstemp(prefix=".jellyml-probe-", dir=path)
-        except OSError as exc:
-            raise ReadOnlyRepoError(repo.top, path, exc.strerror or str(exc)) from None
-        os.close(fd)
-        os.unlink(probe)
+        reason = _not_writable(path)
+        if reason:
+            raise ReadOnlyRepoError(repo.top, path, reason)
+
+
+def _not_writable(path: str) -> str:
+    """Why ``path`` cannot be written ('' when it can), asked without creating anything there
+    (a probe file left by a kill would be a stray file in the user's tree)."""
+    try:
+        if os.statvfs(path).f_flag & os.ST_RDONLY:
+            return "read-only file system"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return "" if os.access(path, os.W_OK | os.X_OK) else "permission denied"
 
 
 def _already_checked_out(repo: Repo, model: str, commit: str) -> bool:
