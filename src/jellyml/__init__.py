@@ -110,6 +110,25 @@ __all__ = [
     "save_snapshot",
 ]
 
+# Errors of eat and undo's refusals (issue 10), kept apart so parallel additions merge cleanly.
+if TYPE_CHECKING:
+    from .errors import (
+        CurrentFolderGoneError,
+        DubiousOwnershipError,
+        GitLockedError,
+        ReadOnlyRepoError,
+        SnapshotLimitError,
+        UnrelatedSnapshotError,
+    )
+__all__ += [
+    "CurrentFolderGoneError",
+    "DubiousOwnershipError",
+    "GitLockedError",
+    "ReadOnlyRepoError",
+    "SnapshotLimitError",
+    "UnrelatedSnapshotError",
+]
+
 # The module each lazily loaded public name lives in (every error class lives in errors).
 _HOME = {
     "create_jelly_filling": "snapshot.create",

@@ -20,6 +20,8 @@ class EatArgsWithModel_dataclass:
     quiet: bool = True
     code_dir: Optional[str] = None
     no_donut: bool = True
+    #: Check the snapshot out even if it shares no history with the repository (``--force``).
+    force: bool = False
 
 
 #: The spec's annotation names these too.
@@ -29,5 +31,5 @@ EatArgsWithModel = EatArgsWithModel_dataclass
 def eat(args: EatArgsWithModel_dataclass) -> int:
     """Check out the code saved in ``args.model`` into ``args.code_dir`` (default: the current
     directory), putting uncommitted work aside for ``undo``. Returns 0; raises on failure."""
-    eat_snapshot(args.model, args.code_dir)
+    eat_snapshot(args.model, args.code_dir, force=args.force)
     return 0

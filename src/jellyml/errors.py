@@ -289,9 +289,9 @@ class WouldOverwriteIgnoredError(JellyMLError, RuntimeError):
         self.paths = paths
         shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
         super().__init__(
-            f"Checking out would overwrite ignored file(s) in {top}: {shown}.",
-            hint=f"jellyml never touches ignored files: move them away and try again; "
-            f"{NOTHING_CHANGED}",
+            f"Checking out would overwrite what git does not track in {top}: {shown}.",
+            hint="jellyml never touches ignored files, symlinks or nested repositories: move "
+            f"them away and try again; {NOTHING_CHANGED}",
         )
 
 
@@ -423,3 +423,86 @@ class StripError(JellyMLError, ValueError):
         self.path = path
         self.reason = reason
         super().__init__(f"Cannot strip {path}: {reason}; {NOTHING_CHANGED}", hint=hint)
+
+
+# --- eat and undo: refusals added for hostile inputs and unusual repositories (issue 10) ------
+
+
+class CurrentFolderGoneError(JellyMLError, FileNotFoundError):
+    """The current folder was deleted (a snapshot without it was eaten) and $PWD is unknown."""
+
+    def __init__(self) -> None:
+        self.path = None
+        super().__init__(
+            "The current folder no longer exists (the snapshot you ate does not have it).",
+            hint="`cd` into the repository and run the command again.",
+        )
+
+
+class UnrelatedSnapshotError(JellyMLError, ValueError):
+    """The snapshot shares no history with the repository: most likely another project."""
+
+    def __init__(self, model: str, top: str) -> None:
+        self.path = model
+        self.top = top
+        super().__init__(
+            f"The snapshot in {model} shares no history with the repository {top}: it looks "
+            "like another project.",
+            hint="Eat it into a new folder with `-c NEWDIR`, or pass --force to check it out "
+            f"here anyway; {NOTHING_CHANGED}",
+        )
+
+
+class SnapshotLimitError(JellyMLError, ValueError):
+    """The snapshot's files are over a limit (count, total size, largest file, depth)."""
+
+    def __init__(self, model: str, what: str, found: int, limit: int, variable: str) -> None:
+        self.path = model
+        self.what = what
+        self.found = found
+        self.limit = limit
+        self.variable = variable
+        super().__init__(
+            f"The snapshot in {model} has {found:,} {what}, over the limit of {limit:,}.",
+            hint=f"If you trust this file, raise the limit ({variable}=N, or 0 for none) and try "
+            f"again; {NOTHING_CHANGED}",
+        )
+
+
+class ReadOnlyRepoError(JellyMLError, PermissionError):
+    """The repository (its .git or its working tree) cannot be written."""
+
+    def __init__(self, top: str, path: str, reason: str) -> None:
+        self.path = path
+        self.top = top
+        self.reason = reason
+        super().__init__(
+            f"Cannot eat into {top}: {path} is not writable ({reason}).",
+            hint=f"Eat into a copy you can write (`-c NEWDIR` clones one); {NOTHING_CHANGED}",
+        )
+
+
+class GitLockedError(JellyMLError, RuntimeError):
+    """git's own lock file is present: another git command runs, or one crashed."""
+
+    def __init__(self, top: str, lock: str) -> None:
+        self.path = lock
+        self.top = top
+        super().__init__(
+            f"{lock} exists: another git command is running in {top}, or one crashed.",
+            hint=f"Wait for it to finish; if none is running, delete {lock} and try again; "
+            f"{NOTHING_CHANGED}",
+        )
+
+
+class DubiousOwnershipError(JellyMLError, PermissionError):
+    """git refuses a repository owned by another user ("dubious ownership")."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(
+            f"git refuses to use the repository at {path}: {reason}.",
+            hint="If you trust it, allow it with "
+            f"`git config --global --add safe.directory {path}` and try again.",
+        )

@@ -76,3 +76,28 @@ def legacy_data_dir() -> str:
     from platformdirs import user_data_dir
 
     return user_data_dir("jellyml", "jellyml")
+
+
+# --- limits on a snapshot's files, checked before eat writes any of them (issue 10) ----------
+
+#: variable -> (default, what it bounds). 0 (or any value below 1) means no limit.
+SNAPSHOT_LIMITS = {
+    "JELLYML_MAX_FILES": (100_000, "files"),
+    "JELLYML_MAX_SIZE": (1 << 30, "bytes or more in all"),
+    "JELLYML_MAX_FILE_SIZE": (100 << 20, "bytes in its largest file"),
+    "JELLYML_MAX_DEPTH": (64, "folder levels"),
+}
+
+
+def snapshot_limit(name: str) -> int:
+    """The limit ``name`` (a key of ``SNAPSHOT_LIMITS``): its variable if set (a whole number,
+    with an optional K, M or G suffix, binary), else its default; 0 means none."""
+    default = SNAPSHOT_LIMITS[name][0]
+    raw = os.environ.get(name, "").strip().upper()
+    if not raw:
+        return default
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(raw[-1], 1)
+    digits = raw[:-1] if scale != 1 else raw
+    if not digits.isdigit():
+        return default
+    return int(digits) * scale

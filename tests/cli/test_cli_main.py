@@ -126,7 +126,8 @@ def test_cli_and_import_do_not_import_torch(make_repo, tmp_path):
 
 
 def test_quiet_prints_nothing_but_errors(make_repo, tmp_path):
-    source = make_repo({"a": "1\n"}, name="source")
+    source = make_repo({"a": "2\n"}, name="source")  # the repository's project
+    source.write("a", "1\n")
     model = tmp_path / "m.pth"
     make_model(source.path, model)
     repo = make_repo({"a": "2\n"})

@@ -38,10 +38,10 @@ def _dirty(repo) -> None:
     repo.write("train.log", "ignored\n")
 
 
-def _roundtrip(repo, model: Path, commit: str) -> None:
+def _roundtrip(repo, model: Path, commit: str, *options: str) -> None:
     before = user_state(repo)
     ignored = (repo.path / "train.log").read_bytes() if (repo.path / "train.log").exists() else None
-    jellyml("eat", str(model), cwd=repo.path)
+    jellyml("eat", str(model), *options, cwd=repo.path)
     assert repo.git("rev-parse", "HEAD") == commit
     # Only the snapshot's files; an ignored file stays (shown if the snapshot does not ignore it).
     status = repo.git("status", "--porcelain", "--untracked-files=all").splitlines()
@@ -135,7 +135,7 @@ def test_nested_eats_stack(make_repo, tmp_path):
     assert (repo.path / "a.txt").read_text() == "edited A\n"
     proc = jellyml("undo", cwd=repo.path)
     # The edit made on top of the first eat is work after eating: kept on a branch, named.
-    branch = repo.git("branch", "--list", "--format=%(refname:short)", "jellyml-after-eat-*")
+    branch = repo.git("branch", "--list", "--format=%(refname:short)", "jellyml-undo-*")
     assert branch and branch in proc.stderr
     assert repo.git("show", f"{branch}:a.txt") == "edited A"
     state = user_state(repo)
@@ -149,7 +149,7 @@ def test_subfolder_code_dir(make_repo, tmp_path):
     repo = make_repo({**BASE, "src/pkg/__init__.py": ""})
     repo.write("model.py", "mine\n")
     before = user_state(repo)
-    jellyml("eat", str(model), "-c", str(repo.path / "src" / "pkg"), cwd=tmp_path)
+    jellyml("eat", str(model), "-c", str(repo.path / "src" / "pkg"), "--force", cwd=tmp_path)
     assert repo.git("rev-parse", "HEAD") == commit
     assert not (repo.path / "src").exists()  # the snapshot has no src/
     jellyml("undo", "--code_dir", str(repo.path / "src"), cwd=tmp_path)
@@ -160,7 +160,9 @@ def test_unrelated_history(make_repo, tmp_path):
     model, commit = _model_from(make_repo, tmp_path)
     repo = make_repo({"other/project.txt": "unrelated\n"})
     repo.write("other/project.txt", "changed\n")
-    _roundtrip(repo, model, commit)
+    proc = jellyml("eat", str(model), cwd=repo.path, check=1)
+    assert "shares no history" in proc.stderr
+    _roundtrip(repo, model, commit, "--force")
 
 
 @pytest.mark.parametrize("kind", ["empty", "missing"])
@@ -208,7 +210,7 @@ def test_work_after_eating_kept_on_a_branch(make_repo, tmp_path):
     repo.write("idea.txt", "untracked idea\n")
     proc = jellyml("undo", cwd=repo.path)
     branch = next(line for line in repo.git("branch", "--list", "jellyml-*").split())
-    assert branch.startswith("jellyml-after-eat-")
+    assert branch.startswith("jellyml-undo-")
     assert branch in proc.stderr  # the message names it
     assert repo.git("show", f"{branch}:idea.txt") == "untracked idea"
     assert repo.git("show", f"{branch}:model.py") == "more, uncommitted"
@@ -240,7 +242,7 @@ def test_ignored_file_in_the_way_refused(make_repo, tmp_path):
     repo = make_repo({**BASE, ".gitignore": "*.bin\n"})
     repo.write("data.bin", "my ignored data\n")
     before = repo.state()
-    proc = jellyml("eat", str(model), cwd=repo.path, check=1)
+    proc = jellyml("eat", str(model), "--force", cwd=repo.path, check=1)
     assert "ignored file" in proc.stderr and "data.bin" in proc.stderr
     after = repo.state()
     assert after[0] == before[0]
@@ -283,7 +285,7 @@ def test_jellyml_1_0_0_fixtures(make_repo, fixtures_dir, name, head):
     repo = make_repo({"unrelated.txt": "mine\n"})
     repo.write("unrelated.txt", "uncommitted\n")
     before = user_state(repo)
-    jellyml("eat", str(fixtures_dir / name), cwd=repo.path)
+    jellyml("eat", str(fixtures_dir / name), "--force", cwd=repo.path)  # another project
     files = repo.worktree()
     assert files["model.py"] == ("file", b'def model():\n    return "v1"\n')
     if head == "same":
@@ -317,7 +319,7 @@ def test_aliases(make_repo, tmp_path, alias, undo_alias):
     model, commit = _model_from(make_repo, tmp_path)
     repo = make_repo({"x": "1\n"})
     before = user_state(repo)
-    jellyml(alias, str(model), "-q", cwd=repo.path)
+    jellyml(alias, str(model), "-q", "--force", cwd=repo.path)
     assert repo.git("rev-parse", "HEAD") == commit
     jellyml(undo_alias, cwd=repo.path)
     assert user_state(repo) == before

@@ -18,7 +18,9 @@ from jellyml_testkit import make_model, user_state
 
 @pytest.fixture
 def setup(make_repo, tmp_path):
-    source = make_repo({"a.py": "snapshot\n"}, name="source")
+    # The same first commit as the repository's (fixed dates): a snapshot of the same project.
+    source = make_repo({"a.py": "mine\n"}, name="source")
+    source.write("a.py", "snapshot\n")
     model = tmp_path / "m.pth"
     commit = make_model(source.path, model)
     repo = make_repo({"a.py": "mine\n"})

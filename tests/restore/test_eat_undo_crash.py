@@ -27,7 +27,7 @@ KILLED = -signal.SIGKILL
 
 
 def _setup(make_repo, tmp_path):
-    source = make_repo(BASE, name="source")
+    source = make_repo({**BASE, ".gitignore": "*.log\n"}, name="source")  # the same project
     source.write("model.py", "snapshot version\n")
     source.write("pkg/mod.py", "snapshot mod\n")
     model = tmp_path / "m.pth"
@@ -113,7 +113,7 @@ def test_kill_during_undo_then_undo_again(make_repo, tmp_path, step, work_after)
     assert proc.returncode == KILLED
     jellyml("undo", cwd=repo.path)
     after = user_state(repo)
-    branches = repo.git("branch", "--list", "--format=%(refname:short)", "jellyml-after-eat-*")
+    branches = repo.git("branch", "--list", "--format=%(refname:short)", "jellyml-undo-*")
     if work_after:
         assert len(branches.split()) == 1, branches  # one branch, even across the two runs
         assert repo.git("show", f"{branches}:model.py") == "work after eating"
@@ -146,7 +146,7 @@ def test_two_eats_at_once(make_repo, tmp_path):
     before = user_state(repo)
     procs = [
         subprocess.Popen(
-            [*cli_command(), "eat", str(m)],
+            [*cli_command(), "eat", str(m), "--force"],
             cwd=repo.path,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -86,7 +86,7 @@ def test_eat_then_undo_restores_any_state(files, snapshot):
         commit = make_model(source.path, model)
         repo = _build(tmp / "repo", files)
         before = user_state(repo)
-        eat_snapshot(str(model), str(repo.path))
+        eat_snapshot(str(model), str(repo.path), force=True)
         assert repo.git("rev-parse", "HEAD") == commit
         assert (repo.path / "extra-untracked").read_bytes() == b"in the snapshot\n"
         undo_last(str(repo.path))

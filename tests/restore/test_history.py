@@ -17,7 +17,8 @@ from jellyml_testkit import jellyml, make_model, user_state
 
 
 def _eaten(make_repo, tmp_path):
-    source = make_repo({"a.txt": "snapshot\n"}, name="source")
+    source = make_repo({"a.txt": "mine\n"}, name="source")  # the same project
+    source.write("a.txt", "snapshot\n")
     model = tmp_path / "m.pth"
     make_model(source.path, model)
     repo = make_repo({"a.txt": "mine\n"})
@@ -145,8 +146,9 @@ def test_concurrent_writers_lose_nothing(tmp_path):
         "from jellyml.restore.history import HistoryItem\n"
         "for n in range(25):\n"
         "    with history.transaction(sys.argv[1], '/repo') as h:\n"
-        "        h.items.append(HistoryItem(f'{sys.argv[2]}-{n}', 'eaten', 'm', 'c', None,\n"
-        "                                   None, None, None, 'refs/jellyml/x', 'now'))\n"
+        "        i = f'{sys.argv[2]}-{n}'\n"
+        "        h.items.append(HistoryItem(i, 'eaten', 'm', 'c' * 40, None,\n"
+        "                       None, 'a' * 40, 'b' * 40, 'refs/jellyml/' + i, 'now'))\n"
     )
     procs = [subprocess.Popen([sys.executable, "-c", script, path, str(k)]) for k in range(4)]
     assert [p.wait() for p in procs] == [0, 0, 0, 0]
@@ -162,4 +164,6 @@ def test_item_that_does_not_fit_is_corrupt(tmp_path):
 
 
 def _item(name: str) -> HistoryItem:
-    return HistoryItem(name, "eaten", "m", "c", None, None, None, None, "refs/jellyml/x", "now")
+    return HistoryItem(
+        name, "eaten", "m", "c" * 40, None, None, "a" * 40, "b" * 40, f"refs/jellyml/{name}", "now"
+    )

@@ -192,8 +192,7 @@ def eat_result(
     result: EatResult, *, quiet: bool, no_donut: bool, changed: Optional[list[str]] = None
 ) -> None:
     """What eat did; ``changed`` ("M path" lines: status and path) says which files differ."""
-    if result.history_note:  # a shallow snapshot without its base commit here
-        warning(result.history_note)
+    eat_warnings(result)
     if quiet:
         return
     if not no_donut:
@@ -205,13 +204,24 @@ def eat_result(
             f"{result.files_changed} files) into {top}.\nThat folder was empty or new, so "
             "there is nothing to undo: delete the folder to undo it."
         )
+        if result.origin:
+            info(f"Its remote origin is {value(result.origin)}, as recorded in the snapshot.")
         return
-    count = f"{result.files_changed} file{'' if result.files_changed == 1 else 's'}"
-    differ = f"{count} differ" if result.files_changed != 1 else f"{count} differs"
+    if result.already:
+        info(
+            f"The snapshot in {model} (commit {_short(result.commit)}) is already checked out "
+            f"in {top}, with nothing changed since; nothing was done."
+        )
+        return
+    if result.files_changed is None:
+        differ = "git could not count the files that differ from what you had"
+    else:
+        count = f"{result.files_changed} file{'' if result.files_changed == 1 else 's'}"
+        verb = "differ" if result.files_changed != 1 else "differs"
+        differ = f"{count} {verb} from what you had"
     info(
         f"Checked out the snapshot in {model}: commit [bold]{_short(result.commit)}[/] "
-        f"(detached HEAD) in {top}; {differ} from what you had"
-        f"{':' if changed else '.'}"
+        f"(detached HEAD) in {top}; {differ}{':' if changed else '.'}"
     )
     for line in summary([f"  {value(c)}" for c in changed or []]):
         info(line)
@@ -233,6 +243,7 @@ def eat_result(
 
 
 def undo_result(result: UndoResult, *, quiet: bool, no_donut: bool) -> None:
+    removed_locks(result)
     if result.after_branch:
         warning(
             f"Work done after eating (edits or commits) is kept on branch {result.after_branch}."
@@ -331,3 +342,24 @@ def scan_results(entries: list[ScanEntry], *, as_json: bool, quiet: bool) -> Non
         if e.problem:
             warning(clean(e.problem))
     info(f"{len(entries)} checkpoint(s), {carrying} carrying a snapshot.", quiet=quiet or as_json)
+
+
+def eat_warnings(result: EatResult) -> None:
+    """What eat must say even with ``-q`` (warnings are never silenced)."""
+    if result.history_note:  # a shallow snapshot without its base commit here
+        warning(result.history_note)
+    if result.dropped_history:
+        warning(
+            f"Dropped {result.dropped_history} history item(s) of an earlier repository that "
+            f"was at {result.top} (it was deleted and made again)."
+        )
+    if result.gone_cwd:
+        warning(
+            f"{result.gone_cwd}, where you ran this, is not in the snapshot, so it no longer "
+            f"exists: `cd {result.top}` (undo brings it back)."
+        )
+
+
+def removed_locks(result: UndoResult) -> None:
+    for path in result.removed_locks:
+        warning(f"Removed {path}, left by the interrupted jellyml run (its git was killed).")

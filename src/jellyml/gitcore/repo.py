@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Optional
 
-from ..errors import BareRepoError, GitCommandError, PathNotFoundError
+from ..errors import BareRepoError, DubiousOwnershipError, PathNotFoundError
 from . import run
 
 #: A tree entry: (mode, object id).
 TreeEntry = tuple[str, str]
+
+_FULL_OID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?\Z")
+#: tree_entries' answers for full object ids, per object store (a few trees per process).
+_TREES: dict[tuple[str, str, Optional[str]], dict[bytes, TreeEntry]] = {}
 
 
 @dataclass(frozen=True)
@@ -62,8 +67,8 @@ def find_repo(folder: str) -> Optional[Repo]:
     """The repository holding ``folder``, HEAD included; None when it is not in one.
 
     Raises ``PathNotFoundError`` for a missing folder, ``BareRepoError`` where there is no
-    working tree, and ``GitCommandError`` for a repository git refuses to read ("dubious
-    ownership": its message says how to allow it).
+    working tree, and ``DubiousOwnershipError`` for a repository git refuses to read because
+    another user owns it (its message gives the reason and the command that allows it).
     """
     if not os.path.isdir(folder):
         raise PathNotFoundError(folder)
@@ -97,9 +102,7 @@ def locate(folder: str) -> Optional[Repo]:
         check=False,
     )
     if probe.returncode != 0 and b"dubious ownership" in probe.stderr:
-        raise GitCommandError(
-            ["git", "rev-parse"], probe.returncode, probe.stderr.decode("utf-8", "replace")
-        )
+        raise _dubious(folder, probe.stderr.decode("utf-8", "replace"))
     if probe.returncode != 0 and not probe.stdout:
         return None
     lines = probe.stdout.decode("utf-8", "surrogateescape").split("\n")
@@ -117,17 +120,53 @@ def locate(folder: str) -> Optional[Repo]:
     )
 
 
-def tree_entries(repo: Repo, treeish: Optional[str]) -> dict[bytes, TreeEntry]:
-    """Every file of a tree (recursively): path -> (mode, object id)."""
+def _dubious(folder: str, stderr: str) -> DubiousOwnershipError:
+    """git's refusal of a repository owned by another user, with its reason spelled out (git's
+    last line alone is only the command that fixes it)."""
+    match = re.search(r"dubious ownership in repository at '([^']*)'", stderr)
+    path = match.group(1) if match else folder
+    return DubiousOwnershipError(path, f"{_owner(path)} (git calls this dubious ownership)")
+
+
+def _owner(path: str) -> str:
+    """Who owns ``path`` and who asks: "it is owned by nobody (65534), not by you, root (0)"."""
+    try:
+        owner = os.stat(path).st_uid
+    except OSError:
+        return "it is owned by another user"
+    return f"it is owned by {_user(owner)}, not by you, {_user(os.geteuid())}"
+
+
+def _user(uid: int) -> str:
+    try:
+        import pwd
+
+        return f"{pwd.getpwuid(uid).pw_name} ({uid})"
+    except (ImportError, KeyError):
+        return f"user {uid}"
+
+
+def tree_entries(
+    repo: Repo, treeish: Optional[str], env: Optional[Mapping[str, str]] = None
+) -> dict[bytes, TreeEntry]:
+    """Every file of a tree (recursively): path -> (mode, object id). ``env`` may name another
+    object store (``GIT_DIR``) that borrows the repository's objects."""
     if treeish is None:
         return {}
-    raw = repo.git_bytes("ls-tree", "-r", "-z", "--full-tree", treeish)
+    # An object id names the same tree forever: eat and undo ask for some several times.
+    key = (repo.objects, treeish, (env or {}).get("GIT_DIR"))
+    cacheable = bool(_FULL_OID.match(treeish))
+    if cacheable and key in _TREES:
+        return dict(_TREES[key])
+    raw = repo.git_bytes("ls-tree", "-r", "-z", "--full-tree", treeish, env=env)
     found: dict[bytes, TreeEntry] = {}
     for record in run.split_z(raw):
         meta, _, path = record.partition(b"\t")
         mode, _kind, oid = meta.decode().split()
         found[path] = (mode, oid)
-    return found
+    if cacheable:
+        _TREES[key] = found
+    return dict(found) if cacheable else found
 
 
 def empty_tree(repo: Repo) -> str:

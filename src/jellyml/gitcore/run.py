@@ -11,7 +11,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Optional
 
 from ..errors import GitCommandError, GitNotFoundError, GitTooOldError
@@ -114,3 +114,37 @@ def split_z(data: bytes) -> list[bytes]:
 def passthrough(args: Sequence[str], *, cwd: Optional[str] = None) -> int:
     """Run git as the user would, terminal attached, and return its exit code (``jellyml git``)."""
     return subprocess.run([git_executable(), *args], cwd=cwd, check=False).returncode
+
+
+def stream_z(
+    args: Sequence[str], *, cwd: Optional[str] = None, env: Optional[Mapping[str, str]] = None
+) -> Iterator[bytes]:
+    """Run git and yield its NUL-terminated records as they come. A consumer that stops early
+    (a limit reached on a tree that could be huge) stops git too: it is killed, not drained."""
+    proc = subprocess.Popen(
+        [git_executable(), *args],
+        cwd=cwd,
+        env=base_env(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    pending = b""
+    finished = False
+    try:
+        fd = proc.stdout.fileno()
+        for chunk in iter(lambda: os.read(fd, 1 << 16), b""):
+            records = (pending + chunk).split(b"\0")
+            pending = records.pop()
+            yield from records
+        finished = True
+    finally:
+        if not finished:
+            proc.kill()
+        err = proc.stderr.read() if proc.stderr and finished else b""
+        proc.wait()
+        proc.stdout.close()
+        if proc.stderr:
+            proc.stderr.close()
+    if proc.returncode != 0:
+        raise GitCommandError(["git", *args], proc.returncode, err.decode("utf-8", "replace"))

@@ -23,6 +23,7 @@ from ..errors import (
     UnsupportedFormatError,
 )
 from ..sources import CHUNK, Source, is_url, iter_range, open_source
+from ..tempdirs import temporary_dir
 
 PathLike = Union[str, "os.PathLike[str]"]
 StorageOptions = Optional[Mapping[str, Any]]
@@ -77,7 +78,7 @@ class Snapshot:
     @contextlib.contextmanager
     def extracted_bundle(self) -> Iterator[str]:
         """The bundle extracted to a temporary file, removed when the block ends."""
-        with tempfile.TemporaryDirectory(prefix="jellyml-") as folder:
+        with temporary_dir("extract") as folder:
             yield self.extract_bundle(os.path.join(folder, "snapshot.bundle"))
 
 

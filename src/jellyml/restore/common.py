@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Optional
 
-from ..errors import NotAGitRepoError
+from ..errors import CorruptHistoryError, CurrentFolderGoneError, NotAGitRepoError
 from ..gitcore import run as gitrun
 from ..gitcore.repo import Repo, find_repo
 from . import history
+from .history import History, HistoryItem
+
+#: The file in the git dir holding the repository's identity (see ``repo_id``).
+ID_FILE = "jellyml-id"
 
 
 def folder_of(code_dir: Optional[str]) -> str:
-    return os.path.abspath(os.path.expanduser(code_dir if code_dir else os.getcwd()))
+    return os.path.abspath(os.path.expanduser(code_dir if code_dir else current_dir()))
+
+
+def current_dir() -> str:
+    """The current folder; when it was deleted (eaten by a snapshot that does not have it), the
+    path the shell still shows (``$PWD``), whose nearest existing parent is in the repository."""
+    try:
+        return os.getcwd()
+    except FileNotFoundError:
+        pwd = os.environ.get("PWD")
+        if pwd and os.path.isabs(pwd):
+            return pwd
+        raise CurrentFolderGoneError() from None
 
 
 def existing(folder: str) -> str:
@@ -37,15 +55,70 @@ def history_of(repo: Repo) -> str:
     return history.history_path(repo.git_dir)
 
 
+def repo_id(repo: Repo, *, create: bool = False) -> Optional[str]:
+    """The repository's identity: a random id kept in its git dir, made by its first eat.
+
+    The history file is found by the repository's path; the id tells a repository from another
+    one made later at the same path (``rm -rf repo; git init repo``), whose git dir does not have
+    it. Root commits would not do: a fresh clone of the same project has the same ones.
+    """
+    path = os.path.join(repo.git_dir, ID_FILE)
+    try:
+        with open(path, encoding="ascii") as f:
+            found = f.read(100).strip()
+        if found.isalnum():
+            return found
+    except (OSError, ValueError):
+        pass
+    if not create:
+        return None
+    new = os.urandom(16).hex()
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="ascii") as f:
+        f.write(new + "\n")
+    os.replace(tmp, path)
+    return new
+
+
+def read_history(repo: Repo) -> History:
+    return history.read(history_of(repo), repo.top, repo_id(repo) or "")
+
+
+@contextlib.contextmanager
+def history_transaction(repo: Repo, *, create_id: bool = False) -> Iterator[History]:
+    """The repository's history, saved when the block ends; only an eat (``create_id``) gives
+    the repository an identity."""
+    identity = repo_id(repo, create=create_id) or ""
+    with history.transaction(history_of(repo), repo.top, identity) as h:
+        yield h
+
+
+def check_commits(repo: Repo, hist: str, item: HistoryItem) -> None:
+    """The commits an item names must be in the repository (one ``cat-file`` for all)."""
+    wanted = [c for c in (item.head, item.saved_index, item.saved_worktree) if c is not None]
+    proc = gitrun.run(
+        ["cat-file", "--batch-check=%(objecttype)"],
+        cwd=repo.top,
+        input="".join(f"{c}\n" for c in wanted).encode(),
+        check=False,
+    )
+    kinds = proc.stdout.decode("ascii", "replace").split()
+    for commit, kind in zip(wanted, kinds + ["missing"] * len(wanted)):
+        if kind != "commit":
+            raise CorruptHistoryError(
+                hist, f"item {item.id} names commit {commit[:12]}, which is not in {repo.top}"
+            )
+
+
 def delete_refs(repo: Repo, prefix: str) -> None:
-    listed = gitrun.run(["for-each-ref", "--format=%(refname)", prefix], cwd=repo.top).stdout
-    commands = b"".join(b"delete " + ref + b"\n" for ref in listed.split())
-    if commands:  # one update-ref for all of them
-        gitrun.run(["update-ref", "--stdin"], cwd=repo.top, input=commands, check=False)
+    """Delete an item's refs, ``<prefix>/snapshot`` and ``<prefix>/saved`` (the only ones eat
+    makes), in one ``update-ref``: deleting a missing ref is not an error."""
+    commands = b"".join(f"delete {prefix}/{name}\n".encode() for name in ("snapshot", "saved"))
+    gitrun.run(["update-ref", "--stdin"], cwd=repo.top, input=commands, check=False)
 
 
 def set_state(hist: str, repo: Repo, item_id: str, state: str, **changes: object) -> None:
-    with history.transaction(hist, repo.top) as h:
+    with history_transaction(repo) as h:
         for item in h.items:
             if item.id == item_id:
                 item.state = state

@@ -9,31 +9,46 @@ nothing changed or a history item that ``jellyml undo`` finishes from.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
-import secrets
+import shutil
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional, Union
 
 from ..errors import (
     CorruptSnapshotError,
     DirectoryNotEmptyError,
+    GitCommandError,
+    GitLockedError,
     InterruptedOperationError,
     JellyMLError,
     MissingFolderInRepoError,
     NotAFolderError,
     OperationInProgressError,
+    ReadOnlyRepoError,
+    UnrelatedSnapshotError,
 )
 from ..gitcore import run as gitrun
 from ..gitcore.bundle import bundle_heads
-from ..gitcore.repo import Repo, find_repo, short_branch, tree_entries
-from ..read.reader import Snapshot, temporary_bundle
-from . import crash, history, savepoint
-from . import shallow as shallow_eat  # issue 9: shallow snapshots
-from .common import delete_refs, existing, folder_of, history_of, set_state
+from ..gitcore.repo import Repo, find_repo, short_branch
+from ..read.reader import Snapshot, read_snapshot
+from ..tempdirs import temporary_dir
+from . import crash, savepoint
+from . import shallow as shallow_eat  # shallow snapshots: the real commit, or what to fetch
+from .common import (
+    delete_refs,
+    existing,
+    folder_of,
+    history_of,
+    history_transaction,
+    read_history,
+    set_state,
+)
 from .history import EATEN, EATING, HistoryItem
+from .incoming import check_limits, fetch_to_store, is_related, move_into
 from .lock import repo_lock
-from .savepoint import SavePoint
+from .savepoint import SavePoint, model_stays
 
 #: Files in the git dir that mean an operation is half done; checking out would upset it.
 _IN_PROGRESS = (
@@ -52,8 +67,9 @@ class EatResult:
     top: str
     commit: str
     cloned: bool
-    #: Files that differ between what the user had (untracked included) and the snapshot.
-    files_changed: int = 0
+    #: Files that differ between what the user had (untracked included) and the snapshot
+    #: (None: git could not count them; the snapshot is checked out all the same).
+    files_changed: Optional[int] = 0
     #: Where HEAD was: on a branch (its short name) and/or at a commit (None: no commits yet).
     previous_branch: Optional[str] = None
     previous_commit: Optional[str] = None
@@ -62,28 +78,55 @@ class EatResult:
     saved_ref: Optional[str] = None
     untracked_saved: int = 0
     depth: int = 0
-    #: A shallow snapshot whose real commit could not be rebuilt here: what to fetch (issue 9).
+    #: The snapshot was checked out already, with nothing changed since: nothing was done.
+    already: bool = False
+    #: The folder the command ran in, when the snapshot does not have it (it is gone now).
+    gone_cwd: Optional[str] = None
+    #: History items of an earlier repository at the same path, dropped.
+    dropped_history: int = 0
+    #: The remote the clone's ``origin`` points at (from the snapshot's metadata).
+    origin: Optional[str] = None
+    #: A shallow snapshot whose real commit could not be rebuilt here: what to fetch.
     history_note: Optional[str] = None
 
 
-def eat_snapshot(model: str, code_dir: Optional[str] = None) -> EatResult:
+def eat_snapshot(model: str, code_dir: Optional[str] = None, *, force: bool = False) -> EatResult:
     """Check out the code saved in ``model`` into the repository holding ``code_dir``.
 
     In a repository the user's uncommitted work is saved first (``undo_last`` brings it back);
-    a folder that is not in one is cloned into when it is empty or missing.
+    a folder that is not in one is cloned into when it is empty or missing. A snapshot that
+    shares no history with the repository is refused unless ``force``.
     """
     gitrun.check_git()
     folder = folder_of(code_dir)
     if os.path.lexists(folder) and not os.path.isdir(folder):
         raise NotAFolderError(folder)
-    with temporary_bundle(model) as (snapshot, bundle):
+    with temporary_dir("eat") as tmp:
+        snapshot = read_snapshot(model)
+        bundle = snapshot.extract_bundle(os.path.join(tmp, "snapshot.bundle"))
         tip = _check_heads(model, bundle, shallow_eat.expected_bundle_commit(snapshot))
         repo = find_repo(folder) if os.path.isdir(folder) else None
         if repo is None:
             _refuse_new_folder_in_repo(folder)
-            return shallow_eat.annotate(_clone(model, bundle, folder), snapshot)
+            cloned = _clone(model, bundle, folder, tip, snapshot.metadata)
+            return shallow_eat.annotate(cloned, snapshot)
         with repo_lock(repo, history_of(repo)):
-            return shallow_eat.annotate(_eat_into(repo, model, bundle, tip, snapshot), snapshot)
+            incoming = _Incoming(model, bundle, tip, tmp, snapshot, force)
+            return shallow_eat.annotate(_eat_into(repo, incoming, folder), snapshot)
+
+
+@dataclass(frozen=True)
+class _Incoming:
+    model: str
+    bundle: str
+    tip: str
+    tmp: str
+    snapshot: Snapshot
+    force: bool
+
+    @property
+    def metadata(self) -> Optional[dict[str, Any]]:
+        return self.snapshot.metadata
 
 
 def _check_heads(model: str, bundle: str, commit: Optional[str]) -> str:
@@ -107,43 +150,109 @@ def _refuse_new_folder_in_repo(folder: str) -> None:
             raise MissingFolderInRepoError(folder, outer.top)
 
 
-def _clone(model: str, bundle: str, folder: str) -> EatResult:
+def _clone(
+    model: str, bundle: str, folder: str, tip: str, metadata: Optional[dict[str, Any]]
+) -> EatResult:
+    """Clone into an empty or new folder: objects first (no checkout), then the limits, then
+    the files; on any failure the folder is left as it was (removed if it was made here)."""
     if os.path.isdir(folder) and os.listdir(folder):
         raise DirectoryNotEmptyError(folder)
-    gitrun.run(["-c", "advice.detachedHead=false", "clone", "-q", bundle, folder])
-    # The bundle was a temporary file: a remote pointing at it would only confuse.
-    gitrun.run(["remote", "remove", "origin"], cwd=folder, check=False)
-    commit = gitrun.out(["rev-parse", "HEAD"], cwd=folder)
-    files = gitrun.run(["ls-files", "-z"], cwd=folder).stdout
-    return EatResult(model, folder, commit, cloned=True, files_changed=len(gitrun.split_z(files)))
-
-
-def _eat_into(repo: Repo, model: str, bundle: str, tip: str, snapshot: Snapshot) -> EatResult:
-    hist = history_of(repo)
-    pending = history.read(hist, repo.top).last()
-    if pending is not None and pending.state != EATEN:
-        raise InterruptedOperationError(repo.top, pending.state)
-    for name, operation in _IN_PROGRESS:
-        if os.path.exists(os.path.join(repo.git_dir, name)):
-            raise OperationInProgressError(repo.top, operation)
-    item_id = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
-    prefix = f"refs/jellyml/{item_id}"
-    commit = _fetch(repo, bundle, tip, f"{prefix}/snapshot")
-    # issue 9: a shallow snapshot's real commit, rebuilt on its base when the repo has it
-    commit = shallow_eat.resolve_snapshot_commit(repo, snapshot, commit, f"{prefix}/snapshot")
+    made = not os.path.exists(folder)
     try:
-        stay = model_stays(repo, model, commit)
-        saved = savepoint.save(repo, f"jellyml: before eating {os.path.basename(model)}", skip=stay)
-        savepoint.check_ignored_collisions(repo, commit, saved.untracked)
+        try:
+            gitrun.run(["clone", "-q", "--no-checkout", bundle, folder])
+        except GitCommandError as exc:
+            last = exc.stderr.strip().splitlines()[-1] if exc.stderr.strip() else "git failed"
+            raise CorruptSnapshotError(model, f"its git bundle is damaged ({last[:200]})") from None
+        commit = gitrun.out(["rev-parse", f"{_cloned_ref(tip)}^{{commit}}"], cwd=folder)
+        check_limits(model, os.path.join(folder, ".git"), commit)
+        gitrun.run(
+            ["-c", "advice.detachedHead=false", "checkout", "-q", "--detach", commit], cwd=folder
+        )
+    except BaseException:
+        _empty(folder, remove=made)
+        raise
+    # The bundle was a temporary file: origin points at the recorded remote instead, if any.
+    origin = recorded_origin(metadata)
+    gitrun.run(["remote", "remove", "origin"], cwd=folder, check=False)
+    if origin is not None:
+        gitrun.run(["remote", "add", "origin", origin], cwd=folder, check=False)
+    files = gitrun.run(["ls-files", "-z"], cwd=folder).stdout
+    return EatResult(
+        model,
+        folder,
+        commit,
+        cloned=True,
+        files_changed=len(gitrun.split_z(files)),
+        origin=origin,
+    )
+
+
+def _cloned_ref(tip: str) -> str:
+    """Where a clone keeps the bundle's ref ``tip``: a bundle of a branch alone (no ``HEAD``,
+    as `git bundle create x main` makes) has it as a remote-tracking branch."""
+    if tip.startswith("refs/heads/"):
+        return "refs/remotes/origin/" + tip[len("refs/heads/") :]
+    return tip
+
+
+def _empty(folder: str, *, remove: bool) -> None:
+    if remove:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    for name in os.listdir(folder) if os.path.isdir(folder) else []:
+        path = os.path.join(folder, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+
+def recorded_origin(metadata: Optional[dict[str, Any]]) -> Optional[str]:
+    """The snapshot's ``origin`` remote (or its only one), credentials stripped; metadata is
+    untrusted: anything but a plain, printable URL is ignored."""
+    git = metadata.get("git") if isinstance(metadata, dict) else None
+    remotes = git.get("remotes") if isinstance(git, dict) else None
+    if not isinstance(remotes, dict) or not remotes:
+        return None
+    url = remotes.get("origin") if "origin" in remotes else next(iter(remotes.values()))
+    if not isinstance(url, str) or not url or len(url) > 2048 or not url.isprintable():
+        return None
+    if url.startswith("-") or url.startswith("ext::"):
+        return None
+    from ..snapshot.metadata import strip_credentials
+
+    return strip_credentials(url)
+
+
+def _eat_into(repo: Repo, incoming: _Incoming, folder: str) -> EatResult:
+    hist = history_of(repo)
+    checked = _checked(repo, incoming)
+    if isinstance(checked, EatResult):
+        return checked
+    store, commit, untracked = checked
+    item_id = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-") + os.urandom(3).hex()
+    prefix = f"refs/jellyml/{item_id}"
+    commit = _fetch(repo, store, commit, f"{prefix}/snapshot")
+    # A shallow snapshot's real commit, rebuilt on its base commit when the repository has it.
+    commit = shallow_eat.resolve_snapshot_commit(
+        repo, incoming.snapshot, commit, f"{prefix}/snapshot"
+    )
+    try:
+        name = os.path.basename(incoming.model)
+        message = f"jellyml: before eating {name}"
+        saved = savepoint.save(repo, message, untracked=untracked, merged=True)
         crash.point("eat:saved")
         repo.git("update-ref", f"{prefix}/saved", saved.worktree)
     except BaseException:
         delete_refs(repo, prefix)
         raise
-    item = _new_item(item_id, prefix, model, commit, saved)
-    with history.transaction(hist, repo.top) as h:
+    item = _new_item(item_id, prefix, incoming.model, commit, saved)
+    with history_transaction(repo, create_id=True) as h:
         h.items.append(item)
         depth = len(h.items)
+        dropped = h.dropped
     try:
         crash.point("eat:recorded")
         savepoint.remove_untracked(repo, saved.untracked)
@@ -154,8 +263,9 @@ def _eat_into(repo: Repo, model: str, bundle: str, tip: str, snapshot: Snapshot)
     except BaseException as exc:
         _roll_back(repo, hist, item, exc)
         raise
+    # Done: what follows only describes it, and must not turn a success into a failure.
     return EatResult(
-        model=model,
+        model=incoming.model,
         top=repo.top,
         commit=commit,
         cloned=False,
@@ -166,18 +276,70 @@ def _eat_into(repo: Repo, model: str, bundle: str, tip: str, snapshot: Snapshot)
         saved_ref=f"{prefix}/saved",
         untracked_saved=len(saved.untracked),
         depth=depth,
+        gone_cwd=None if os.path.isdir(folder) else folder,
+        dropped_history=dropped,
     )
 
 
-def model_stays(repo: Repo, model: str, target: str) -> frozenset[bytes]:
-    """The model file itself, when it lies untracked in the repository: it stays where it is
-    (a checkpoint can be gigabytes: no point copying it into git), unless ``target`` has a file
-    at its path, in which case it is put aside like any other file."""
-    rel = os.path.relpath(os.path.realpath(model), os.path.realpath(repo.top))
-    if rel.startswith(os.pardir) or os.path.isabs(rel):
-        return frozenset()
-    path = os.fsencode(rel.replace(os.sep, "/"))
-    return frozenset() if path in tree_entries(repo, target) else frozenset({path})
+def _checked(repo: Repo, incoming: _Incoming) -> Union[EatResult, tuple[str, str, list[bytes]]]:
+    """Every refusal, before the repository's .git is written to: returns the store holding
+    the snapshot, its commit and the untracked files to put aside (or the result of an eat that
+    has nothing to do)."""
+    found = read_history(repo)
+    pending = found.last()
+    if pending is not None and pending.state != EATEN:
+        raise InterruptedOperationError(repo.top, pending.state)
+    _check_repo(repo)
+    model = incoming.model
+    store, commit = fetch_to_store(repo, model, incoming.bundle, incoming.tip, incoming.tmp)
+    check_limits(model, store, commit)
+    if not incoming.force and not is_related(repo, store, commit, incoming.metadata):
+        raise UnrelatedSnapshotError(model, repo.top)
+    if _already_checked_out(repo, model, commit):
+        return EatResult(model, repo.top, commit, False, already=True, depth=len(found.items))
+    in_store = {"GIT_DIR": store}
+    stay = model_stays(repo, model, commit, in_store)
+    untracked = [p for p in savepoint.list_untracked(repo) if p not in stay]
+    savepoint.check_ignored_collisions(repo, commit, untracked, in_store)
+    return store, commit, untracked
+
+
+def _check_repo(repo: Repo) -> None:
+    """Refuse, changing nothing, what would make the checkout fail halfway."""
+    for name, operation in _IN_PROGRESS:
+        if os.path.exists(os.path.join(repo.git_dir, name)):
+            raise OperationInProgressError(repo.top, operation)
+    lock = os.path.join(repo.git_dir, "index.lock")
+    if os.path.exists(lock):
+        raise GitLockedError(repo.top, lock)
+    for path in (repo.git_dir, repo.objects, repo.top):
+        reason = _not_writable(path)
+        if reason:
+            raise ReadOnlyRepoError(repo.top, path, reason)
+
+
+def _not_writable(path: str) -> str:
+    """Why ``path`` cannot be written ('' when it can), asked without creating anything there
+    (a probe file left by a kill would be a stray file in the user's tree)."""
+    try:
+        if os.statvfs(path).f_flag & os.ST_RDONLY:
+            return "read-only file system"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return "" if os.access(path, os.W_OK | os.X_OK) else "permission denied"
+
+
+def _already_checked_out(repo: Repo, model: str, commit: str) -> bool:
+    """HEAD is the snapshot commit and nothing changed (the model file itself aside)."""
+    if repo.head != commit:
+        return False
+    argv = ["status", "--porcelain", "-z", "--untracked-files=all"]
+    proc = gitrun.run(argv, cwd=repo.top, check=False)  # a snapshot's .gitmodules may upset it
+    if proc.returncode != 0:
+        return False
+    stays = model_stays(repo, model, commit)
+    changed = [r[3:] for r in gitrun.split_z(proc.stdout) if r[:2] != b"  "]
+    return all(path in stays for path in changed)
 
 
 def _new_item(item_id: str, prefix: str, model: str, commit: str, saved: SavePoint) -> HistoryItem:
@@ -196,12 +358,13 @@ def _new_item(item_id: str, prefix: str, model: str, commit: str, saved: SavePoi
     )
 
 
-def _fetch(repo: Repo, bundle: str, source: str, ref: str) -> str:
-    """Fetch the bundle's ``source`` ref (its snapshot commit) into ``ref`` (kept from gc);
-    return its id."""
-    no_fetch_head = ["--no-write-fetch-head"] if gitrun.git_version() >= (2, 29) else []
-    repo.git("fetch", "-q", "--no-tags", *no_fetch_head, bundle, f"+{source}:{ref}")
-    return repo.git("rev-parse", f"{ref}^{{commit}}")
+def _fetch(repo: Repo, store: str, source: str, ref: str) -> str:
+    """Bring the snapshot commit ``source``, fetched and checked in ``store``
+    (``incoming.fetch_to_store``), into the repository under ``ref`` (kept from gc); return
+    its id."""
+    move_into(store, repo)
+    repo.git("update-ref", ref, source)
+    return source
 
 
 def _roll_back(repo: Repo, hist: str, item: HistoryItem, cause: BaseException) -> None:
@@ -217,6 +380,8 @@ def _roll_back(repo: Repo, hist: str, item: HistoryItem, cause: BaseException) -
             )
 
 
-def _count_changed(repo: Repo, old: str, new: str) -> int:
-    out = gitrun.run(["diff-tree", "-r", "-z", "--name-only", old, new], cwd=repo.top).stdout
-    return len(gitrun.split_z(out))
+def _count_changed(repo: Repo, old: str, new: str) -> Optional[int]:
+    """How many files differ; None when git refuses to say (a snapshot's odd .gitmodules can
+    make diff-tree fail), since by then the eat has succeeded."""
+    proc = gitrun.run(["diff-tree", "-r", "-z", "--name-only", old, new], cwd=repo.top, check=False)
+    return len(gitrun.split_z(proc.stdout)) if proc.returncode == 0 else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 from . import history
-from .common import history_of, require_repo
+from .common import history_of, history_transaction, require_repo
 from .history import HistoryItem
 
 
@@ -13,8 +13,7 @@ def delete_last_item(code_dir: Optional[str] = None) -> tuple[str, Optional[Hist
     """Drop the last history item (its saved work stays under its refs); return the repo top
     and the item, or None when the history was empty."""
     repo = require_repo(code_dir)
-    hist = history_of(repo)
-    with history.transaction(hist, repo.top) as h:
+    with history_transaction(repo) as h:
         item = h.items.pop() if h.items else None
     return repo.top, item
 

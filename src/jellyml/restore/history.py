@@ -42,10 +42,10 @@ class HistoryItem:
     branch: Optional[str]
     #: The commit HEAD pointed at, None in a repository without commits.
     head: Optional[str]
-    #: Commit whose tree is the user's index (parent: ``head``), None if it equalled HEAD.
-    saved_index: Optional[str]
+    #: Commit whose tree is the user's index (parent: ``head``).
+    saved_index: str
     #: Commit whose tree is the working tree with untracked files (parent: ``saved_index``).
-    saved_worktree: Optional[str]
+    saved_worktree: str
     #: The ref keeping the saved commits and the snapshot from ``git gc``.
     ref_prefix: str
     created_at: str
@@ -57,12 +57,10 @@ class HistoryItem:
 
     @classmethod
     def from_json(cls, data: Any, path: str) -> HistoryItem:
-        if not isinstance(data, dict):
-            raise CorruptHistoryError(path, "an item is not a JSON object")
-        try:
-            return cls(**data)
-        except TypeError as exc:
-            raise CorruptHistoryError(path, f"an item does not fit ({exc})") from None
+        """An item read from the file, every field checked (``history_schema``) before use."""
+        from .history_schema import check_item
+
+        return cls(**check_item(data, path))
 
 
 @dataclass
@@ -70,6 +68,10 @@ class History:
     path: str
     repo: str
     items: list[HistoryItem] = field(default_factory=list)
+    #: The repository's identity (``identity.repo_id``), written into the file; None: unknown.
+    identity: Optional[str] = None
+    #: Items dropped on reading because they belong to another repository that was at this path.
+    dropped: int = 0
 
     def last(self) -> Optional[HistoryItem]:
         return self.items[-1] if self.items else None
@@ -84,24 +86,42 @@ def history_path(git_dir: str) -> str:
     return os.path.join(settings.history_dir(), f"{name or 'repo'}-{digest}.json")
 
 
-def load(path: str, repo: str) -> History:
-    """Read the history at ``path`` (an empty one if there is none). Call under ``locked``."""
+#: A history file larger than this is not one of ours (an item is well under 4 KiB).
+MAX_FILE_SIZE = 16 << 20
+
+
+def load(path: str, repo: str, identity: Optional[str] = None) -> History:
+    """Read the history at ``path`` (an empty one if there is none). Call under ``locked``.
+
+    With ``identity``, a file written for another repository that was at the same path (deleted
+    and made again) is not this repository's: its items are dropped (counted in ``dropped``).
+    """
     try:
-        with open(path, encoding="utf-8") as f:
-            raw = f.read()
+        with open(path, "rb") as f:
+            raw = f.read(MAX_FILE_SIZE + 1)
     except FileNotFoundError:
-        return History(path, repo)
+        return History(path, repo, identity=identity)
     except OSError as exc:
         raise HistoryError(path, f"Cannot read the jellyml history file {path}: {exc}.") from None
+    if len(raw) > MAX_FILE_SIZE:
+        raise CorruptHistoryError(path, f"it is larger than {MAX_FILE_SIZE >> 20} MiB")
     try:
-        data = json.loads(raw)
-    except json.JSONDecodeError:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise CorruptHistoryError(path, "it is not UTF-8 text") from None
+    except (ValueError, RecursionError):  # bad JSON, nested too deep, too many digits
         raise CorruptHistoryError(path, "it is not valid JSON") from None
     data = _upgrade(data, path)
     items = data.get("items")
     if not isinstance(items, list):
         raise CorruptHistoryError(path, "its items are not a list")
-    return History(path, repo, [HistoryItem.from_json(i, path) for i in items])
+    parsed = [HistoryItem.from_json(i, path) for i in items]
+    recorded = data.get("repo_id")
+    if recorded is not None and not isinstance(recorded, str):
+        raise CorruptHistoryError(path, "its repo_id is not a string")
+    if identity is not None and recorded is not None and recorded != identity:
+        return History(path, repo, identity=identity, dropped=len(parsed))
+    return History(path, repo, parsed, identity=identity or recorded)
 
 
 def _upgrade(data: Any, path: str) -> dict[str, Any]:
@@ -119,11 +139,13 @@ def _upgrade(data: Any, path: str) -> dict[str, Any]:
 
 def save(history: History) -> None:
     """Write the history atomically: a crash leaves the old file or the new one, never half."""
-    body = {
+    body: dict[str, Any] = {
         "version": HISTORY_VERSION,
         "repo": history.repo,
         "items": [asdict(item) for item in history.items],
     }
+    if history.identity is not None:
+        body["repo_id"] = history.identity
     folder = os.path.dirname(history.path)
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".history-", suffix=".tmp", dir=folder)
@@ -140,17 +162,17 @@ def save(history: History) -> None:
 
 
 @contextlib.contextmanager
-def transaction(path: str, repo: str) -> Iterator[History]:
+def transaction(path: str, repo: str, identity: Optional[str] = None) -> Iterator[History]:
     """Load under the lock, let the caller change it, save it when the block ends without error."""
     with locked(path):
-        history = load(path, repo)
+        history = load(path, repo, identity)
         yield history
         save(history)
 
 
-def read(path: str, repo: str) -> History:
+def read(path: str, repo: str, identity: Optional[str] = None) -> History:
     with locked(path):
-        return load(path, repo)
+        return load(path, repo, identity)
 
 
 def clear(path: str) -> bool:

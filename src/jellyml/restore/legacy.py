@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from typing import Any, Optional
 
 from .. import settings
 from ..gitcore import run as gitrun
 from ..gitcore.index import JELLYML_IDENTITY
 from ..gitcore.repo import Repo
-from . import history
+from ..tempdirs import temporary_dir
+from .common import history_transaction
 from .history import EATEN, HistoryItem
 
 #: The ``version`` of JellyML 1.0.0's history files (its checkpoint headers say "january-7-2023").
@@ -57,7 +57,7 @@ def import_legacy(repo: Repo, hist: str) -> int:
     if not isinstance(stack, list):
         return 0
     items = [_convert(repo, n, old) for n, old in enumerate(stack) if _is_pull(old)]
-    with history.transaction(hist, repo.top) as h:
+    with history_transaction(repo) as h:
         if h.items:  # ours came later: import once ours are undone
             return 0
         h.items = items
@@ -134,7 +134,7 @@ def drop_stash(repo: Repo, commit: str) -> None:
 def _merge_untracked(repo: Repo, tree: str, untracked: Optional[str]) -> str:
     if untracked is None:
         return _git(repo, "rev-parse", tree)
-    with tempfile.TemporaryDirectory(prefix="jellyml-legacy-") as tmp:
+    with temporary_dir("legacy") as tmp:
         env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
         gitrun.run(["read-tree", tree], cwd=repo.top, env=env)
         listing = gitrun.run(["ls-tree", "-r", "-z", untracked], cwd=repo.top).stdout

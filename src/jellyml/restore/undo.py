@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Optional
 
-from ..errors import CorruptHistoryError, GitCommandError, NotAGitRepoError
+from ..errors import CorruptHistoryError, GitCommandError, GitLockedError, NotAGitRepoError
 from ..gitcore import run as gitrun
 from ..gitcore.repo import Repo, TreeEntry, empty_tree, find_repo, short_branch, tree_entries
-from . import crash, history, legacy, savepoint
-from .common import delete_refs, existing, folder_of, history_of, ref_exists, set_state
-from .eat import model_stays
+from . import crash, gitlocks, legacy, savepoint
+from .common import (
+    check_commits,
+    delete_refs,
+    existing,
+    folder_of,
+    history_of,
+    history_transaction,
+    read_history,
+    ref_exists,
+    set_state,
+)
 from .history import EATEN, UNDOING, HistoryItem
 from .lock import repo_lock
 from .savepoint import SavePoint
@@ -31,6 +41,8 @@ class UndoResult:
     moved_branch: Optional[str] = None
     was_interrupted: bool = False
     remaining: int = 0
+    #: git lock files that the interrupted run left, removed before finishing it.
+    removed_locks: tuple[str, ...] = ()
 
 
 def undo_last(code_dir: Optional[str] = None) -> UndoResult:
@@ -42,46 +54,44 @@ def undo_last(code_dir: Optional[str] = None) -> UndoResult:
         raise NotAGitRepoError(folder, hint="Run `jellyml undo` inside the repository you ate in.")
     hist = history_of(repo)
     with repo_lock(repo, hist):
-        item = history.read(hist, repo.top).last()
+        item = read_history(repo).last()
         if item is None and legacy.import_legacy(repo, hist):
-            item = history.read(hist, repo.top).last()
+            item = read_history(repo).last()
         if item is None:
             return UndoResult(repo.top, nothing_to_undo=True)
-        return undo_item(repo, hist, item)
+        return undo_item(repo, hist, item, up_to_date=True)
 
 
-def undo_item(repo: Repo, hist: str, item: HistoryItem) -> UndoResult:
+def undo_item(repo: Repo, hist: str, item: HistoryItem, *, up_to_date: bool = False) -> UndoResult:
+    """Undo ``item``. ``up_to_date``: ``repo`` was just read (HEAD as it is now); otherwise it is
+    read again, HEAD may have moved since (an eat rolling itself back)."""
     if item.saved_worktree is None or item.saved_index is None:
         raise CorruptHistoryError(hist, f"item {item.id} records no saved work")
-    fresh = find_repo(repo.top)  # HEAD may have moved since ``repo`` was read
+    check_commits(repo, hist, item)
+    removed = tuple(gitlocks.remove_stale(repo, item)) if item.state != EATEN else ()
+    lock = os.path.join(repo.git_dir, "index.lock")
+    if os.path.exists(lock):
+        raise GitLockedError(repo.top, lock)
+    fresh = repo if up_to_date else find_repo(repo.top)
     if fresh is None:
         raise NotAGitRepoError(
             repo.top, hint="Run `jellyml undo` inside the repository you ate in."
         )
     repo = fresh
-    # Files ignored before the eat may show as untracked now (the snapshot's .gitignore differs):
-    # they were never ours to move, so they stay where they are.
-    target_paths = tree_entries(repo, item.saved_worktree)
-    loose = [p for p in savepoint.list_untracked(repo) if p not in target_paths]
-    keep = savepoint.ignored_by(repo, item.saved_worktree, loose)
-    keep |= model_stays(repo, item.model, item.saved_worktree)
-    current = savepoint.save(repo, "jellyml: work after eating", skip=keep)
-    savepoint.check_ignored_collisions(repo, item.saved_worktree, current.untracked)
-    crash.point("undo:saved")
-    after = _keep_work_after(repo, item, current)
+    untracked, after = _work_after(repo, item)
     was_interrupted = item.state != EATEN
     set_state(hist, repo, item.id, UNDOING, after_branch=after)
     crash.point("undo:recorded")
-    savepoint.remove_untracked(repo, current.untracked)
+    savepoint.remove_untracked(repo, untracked)
     crash.point("undo:untracked-removed")
-    savepoint.checkout_detached(repo, item.saved_worktree)
+    savepoint.restore_tree(repo, item.saved_worktree)
     crash.point("undo:worktree-restored")
     savepoint.load_index(repo, item.saved_index)
     moved = _restore_head(repo, item)
     crash.point("undo:head-restored")
     savepoint.refresh_index(repo)
     restored_dirty = _was_dirty(repo, item)
-    with history.transaction(hist, repo.top) as h:
+    with history_transaction(repo) as h:
         h.items = [i for i in h.items if i.id != item.id]
         remaining = len(h.items)
     delete_refs(repo, item.ref_prefix)
@@ -97,13 +107,44 @@ def undo_item(repo: Repo, hist: str, item: HistoryItem) -> UndoResult:
         moved_branch=short_branch(moved),
         was_interrupted=was_interrupted,
         remaining=remaining,
+        removed_locks=removed,
     )
+
+
+def _work_after(repo: Repo, item: HistoryItem) -> tuple[list[bytes], Optional[str]]:
+    """Save what the user did after eating and keep it on a branch if there is any; return the
+    untracked files to remove and that branch (checks for files in the way included)."""
+    if _untouched(repo, item):  # the common case: one `git status` instead of a save point
+        crash.point("undo:saved")
+        return [], item.after_branch
+    # Files ignored before the eat may show as untracked now (the snapshot's .gitignore differs):
+    # they were never ours to move, so they stay where they are.
+    target_paths = tree_entries(repo, item.saved_worktree)
+    untracked = savepoint.list_untracked(repo)
+    loose = [p for p in untracked if p not in target_paths]
+    keep = savepoint.ignored_by(repo, item.saved_worktree, loose)
+    keep |= savepoint.model_stays(repo, item.model, item.saved_worktree)
+    current = savepoint.save(repo, "jellyml: work after eating", skip=keep, untracked=untracked)
+    savepoint.check_ignored_collisions(repo, item.saved_worktree, current.untracked)
+    crash.point("undo:saved")
+    return current.untracked, _keep_work_after(repo, item, current)
+
+
+def _untouched(repo: Repo, item: HistoryItem) -> bool:
+    """HEAD is the eaten snapshot commit and nothing at all changed or was added since."""
+    if repo.head != item.snapshot_commit or repo.branch is not None:
+        return False
+    argv = ["status", "--porcelain", "-z", "--untracked-files=all"]
+    proc = gitrun.run(argv, cwd=repo.top, check=False)  # a snapshot's .gitmodules may upset it
+    return proc.returncode == 0 and proc.stdout == b""
 
 
 def _keep_work_after(repo: Repo, item: HistoryItem, current: SavePoint) -> Optional[str]:
     """Keep on a new branch whatever the user did after the eat (commits, edits, new files):
     any commit at HEAD or file content that is neither in the snapshot nor in the saved work.
     Returns the branch name, or None when there was nothing of the kind."""
+    if current.head == item.snapshot_commit and not current.dirty:
+        return item.after_branch  # the snapshot as eaten: nothing was done after eating
     known_commits = {item.head, item.snapshot_commit, item.saved_index, item.saved_worktree}
     known_trees = [item.snapshot_commit, item.saved_index, item.saved_worktree]
     if item.after_branch and ref_exists(repo, f"refs/heads/{item.after_branch}"):
@@ -117,10 +158,14 @@ def _keep_work_after(repo: Repo, item: HistoryItem, current: SavePoint) -> Optio
     now |= set(tree_entries(repo, current.worktree).items())
     if not (now - known) and current.head in known_commits:
         return item.after_branch
+    if not current.dirty and current.branch not in (None, item.branch):
+        return item.after_branch  # committed on a branch the user made: it keeps the work
     tip = current.worktree if current.dirty else current.head
     if tip is None:  # an unborn, clean HEAD: nothing was done after eating
         return item.after_branch
-    name = _free_branch_name(repo, f"jellyml-after-eat-{item.id}")
+    # JellyML 1.0.0's name for it, so scripts and habits built on 1.0.0 keep working
+    # (the item id starts with the date: jellyml-undo-<date>-<time>-<id>).
+    name = _free_branch_name(repo, f"jellyml-undo-{item.id}")
     repo.git("update-ref", "-m", "jellyml undo: work done after eating", f"refs/heads/{name}", tip)
     return name
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import tempfile
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -34,6 +33,7 @@ from ..gitcore import run as gitrun
 from ..gitcore import shallow
 from ..gitcore.index import NO_SPLIT, commit_tree, temporary_index, temporary_store
 from ..gitcore.repo import Repo, locate
+from ..tempdirs import temporary_dir
 from . import bundling, report, which
 from .guards import Guards, LeftOut
 from .stage import stage_working_tree
@@ -148,7 +148,7 @@ def snapshot_repo(
         exclude=[exclude] if isinstance(exclude, str) else list(exclude),
     )
     choice = which.choose(path, create_git_repo=create_git_repo)
-    with tempfile.TemporaryDirectory(prefix="jellyml-snapshot-") as tmp:
+    with temporary_dir("snapshot") as tmp:
         target = _locate(choice, tmp, create_git_repo)
         which.warn_if_cwd_elsewhere(choice, target.repo.top)
         result, files = _build(target, choice, job, tmp)
@@ -359,5 +359,5 @@ def _warn_left_out(left_out: list[LeftOut]) -> None:
 @contextlib.contextmanager
 def temporary_bundle_path() -> Iterator[str]:
     """A path for a bundle inside a fresh temporary folder, removed afterwards."""
-    with tempfile.TemporaryDirectory(prefix="jellyml-bundle-") as folder:
+    with temporary_dir("bundle") as folder:
         yield os.path.join(folder, "snapshot.bundle")

@@ -8,6 +8,8 @@ from ..options import add_common, add_parser
 
 TYPE_CHECKING = False  # not typing's: see options.py (start-up time)
 if TYPE_CHECKING:
+    from typing import Optional
+
     from ...restore.eat import EatResult
 
 DESCRIPTION = (
@@ -34,6 +36,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("model_file", help="the model file to extract the code from")
     add_common(parser, code_dir=True)
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="check the snapshot out even if it shares no history with the repository",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -41,15 +48,18 @@ def run(args: argparse.Namespace) -> int:
     from ...restore.eat import eat_snapshot
     from .. import render
 
-    result = eat_snapshot(args.model_file, args.code_dir)
-    changed = None if args.quiet or result.cloned else changed_files(result)
+    result = eat_snapshot(args.model_file, args.code_dir, force=args.force)
+    listed = args.quiet or result.cloned or result.already
+    changed = None if listed else changed_files(result)
     render.eat_result(result, quiet=args.quiet, no_donut=args.no_donut, changed=changed)
     return 0
 
 
-def changed_files(result: EatResult) -> list[str]:
+def changed_files(result: EatResult) -> Optional[list[str]]:
     """ "STATUS path" for each file that differs between what the user had (their saved work,
-    else the commit they were on, else nothing) and the snapshot, as eat counted them."""
+    else the commit they were on, else nothing) and the snapshot, as eat counted them; None
+    when git refuses to say (the snapshot is checked out all the same: eat succeeded)."""
+    from ...errors import GitCommandError
     from ...gitcore import run as gitrun
 
     old = result.saved or result.previous_commit
@@ -57,7 +67,10 @@ def changed_files(result: EatResult) -> list[str]:
         made = gitrun.run(["hash-object", "-t", "tree", "--stdin"], cwd=result.top, input=b"")
         old = made.stdout.decode().strip()
     argv = ["diff-tree", "-r", "-z", "--no-renames", "--name-status", old, result.commit]
-    fields = gitrun.split_z(gitrun.run(argv, cwd=result.top).stdout)
+    try:
+        fields = gitrun.split_z(gitrun.run(argv, cwd=result.top).stdout)
+    except GitCommandError:  # a snapshot's .gitmodules with `update = !cmd` upsets diff-tree
+        return None
     return [
         f"{status.decode()} {path.decode('utf-8', 'replace')}"
         for status, path in zip(fields[::2], fields[1::2])

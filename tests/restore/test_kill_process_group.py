@@ -1,0 +1,176 @@
+"""Issue 10, item 2: kill -9 of the whole process group (git included), then `jellyml undo` alone.
+
+``timeout -s KILL``, the OOM killer or a lost node kill git in the middle of a checkout, which
+leaves git's own ``.git/index.lock``; recovery must deal with it and say what it did.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from jellyml_testkit import jellyml, make_model, user_state
+
+RUNNER = Path(__file__).with_name("crash_runner.py")
+BASE = {"model.py": "v1\n", "config.yaml": "epochs: 3\n", "pkg/mod.py": "m\n"}
+
+
+def _setup(make_repo, tmp_path, files: int = 0):
+    extra = {f"data/f{n:04}.txt": f"{n}\n" for n in range(files)}
+    repo = make_repo({**BASE, **extra, ".gitignore": "*.log\n"})
+    source = tmp_path / "source"
+    subprocess.run(["git", "clone", "-q", str(repo.path), str(source)], check=True)
+    (source / "model.py").write_text("snapshot version\n")
+    (source / "pkg" / "mod.py").unlink()
+    (source / "pkg" / "mod.py").mkdir()  # a file becomes a folder
+    (source / "pkg" / "mod.py" / "x.py").write_text("x\n")
+    model = tmp_path / "m.pth"
+    commit = make_model(source, model)
+    repo.write("model.py", "staged\n")
+    repo.git("add", "model.py")
+    repo.write("model.py", "staged, then edited\n")
+    repo.write("config.yaml", "unstaged\n")
+    repo.write("untracked/deep/file.txt", "untracked\n")
+    repo.write(".env", "SECRET=1\n")
+    repo.write("run.log", "ignored, never touched\n")
+    return repo, model, commit
+
+
+def _crashing(*args: str, cwd: Path, **hook_env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(RUNNER), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **hook_env},
+        check=False,
+    )
+
+
+def _leave_index_lock(repo) -> Path:
+    """What git killed mid-checkout leaves: a fresh .git/index.lock."""
+    lock = repo.path / ".git" / "index.lock"
+    lock.write_bytes(b"DIRC half written")
+    return lock
+
+
+@pytest.mark.parametrize("point", ["eat:untracked-removed", "eat:checked-out"])
+def test_index_lock_left_by_a_killed_eat_is_removed_and_said(make_repo, tmp_path, point):
+    repo, model, _commit = _setup(make_repo, tmp_path)
+    before = user_state(repo)
+    assert _crashing("eat", str(model), cwd=repo.path, CRASH_KILL_AT=point).returncode == -9
+    lock = _leave_index_lock(repo)
+    proc = jellyml("undo", cwd=repo.path)
+    assert f"Removed {lock}" in proc.stderr.replace("\n", " ")
+    assert not lock.exists()
+    assert user_state(repo) == before
+
+
+def test_index_lock_left_by_a_killed_undo_is_removed(make_repo, tmp_path):
+    repo, model, _commit = _setup(make_repo, tmp_path)
+    before = user_state(repo)
+    jellyml("eat", str(model), cwd=repo.path)
+    proc = _crashing("undo", cwd=repo.path, CRASH_KILL_AT="undo:untracked-removed")
+    assert proc.returncode == -9
+    lock = _leave_index_lock(repo)
+    assert "Removed" in jellyml("undo", cwd=repo.path).stderr
+    assert not lock.exists()
+    assert user_state(repo) == before
+
+
+@pytest.mark.parametrize("name", ["HEAD.lock", "refs/heads/main.lock", "packed-refs.lock"])
+def test_other_git_locks_left_by_a_killed_undo_are_removed(make_repo, tmp_path, name):
+    repo, model, _commit = _setup(make_repo, tmp_path)
+    before = user_state(repo)
+    jellyml("eat", str(model), cwd=repo.path)
+    proc = _crashing("undo", cwd=repo.path, CRASH_KILL_AT="undo:worktree-restored")
+    assert proc.returncode == -9
+    lock = repo.path / ".git" / name
+    lock.write_text("left by a killed git\n")
+    out = jellyml("undo", cwd=repo.path)
+    assert f"Removed {lock}" in out.stderr.replace("\n", " ")
+    assert not lock.exists()
+    assert user_state(repo) == before
+
+
+def test_older_index_lock_is_not_ours_to_remove(make_repo, tmp_path):
+    """A lock older than the interrupted eat was not left by it: named, never deleted."""
+    repo, model, _commit = _setup(make_repo, tmp_path)
+    assert _crashing("eat", str(model), cwd=repo.path, CRASH_KILL_AT="eat:recorded").returncode
+    lock = _leave_index_lock(repo)
+    old = time.time() - 3600
+    os.utime(lock, (old, old))
+    proc = jellyml("undo", cwd=repo.path, check=1)
+    assert str(lock) in proc.stderr and "another git command" in proc.stderr
+    assert lock.exists()
+    lock.unlink()
+    jellyml("undo", cwd=repo.path)
+
+
+def test_eat_refuses_while_git_holds_the_index(make_repo, tmp_path):
+    repo, model, _commit = _setup(make_repo, tmp_path)
+    lock = _leave_index_lock(repo)
+    before = repo.state()
+    proc = jellyml("eat", str(model), cwd=repo.path, check=1)
+    assert str(lock) in proc.stderr and "nothing was changed" in proc.stderr
+    assert repo.state() == before
+
+
+def _killed_at_random(argv: list[str], cwd: Path, delay: float) -> int:
+    """Run the CLI in a session of its own and SIGKILL the whole group (git included) after
+    ``delay`` seconds, unless it finished first. Returns its exit status."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jellyml", *argv],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        return proc.wait(timeout=delay)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        return proc.wait()
+
+
+def _timed(argv: list[str], cwd: Path) -> float:
+    start = time.monotonic()
+    jellyml(*argv, cwd=cwd)
+    return time.monotonic() - start
+
+
+@pytest.mark.slow
+def test_kill_the_process_group_at_random_moments(make_repo, tmp_path):
+    """30 runs: eat (or eat, then undo) killed with its whole process group at a random moment
+    within the measured duration of the command; `jellyml undo` alone then gives the user's
+    work back exactly, every time."""
+    repo, model, _commit = _setup(make_repo, tmp_path, files=300)
+    before = user_state(repo)
+    eat_time = _timed(["eat", str(model)], repo.path)
+    undo_time = _timed(["undo"], repo.path)
+    assert user_state(repo) == before
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    outcomes = []
+    for run in range(30):
+        if run % 2 == 0:
+            delay = rng.uniform(0, eat_time * 1.1)
+            status = _killed_at_random(["eat", str(model)], repo.path, delay)
+        else:
+            jellyml("eat", str(model), cwd=repo.path)
+            delay = rng.uniform(0, undo_time * 1.1)
+            status = _killed_at_random(["undo"], repo.path, delay)
+        outcomes.append(status)
+        recovery = jellyml("undo", cwd=repo.path, check=None)
+        assert recovery.returncode == 0, (seed, run, delay, recovery.stderr)
+        assert "Nothing to undo" in jellyml("undo", cwd=repo.path).stdout, (seed, run)
+        assert user_state(repo) == before, (seed, run, delay)
+        assert not (repo.path / ".git" / "index.lock").exists()
+    assert outcomes.count(-signal.SIGKILL) >= 10, (seed, outcomes)  # most runs were killed
