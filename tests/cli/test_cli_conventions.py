@@ -50,7 +50,8 @@ def test_dashed_options_and_their_underscore_spellings(make_repo, tmp_path):
     source = make_repo({"a": "1\n"}, name="source")
     model = tmp_path / "m.pth"
     make_model(source.path, model)
-    repo = make_repo({"a": "2\n"})
+    repo = make_repo({"a": "1\n"})  # the same project (the same commit: fixed dates)
+    repo.write("a", "2\n")
     for eat_opt, undo_opt in (("--code-dir", "--code_dir"), ("--code_dir", "-c")):
         jellyml("eat", str(model), eat_opt, str(repo.path), "--no-donut", cwd=tmp_path)
         assert (repo.path / "a").read_text() == "1\n"
