@@ -16,6 +16,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .errors import (
         BareRepoError,
+        BaseCommitUnknownError,
         CorruptHistoryError,
         CorruptSnapshotError,
         DirectoryNotEmptyError,
@@ -26,18 +27,23 @@ if TYPE_CHECKING:
         HistoryError,
         InterruptedOperationError,
         JellyMLError,
+        MissingCommitError,
         MissingFolderInRepoError,
         MissingModelArgError,
         ModelFileError,
         ModelFileNotFoundError,
         NewerHistoryError,
+        NoPackageListError,
         NotACheckpointError,
+        NotAFileInSnapshotError,
         NotAFolderError,
         NotAGitRepoError,
         OperationInProgressError,
         OutputPathError,
         PathNotFoundError,
+        PathNotInSnapshotError,
         RepoBusyError,
+        RevisionNotFoundError,
         SnapshotNotFoundError,
         SnapshotTooLargeError,
         SnapshotWarning,
@@ -49,12 +55,15 @@ if TYPE_CHECKING:
     )
     from .format import METADATA_KEY, SNAPSHOT_KEY
     from .read.reader import Snapshot, read_snapshot
+    from .read.tree import cat_snapshot, log_snapshot, ls_snapshot
+    from .read.tree_diff import diff_snapshot
     from .snapshot.create import create_jelly_filling, create_snapshot
 
 __all__ = [
     "METADATA_KEY",
     "SNAPSHOT_KEY",
     "BareRepoError",
+    "BaseCommitUnknownError",
     "CorruptHistoryError",
     "CorruptSnapshotError",
     "DirectoryNotEmptyError",
@@ -65,18 +74,23 @@ __all__ = [
     "HistoryError",
     "InterruptedOperationError",
     "JellyMLError",
+    "MissingCommitError",
     "MissingFolderInRepoError",
     "MissingModelArgError",
     "ModelFileError",
     "ModelFileNotFoundError",
     "NewerHistoryError",
+    "NoPackageListError",
     "NotACheckpointError",
+    "NotAFileInSnapshotError",
     "NotAFolderError",
     "NotAGitRepoError",
     "OperationInProgressError",
     "OutputPathError",
     "PathNotFoundError",
+    "PathNotInSnapshotError",
     "RepoBusyError",
+    "RevisionNotFoundError",
     "Snapshot",
     "SnapshotNotFoundError",
     "SnapshotTooLargeError",
@@ -87,8 +101,12 @@ __all__ = [
     "UnsupportedFormatError",
     "WouldOverwriteIgnoredError",
     "__version__",
+    "cat_snapshot",
     "create_jelly_filling",
     "create_snapshot",
+    "diff_snapshot",
+    "log_snapshot",
+    "ls_snapshot",
     "read_snapshot",
 ]
 
@@ -100,6 +118,10 @@ _HOME = {
     "SNAPSHOT_KEY": "format",
     "Snapshot": "read.reader",
     "read_snapshot": "read.reader",
+    "ls_snapshot": "read.tree",
+    "cat_snapshot": "read.tree",
+    "log_snapshot": "read.tree",
+    "diff_snapshot": "read.tree_diff",
 }
 
 

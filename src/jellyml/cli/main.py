@@ -8,7 +8,7 @@ import sys
 
 from .. import settings
 from .._version import __version__
-from .commands import donut, eat, fix, git, show, undo
+from .commands import cat, diff, donut, eat, fix, git, log, ls, show, undo
 from .donut import plain_logo
 from .options import COMMON_FLAG_NAMES, add_common, add_subcommands, formatter, styled
 
@@ -62,7 +62,7 @@ def build_parser(*, show_logo: bool = True) -> argparse.ArgumentParser:
     subparsers = add_subcommands(
         parser, dest="command", metavar="COMMAND", parser_class=argparse.ArgumentParser
     )
-    for command in (eat, undo, git, fix, show, donut):
+    for command in (eat, undo, git, fix, show, donut, ls, cat, diff, log):
         command.register(subparsers)
     return parser
 
@@ -87,10 +87,13 @@ def _split_git(argv: list[str]) -> tuple[list[str], Optional[list[str]]]:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     args_list, git_args = _split_git(args_list)
+    args_list, diff_paths = diff.split_paths(args_list)
     parser = build_parser(show_logo="--no_donut" not in args_list)
     args = parser.parse_args(args_list)
     if git_args is not None:
         args.git_args = git_args
+    if diff_paths is not None:
+        args.paths = diff_paths
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

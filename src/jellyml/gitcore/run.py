@@ -114,3 +114,16 @@ def split_z(data: bytes) -> list[bytes]:
 def passthrough(args: Sequence[str], *, cwd: Optional[str] = None) -> int:
     """Run git as the user would, terminal attached, and return its exit code (``jellyml git``)."""
     return subprocess.run([git_executable(), *args], cwd=cwd, check=False).returncode
+
+
+def attached(
+    args: Sequence[str], *, cwd: Optional[str] = None, env: Optional[Mapping[str, str]] = None
+) -> int:
+    """Run git with the terminal attached, so that its own colours and pager apply (``jellyml
+    diff``), in the user's locale (a pager shows UTF-8 as such); git's exit code."""
+    full = base_env(env)
+    if "LC_ALL" in os.environ:
+        full["LC_ALL"] = os.environ["LC_ALL"]
+    else:
+        del full["LC_ALL"]
+    return subprocess.run([git_executable(), *args], cwd=cwd, env=full, check=False).returncode

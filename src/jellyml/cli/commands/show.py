@@ -19,11 +19,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("model_file", help="the model file to read")
     parser.add_argument("--json", action="store_true", help="print JSON, for scripts")
+    parser.add_argument(
+        "--requirements",
+        action="store_true",
+        help="print the recorded package list as a pip requirements file",
+    )
     add_common(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.requirements:
+        from ...read.requirements import requirements
+        from .. import render_tree
+
+        render_tree.requirements(requirements(args.model_file))
+        return 0
     from ...read.describe import describe
     from .. import render
 

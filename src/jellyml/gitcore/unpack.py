@@ -1,0 +1,144 @@
+"""Unpacking a bundle where git can read it, without writing to any repository.
+
+``ls``, ``cat``, ``log`` and ``diff`` need the bundle's objects in an object store git can
+read. They go to a *scratch store*: a bare repository in a temporary folder, which borrows the
+user's objects (read-only, as alternates) only when something needs them: the working tree's
+tree, a revision, a base commit the bundle does not carry. The user's repository gets no
+object, ref, index change or lock.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Optional
+
+from . import run
+from .index import NO_SPLIT, temporary_index
+from .repo import Repo
+
+#: A bundle's header (signature, capabilities, prerequisites, refs) is read up to this size:
+#: JellyML writes one ref; a header this large is not a bundle we wrote.
+MAX_HEADER = 1 << 20
+_OID = re.compile(rb"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+_SIGNATURES = (b"# v2 git bundle\n", b"# v3 git bundle\n")
+
+
+class BundleFormatError(ValueError):
+    """The bundle's header is not what git writes (the caller names the checkpoint)."""
+
+
+@dataclass(frozen=True)
+class BundleHeader:
+    """What a bundle says before its pack: the commits it needs and the refs it carries."""
+
+    object_format: str = "sha1"
+    prerequisites: list[str] = field(default_factory=list)
+    refs: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def tip(self) -> str:
+        """The commit the bundle is about: its ``HEAD`` (every JellyML bundle has one), else
+        its first ref."""
+        for oid, name in self.refs:
+            if name == "HEAD":
+                return oid
+        return self.refs[0][0]
+
+
+def read_bundle_header(bundle: str) -> BundleHeader:
+    """Parse the header of the bundle file at ``bundle`` (bounded; untrusted)."""
+    with open(bundle, "rb") as f:
+        raw = f.read(MAX_HEADER)
+    if not raw.startswith(_SIGNATURES):
+        raise BundleFormatError("it does not start with a git bundle signature")
+    end = raw.find(b"\n\n")
+    if end < 0:
+        raise BundleFormatError("its header does not end")
+    header = BundleHeader()
+    object_format = "sha1"
+    for line in raw[: end + 1].split(b"\n")[1:-1]:
+        if line.startswith(b"@object-format="):
+            object_format = line.partition(b"=")[2].decode("ascii", "replace")
+        elif line.startswith(b"@"):
+            continue  # another capability (filter): nothing we read depends on it
+        elif line.startswith(b"-"):
+            header.prerequisites.append(_oid(line[1:].partition(b" ")[0]))
+        else:
+            oid, _, name = line.partition(b" ")
+            header.refs.append((_oid(oid), name.decode("utf-8", "replace")))
+    if object_format not in ("sha1", "sha256"):
+        raise BundleFormatError(f"its object format {object_format!r} is unknown")
+    if not header.refs:
+        raise BundleFormatError("it carries no ref")
+    return BundleHeader(object_format, header.prerequisites, header.refs)
+
+
+def _oid(raw: bytes) -> str:
+    if not _OID.match(raw):
+        raise BundleFormatError("a line of its header is not an object id")
+    return raw.decode("ascii")
+
+
+def scratch_store(tmp: str, object_format: str = "sha1") -> str:
+    """A new, empty bare repository in ``tmp`` (no hooks, no alternates yet)."""
+    store = os.path.join(tmp, "store.git")
+    run.run(["init", "-q", "--bare", "--template=", f"--object-format={object_format}", store])
+    return store
+
+
+def borrow_objects(store: str, repo: Repo) -> None:
+    """Let ``store`` read ``repo``'s objects (as alternates; git only ever reads those)."""
+    with open(os.path.join(store, "objects", "info", "alternates"), "w") as f:
+        f.write(os.path.abspath(repo.objects) + "\n")
+
+
+def unbundle(store: str, bundle: str) -> None:
+    """Index the bundle's pack into ``store`` (``git bundle unbundle``: no ref is written)."""
+    # Before alternates are added when it can: index-pack compares every object it already
+    # has with the new copy, which doubles its time when the user's repository has them all.
+    run.run(["bundle", "unbundle", bundle], env={"GIT_DIR": store})
+
+
+def missing(store: str, oids: list[str]) -> list[str]:
+    """Which of ``oids`` the store (alternates included) does not have."""
+    if not oids:
+        return []
+    proc = run.run(
+        ["cat-file", "--batch-check=%(objectname)"],
+        env={"GIT_DIR": store},
+        input="".join(f"{oid}\n" for oid in oids).encode(),
+        check=False,
+    )
+    return [line.split()[0] for line in proc.stdout.decode().splitlines() if "missing" in line]
+
+
+def resolve(store: str, revision: str, *, cwd: Optional[str] = None) -> Optional[str]:
+    """The commit ``revision`` names in ``store`` (or the repository at ``cwd`` read through
+    the store); None when it names none. Never reads ``revision`` as an option."""
+    if not revision or revision.startswith("-"):
+        return None
+    env = {"GIT_OBJECT_DIRECTORY": os.path.join(store, "objects")} if cwd else {"GIT_DIR": store}
+    proc = run.run(
+        ["rev-parse", "-q", "--verify", f"{revision}^{{commit}}"],
+        cwd=cwd,
+        env=env,
+        check=False,
+    )
+    found = proc.stdout.decode("ascii", "replace").strip()
+    return found if proc.returncode == 0 and found else None
+
+
+def worktree_tree(repo: Repo, store: str, tmp: str) -> str:
+    """The tree of ``repo``'s working tree as ``git add -A`` would stage it (untracked files
+    included, ``.gitignore`` respected), written to ``store`` through a temporary index."""
+    env: Mapping[str, str] = {
+        "GIT_DIR": repo.git_dir,
+        "GIT_WORK_TREE": repo.top,
+        "GIT_OBJECT_DIRECTORY": os.path.join(store, "objects"),
+        **temporary_index(repo, tmp),
+    }
+    run.run([*NO_SPLIT, "add", "-A"], cwd=repo.top, env=env)
+    return run.out([*NO_SPLIT, "write-tree"], cwd=repo.top, env=env)
