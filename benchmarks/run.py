@@ -29,10 +29,11 @@ import _extraction
 import _memory
 import _snapshots
 import _startup
+import _tree
 import _v100
 from _common import Context, Table, Target, parse_size
 
-PARTS = ("extraction", "snapshot", "eat", "startup", "memory")
+PARTS = ("extraction", "snapshot", "eat", "startup", "memory", "tree")
 FULL = {
     "sizes": "100M,1G,4G",
     "tensors": "10,1000,10000",
@@ -43,6 +44,8 @@ FULL = {
     "startup_runs": 10,
     "memory_size": "200M",
     "reps": 3,
+    "tree_files": 20000,
+    "tree_sizes": "100M,1G",
 }
 QUICK = {
     "sizes": "8M",
@@ -54,6 +57,8 @@ QUICK = {
     "startup_runs": 3,
     "memory_size": "16M",
     "reps": 1,
+    "tree_files": 500,
+    "tree_sizes": "8M,32M",
 }
 
 
@@ -70,6 +75,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--startup-runs", type=int, help="runs of each start-up command")
     parser.add_argument("--memory-size", help="untracked bytes for the memory part, e.g. 200M")
     parser.add_argument("--reps", type=int, help="repetitions of each measurement (median)")
+    parser.add_argument("--tree-files", type=int, help="files in the ls/cat/diff repository")
+    parser.add_argument("--tree-sizes", help="checkpoint sizes for ls/cat/diff, e.g. 100M,1G")
     parser.add_argument("--no-v100", action="store_true", help="skip JellyML 1.0.0")
     parser.add_argument(
         "--v100-venv", help=f"JellyML 1.0.0's venv (made if missing; {_v100.default_location()})"
@@ -156,6 +163,8 @@ def run_parts(ctx: Context, args: argparse.Namespace, parts: Sequence[str]) -> s
             got = _eat.run(ctx, args.eat_files)
         elif part == "startup":
             got = _startup.run(ctx, args.startup_runs)
+        elif part == "tree":
+            got = _tree.run(ctx, args.tree_files, args.tree_sizes)
         else:
             got = _memory.run(ctx, parse_size(args.memory_size))
         tables += got[0]

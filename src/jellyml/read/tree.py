@@ -23,10 +23,11 @@ from ..errors import (
     JellyMLError,
     MissingCommitError,
     NotAFileInSnapshotError,
+    PathNotFoundError,
     PathNotInSnapshotError,
 )
 from ..gitcore import run as gitrun
-from ..gitcore.repo import Repo, find_repo
+from ..gitcore.repo import Repo, locate
 from ..gitcore.unpack import (
     BundleFormatError,
     missing,
@@ -120,7 +121,7 @@ class Scratch:
         if not self._looked:
             self._looked = True
             try:
-                self._repo = find_repo(os.path.abspath(self.code_dir or os.getcwd()))
+                self._repo = _locate(os.path.abspath(self.code_dir or os.getcwd()))
             except JellyMLError:
                 if self.code_dir is not None:
                     raise
@@ -156,6 +157,13 @@ class Scratch:
         absent = missing(self.store, oids)
         if absent:
             raise MissingCommitError(absent[0], repo.top if repo else None, loaded.remotes)
+
+
+def _locate(folder: str) -> Optional[Repo]:
+    """The repository holding ``folder`` (one ``rev-parse``: its HEAD is not needed)."""
+    if not os.path.isdir(folder):
+        raise PathNotFoundError(folder)
+    return locate(folder)
 
 
 def _write_alternates(store: str, lenders: Sequence[str]) -> None:
