@@ -178,6 +178,17 @@ def test_diff_against_the_working_tree_includes_untracked_files(project: Any) ->
     assert "cache" not in patch
 
 
+def test_diff_leaves_out_the_untracked_files_a_snapshot_leaves_out(project: Any) -> None:
+    model = snap(project)
+    with open(project.path / "run.ckpt", "wb") as f:  # a big untracked checkpoint (sparse)
+        f.truncate(64 * 1024 * 1024)
+    project.write(".env", "TOKEN=secret\n")
+    project.write("small.txt", "kept\n")
+    with unchanged(project):
+        names = ok("diff", str(model), "--name-only", cwd=project.path)
+    assert names.splitlines() == ["small.txt"]
+
+
 def test_diff_exit_code_and_quiet_as_git(project: Any) -> None:
     model = snap(project)
     with unchanged(project):

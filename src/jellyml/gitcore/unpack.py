@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Optional
 
 from . import run
-from .index import NO_SPLIT, temporary_index
+from .index import NO_SPLIT, list_untracked, temporary_index
 from .repo import Repo
 
 #: A bundle's header (signature, capabilities, prerequisites, refs) is read up to this size:
@@ -144,14 +144,28 @@ def resolve(store: str, revision: str, *, cwd: Optional[str] = None) -> Optional
     return found if proc.returncode == 0 and found else None
 
 
-def worktree_tree(repo: Repo, store: str, tmp: str) -> str:
-    """The tree of ``repo``'s working tree as ``git add -A`` would stage it (untracked files
-    included, ``.gitignore`` respected), written to ``store`` through a temporary index."""
-    env: Mapping[str, str] = {
+def worktree_index(
+    repo: Repo, store: str, tmp: str, keep: Optional[Callable[[bytes], bool]] = None
+) -> dict[str, str]:
+    """The environment in which ``git diff REV`` (run in ``repo.top``) compares REV with the
+    working tree as ``git add -A`` would stage it: a temporary copy of the index in which the
+    untracked files (``.gitignore`` respected; those ``keep`` accepts, given the path from the
+    top) are intent-to-add entries. git hashes changed files in memory: unlike staging a
+    tree, nothing is written per changed file (a loose object each, seconds for hundreds)."""
+    env = {
         "GIT_DIR": repo.git_dir,
         "GIT_WORK_TREE": repo.top,
+        # Nothing should be written, but if git writes an object, it goes to the store.
         "GIT_OBJECT_DIRECTORY": os.path.join(store, "objects"),
         **temporary_index(repo, tmp),
     }
-    run.run([*NO_SPLIT, "add", "-A"], cwd=repo.top, env=env)
-    return run.out([*NO_SPLIT, "write-tree"], cwd=repo.top, env=env)
+    untracked = list_untracked(repo, env)
+    kept = [path for path in untracked if keep is None or keep(path)]
+    if kept:
+        run.run(
+            [*NO_SPLIT, "add", "-N", "--pathspec-from-file=-", "--pathspec-file-nul"],
+            cwd=repo.top,
+            env={**env, "GIT_LITERAL_PATHSPECS": "1"},
+            input=b"\0".join(kept),
+        )
+    return env

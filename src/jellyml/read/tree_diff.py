@@ -1,17 +1,18 @@
 """``jellyml diff``: a snapshot against the working tree, another checkpoint, a revision, or its
 own base commit, shown by ``git diff`` itself (so the user's git settings apply).
 
-Both sides are made trees in the scratch store (``tree.Scratch``): the working tree through a
-temporary index, exactly as a snapshot is built; a revision is read through alternates. git then
-runs in the user's repository with the scratch store as its object directory (its config and
-attributes apply; nothing is written there), or in the scratch store outside any repository.
+The snapshot's side is in the scratch store (``tree.Scratch``); a revision is read through
+alternates; the working tree is what a temporary copy of the index (untracked files added as
+intent-to-add) shows ``git diff REV``. git runs in the user's repository with the scratch store
+as its object directory (its config and attributes apply; nothing is written there), or in the
+scratch store outside any repository.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Optional
 
@@ -24,7 +25,8 @@ from ..errors import (
 )
 from ..gitcore import run as gitrun
 from ..gitcore.repo import Repo
-from ..gitcore.unpack import resolve, worktree_tree
+from ..gitcore.unpack import resolve, worktree_index
+from ..snapshot.guards import Guards
 from .tree import Loaded, Scratch, printable, scratch, snapshot_path, under
 
 #: ``diff``'s output formats, as git spells them.
@@ -33,17 +35,19 @@ FORMATS = ("--stat", "--name-only", "--name-status")
 
 @dataclass(frozen=True)
 class DiffPlan:
-    """Two trees to compare, and where git must run to see both."""
+    """The two sides to compare (``new`` None: the working tree), and where git must run to
+    see both."""
 
     old: str
-    new: str
+    new: Optional[str]
     cwd: Optional[str]
     env: dict[str, str]
 
     def argv(self, options: Sequence[str], paths: Sequence[str]) -> list[str]:
         """``git diff`` of the two sides; ``paths`` are literal, from the repository's top."""
         rels = [os.fsdecode(snapshot_path(p)) or "." for p in paths]
-        return ["diff", *options, self.old, self.new, "--", *rels]
+        sides = [self.old] if self.new is None else [self.old, self.new]
+        return ["diff", *options, *sides, "--", *rels]
 
 
 @contextlib.contextmanager
@@ -62,25 +66,29 @@ def planned_diff(
     """
     with scratch(code_dir) as work:
         loaded = work.load(model)
+        new: Optional[str] = loaded.tip
+        worktree: dict[str, str] = {}
         if base:
-            old, new = _base_commit(work, loaded), loaded.tip
+            old = _base_commit(work, loaded)
         elif other is None:
             here = _need_repo(work)
-            old, new = loaded.tip, worktree_tree(here, work.store, work.tmp)
+            old, new = loaded.tip, None
+            worktree = worktree_index(here, work.store, work.tmp, _snapshot_rules(here))
         elif os.path.isfile(other):
             old, new = loaded.tip, work.load(other).tip
         else:
             old, new = loaded.tip, _revision(work, other)
-        _check_paths(work, model, paths, (old, new))
         # In the user's repository when there is one, so that its config (colours, diff
         # drivers, renames) and attributes apply; objects come from (and go to) the store.
         repo = work.borrow()
         env = {"GIT_LITERAL_PATHSPECS": "1"}
         if repo is not None:
             env["GIT_OBJECT_DIRECTORY"] = os.path.join(work.store, "objects")
-            yield DiffPlan(old, new, repo.top, env)
+            plan = DiffPlan(old, new, repo.top, {**env, **worktree})
         else:
-            yield DiffPlan(old, new, None, {**env, "GIT_DIR": work.store})
+            plan = DiffPlan(old, new, None, {**env, "GIT_DIR": work.store})
+        _check_paths(work, model, paths, plan)
+        yield plan
 
 
 def _need_repo(work: Scratch) -> Repo:
@@ -93,6 +101,23 @@ def _need_repo(work: Scratch) -> Repo:
             "second model file or revision to compare with.",
         )
     return repo
+
+
+def _snapshot_rules(repo: Repo) -> Callable[[bytes], bool]:
+    """Which untracked files the working tree's side includes: those a snapshot would (not
+    secret-looking files, not nested repositories, none over the size limit), so that both
+    sides are made by the same rules and a big untracked checkpoint is never hashed."""
+    guards = Guards()
+    top = os.fsencode(repo.top)
+
+    def keep(path: bytes) -> bool:
+        try:
+            size = os.lstat(os.path.join(top, path)).st_size
+        except OSError:  # gone since git listed it
+            return False
+        return guards.reason_to_leave_out(os.fsdecode(path), size) is None
+
+    return keep
 
 
 def _revision(work: Scratch, revision: str) -> str:
@@ -123,12 +148,17 @@ def _base_commit(work: Scratch, loaded: Loaded) -> str:
     return base
 
 
-def _check_paths(work: Scratch, model: str, paths: Sequence[str], sides: tuple[str, str]) -> None:
+def _check_paths(work: Scratch, model: str, paths: Sequence[str], plan: DiffPlan) -> None:
     """Each path must name a file or folder on at least one side (else git would print
     nothing, and a typo would look like "no difference")."""
     if not paths:
         return
-    files = {path for side in sides for path, _meta in work.files(side)}
+    files = {path for path, _meta in work.files(plan.old)}
+    if plan.new is not None:
+        files.update(path for path, _meta in work.files(plan.new))
+    else:  # the working tree: what the temporary index lists, intent-to-add entries included
+        listed = gitrun.run(["ls-files", "-z"], cwd=plan.cwd, env=plan.env).stdout
+        files.update(gitrun.split_z(listed))
     for given in paths:
         prefix = snapshot_path(given)
         if prefix and prefix not in files and not any(under(f, prefix) for f in files):
