@@ -74,7 +74,7 @@ def planned_diff(
             here = _need_repo(work)
             old, new = loaded.tip, None
             worktree = worktree_index(here, work.store, work.tmp, _snapshot_rules(here))
-        elif os.path.isfile(other):
+        elif os.path.exists(other):  # a folder too: folder checkpoints hold a snapshot file
             old, new = loaded.tip, work.load(other).tip
         else:
             old, new = loaded.tip, _revision(work, other)
