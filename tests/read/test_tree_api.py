@@ -12,7 +12,7 @@ import pytest
 
 import jellyml
 from jellyml_testkit import make_model
-from tree_testkit import model_from_bundle, shallow_model, unchanged
+from tree_testkit import bundle_of, model_from_bundle, shallow_model, unchanged
 
 
 @pytest.fixture
@@ -148,3 +148,22 @@ def test_diff_base_of_a_snapshot_made_before_the_first_commit(
         assert jellyml.diff_snapshot(model, base=True, output="--name-status") == (
             "A\ta.py\nA\tb/c.py\n"
         )
+
+
+def test_damaged_bundles_are_corrupt_snapshots(make_repo: Any, tmp_path: Path) -> None:
+    repo = make_repo({"a": "1\n"})
+    bundle, head = bundle_of(repo)
+    cut = model_from_bundle(tmp_path / "cut.pth", bundle[:-200], head, {})
+    not_a_bundle = model_from_bundle(tmp_path / "junk.pth", b"PK" + bundle[2:], head, {})
+    with pytest.raises(jellyml.CorruptSnapshotError, match="git bundle cannot be read"):
+        jellyml.ls_snapshot(str(cut))
+    with pytest.raises(jellyml.CorruptSnapshotError, match="bundle signature"):
+        jellyml.log_snapshot(str(not_a_bundle))
+    # A bundle changed after its header was written: its sha256 no longer matches.
+    good = model_from_bundle(tmp_path / "good.pth", bundle, head, {})
+    data = bytearray(good.read_bytes())
+    at = data.rfind(b"PACK") + 100
+    data[at] ^= 0xFF
+    good.write_bytes(bytes(data))
+    with pytest.raises(jellyml.CorruptSnapshotError, match="does not match its sha256"):
+        jellyml.cat_snapshot(str(good), "a")

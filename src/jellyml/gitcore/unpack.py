@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -48,13 +48,12 @@ class BundleHeader:
         return self.refs[0][0]
 
 
-def read_bundle_header(bundle: str) -> BundleHeader:
-    """Parse the header of the bundle file at ``bundle`` (bounded; untrusted)."""
-    with open(bundle, "rb") as f:
-        raw = f.read(MAX_HEADER)
+def parse_bundle_header(raw: bytes) -> tuple[BundleHeader, int]:
+    """Parse the header at the start of ``raw`` (untrusted); return it and its length in
+    bytes (the blank line included): the pack starts there."""
     if not raw.startswith(_SIGNATURES):
         raise BundleFormatError("it does not start with a git bundle signature")
-    end = raw.find(b"\n\n")
+    end = raw.find(b"\n\n", 0, MAX_HEADER)
     if end < 0:
         raise BundleFormatError("its header does not end")
     header = BundleHeader()
@@ -73,7 +72,7 @@ def read_bundle_header(bundle: str) -> BundleHeader:
         raise BundleFormatError(f"its object format {object_format!r} is unknown")
     if not header.refs:
         raise BundleFormatError("it carries no ref")
-    return BundleHeader(object_format, header.prerequisites, header.refs)
+    return BundleHeader(object_format, header.prerequisites, header.refs), end + 2
 
 
 def _oid(raw: bytes) -> str:
@@ -108,11 +107,13 @@ def borrow_objects(store: str, repo: Repo) -> None:
         f.write(os.path.abspath(repo.objects) + "\n")
 
 
-def unbundle(store: str, bundle: str) -> None:
-    """Index the bundle's pack into ``store`` (``git bundle unbundle``: no ref is written)."""
+def index_pack(store: str, pack: Iterable[bytes], *, thin: bool) -> None:
+    """Index the pack that ``pack`` yields into ``store`` as it streams in: the bundle is read
+    once, never copied to a file (``git bundle unbundle`` needs one, and reads it again)."""
     # Before alternates are added when it can: index-pack compares every object it already
     # has with the new copy, which doubles its time when the user's repository has them all.
-    run.run(["bundle", "unbundle", bundle], env={"GIT_DIR": store})
+    fix = ["--fix-thin"] if thin else []
+    run.feed(["index-pack", "--stdin", *fix], pack, env={"GIT_DIR": store})
 
 
 def missing(store: str, oids: list[str]) -> list[str]:

@@ -10,6 +10,8 @@ revision, a base commit the bundle does not carry).
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import itertools
 import os
 import re
 import subprocess
@@ -20,6 +22,7 @@ from typing import Any, Optional
 
 from ..errors import (
     CorruptSnapshotError,
+    GitCommandError,
     JellyMLError,
     MissingCommitError,
     NotAFileInSnapshotError,
@@ -29,16 +32,19 @@ from ..errors import (
 from ..gitcore import run as gitrun
 from ..gitcore.repo import Repo, locate
 from ..gitcore.unpack import (
+    MAX_HEADER,
     BundleFormatError,
+    index_pack,
     missing,
-    read_bundle_header,
+    parse_bundle_header,
     scratch_store,
-    unbundle,
 )
+from ..sources import Source, open_source
 from .reader import Snapshot, read_snapshot
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _HEX = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+_CHUNK = 1 << 20
 #: Remotes shown from a snapshot's metadata (untrusted: it could list thousands).
 MAX_REMOTES = 20
 
@@ -94,24 +100,34 @@ class Scratch:
     _looked: bool = False
 
     def load(self, model: str) -> Loaded:
-        """Read ``model``'s snapshot and index its bundle (into a store of its own, so that
-        git does not compare its objects with those it already has)."""
+        """Read ``model``'s snapshot and index its bundle, streamed from the model file (into
+        a store of its own, so that git does not compare its objects with those it has)."""
         snapshot = read_snapshot(model)
         folder = tempfile.mkdtemp(prefix="bundle-", dir=self.tmp)
-        bundle = snapshot.extract_bundle(os.path.join(folder, "snapshot.bundle"))
-        try:
-            header = read_bundle_header(bundle)
-        except BundleFormatError as exc:
-            raise CorruptSnapshotError(model, str(exc)) from None
-        if not self.store:
-            self.store = scratch_store(self.tmp, header.object_format)
-        own = scratch_store(folder, header.object_format)
-        loaded = Loaded(model, snapshot, header.tip)
-        if header.prerequisites:  # a thin bundle: what it builds on must be at hand
-            self._require(loaded, header.prerequisites)
-            _write_alternates(own, [os.path.join(self.store, "objects")])
-        unbundle(own, bundle)
-        os.unlink(bundle)  # the pack is indexed: free the disk now
+        with open_source(snapshot.path) as source:
+            chunks = _bundle_chunks(snapshot, source)
+            raw = b""
+            for chunk in chunks:  # the header, and the start of the pack
+                raw += chunk
+                if b"\n\n" in raw or len(raw) >= MAX_HEADER:
+                    break
+            try:
+                header, length = parse_bundle_header(raw)
+            except BundleFormatError as exc:
+                raise CorruptSnapshotError(model, str(exc)) from None
+            if not self.store:
+                self.store = scratch_store(self.tmp, header.object_format)
+            own = scratch_store(folder, header.object_format)
+            loaded = Loaded(model, snapshot, header.tip)
+            if header.prerequisites:  # a thin bundle: what it builds on must be at hand
+                self._require(loaded, header.prerequisites)
+                _write_alternates(own, [os.path.join(self.store, "objects")])
+            try:
+                index_pack(
+                    own, itertools.chain([raw[length:]], chunks), thin=bool(header.prerequisites)
+                )
+            except GitCommandError:
+                raise CorruptSnapshotError(model, "its git bundle cannot be read") from None
         self._lend(os.path.join(own, "objects"))
         return loaded
 
@@ -157,6 +173,22 @@ class Scratch:
         absent = missing(self.store, oids)
         if absent:
             raise MissingCommitError(absent[0], repo.top if repo else None, loaded.remotes)
+
+
+def _bundle_chunks(snapshot: Snapshot, source: Source) -> Iterator[bytes]:
+    """The bundle's bytes in chunks; at the end, its sha256 is checked against the header."""
+    digest = hashlib.sha256()
+    pos, left = snapshot.bundle_offset, snapshot.bundle_size
+    while left:
+        chunk = source.read_at(pos, min(_CHUNK, left))
+        if not chunk:
+            raise CorruptSnapshotError(snapshot.path, "its bundle is cut off")
+        digest.update(chunk)
+        pos += len(chunk)
+        left -= len(chunk)
+        yield chunk
+    if snapshot.header.sha256 is not None and digest.hexdigest() != snapshot.header.sha256:
+        raise CorruptSnapshotError(snapshot.path, "its bundle does not match its sha256")
 
 
 def _locate(folder: str) -> Optional[Repo]:
