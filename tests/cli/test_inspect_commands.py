@@ -399,3 +399,22 @@ def test_show_requirements_leaves_out_what_is_not_a_package(project: Any, tmp_pa
         "# 2 recorded entries left out: not a package name and version\n"
     )
     assert "records no package list" in fails("show", str(bare), "--requirements", cwd=tmp_path)
+
+
+def test_ls_into_a_pipe_closed_early_ends_quietly(make_repo: Any, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    repo = make_repo({"a.txt": "x\n", "b.txt": "y\n"})
+    model = tmp_path / "m.pth"
+    make_model(repo.path, model)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jellyml", "ls", str(model)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before anything is written (`| true`)
+    err = proc.stderr.read()
+    assert (proc.wait(), err) == (0, b"")
