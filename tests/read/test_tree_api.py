@@ -167,3 +167,18 @@ def test_damaged_bundles_are_corrupt_snapshots(make_repo: Any, tmp_path: Path) -
     good.write_bytes(bytes(data))
     with pytest.raises(jellyml.CorruptSnapshotError, match="does not match its sha256"):
         jellyml.cat_snapshot(str(good), "a")
+
+
+def test_looking_inside_never_imports_torch(dirty: Any, tmp_path: Path) -> None:
+    import sys
+
+    model = model_of(dirty, tmp_path)
+    code = (
+        "import sys, jellyml\n"
+        f"m = {model!r}\n"
+        "jellyml.ls_snapshot(m); jellyml.cat_snapshot(m, 'a.py'); jellyml.log_snapshot(m)\n"
+        "jellyml.diff_snapshot(m, m); jellyml.diff_snapshot(m, base=True)\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
