@@ -306,7 +306,7 @@ def test_piped_diff_has_no_colour_unless_git_is_told_always(project: Any) -> Non
     assert b"\x1b[" not in no_color and no_color == piped
 
 
-def test_diff_on_a_terminal_uses_gits_pager_unless_no_pager(project: Any, tmp_path: Path) -> None:
+def test_diff_on_a_terminal_pages_and_colours_as_git_does(project: Any, tmp_path: Path) -> None:
     pty = pytest.importorskip("pty")
     import os
     import subprocess
@@ -315,24 +315,32 @@ def test_diff_on_a_terminal_uses_gits_pager_unless_no_pager(project: Any, tmp_pa
     model = snap(project)
     project.write("train.py", "print('paged')\n")
     marker = tmp_path / "paged.txt"
-    for extra, expect in (([], True), (["--no-pager"], False)):
+    cases = (  # extra argv, extra env, paged?, coloured?
+        ([], {}, True, True),
+        ([], {"NO_COLOR": "1"}, True, False),
+        (["--no-pager"], {}, False, None),
+    )
+    for extra, more_env, paged, coloured in cases:
         marker.unlink(missing_ok=True)
         parent, child = pty.openpty()
-        env = {**os.environ, "GIT_PAGER": f"cat > '{marker}'", "NO_COLOR": "1"}
-        subprocess.run(
-            [sys.executable, "-m", "jellyml", "diff", *extra, str(model)],
-            cwd=project.path,
-            env=env,
-            stdin=child,
-            stdout=child,
-            stderr=child,
-            check=True,
-        )
+        env = {**os.environ, "GIT_PAGER": f"cat > '{marker}'", **more_env}
+        with unchanged(project):
+            subprocess.run(
+                [sys.executable, "-m", "jellyml", "diff", *extra, str(model)],
+                cwd=project.path,
+                env=env,
+                stdin=child,
+                stdout=child,
+                stderr=child,
+                check=True,
+            )
         os.close(child)
         os.close(parent)
-        assert marker.exists() == expect, extra
-        if expect:
-            assert "+print('paged')" in marker.read_text()
+        assert marker.exists() == paged, extra
+        if paged:
+            text = marker.read_text()
+            assert "print('paged')" in text
+            assert ("\x1b[" in text) == coloured, more_env
 
 
 def test_diff_bad_inputs_are_one_line(project: Any, tmp_path: Path) -> None:
