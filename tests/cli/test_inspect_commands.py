@@ -111,6 +111,7 @@ def test_cat_refuses_folders_and_missing_paths_in_one_line(project: Any) -> None
         assert "nope.txt is not in the snapshot" in fails(
             "cat", str(model), "nope.txt", cwd=project.path
         )
+        assert "../x is not in the snapshot" in fails("cat", str(model), "../x", cwd=project.path)
         assert "cache/big.bin is not in" in fails(
             "cat", str(model), "cache/big.bin", cwd=project.path
         )

@@ -265,7 +265,9 @@ def _blob(work: Scratch, loaded: Loaded, path: str) -> bytes:
     shown = printable(path)
     if not rel:
         raise NotAFileInSnapshotError(loaded.model, shown or ".", "folder")
-    if b"\n" in rel:  # cannot be asked of cat-file --batch; no snapshot we write has one
+    if b"\n" in rel or b".." in rel.split(b"/"):
+        # cat-file --batch cannot be asked for the first; git refuses the second (and no
+        # snapshot has a path with either).
         raise PathNotInSnapshotError(loaded.model, shown)
     out = work.git("cat-file", "--batch", input=loaded.tip.encode() + b":" + rel + b"\n").stdout
     first, _, rest = out.partition(b"\n")

@@ -51,7 +51,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--name-status", action="store_true", help="the changed paths and how (A, M, D, R)"
     )
     parser.add_argument(
-        "--exit-code", action="store_true", help="exit 1 when there are differences, as git"
+        "--exit-code",
+        action="store_true",
+        help="exit 1 when there are differences, as git (-q: that, and print nothing)",
     )
     parser.add_argument("--no-pager", action="store_true", help="do not use git's pager")
     add_common(parser, code_dir=True)
