@@ -159,6 +159,11 @@ def test_damaged_bundles_are_corrupt_snapshots(make_repo: Any, tmp_path: Path) -
         jellyml.ls_snapshot(str(cut))
     with pytest.raises(jellyml.CorruptSnapshotError, match="bundle signature"):
         jellyml.log_snapshot(str(not_a_bundle))
+    # Two checkpoints load at the same time: a damaged second one still fails cleanly.
+    fine = model_from_bundle(tmp_path / "fine.pth", bundle, head, {})
+    with pytest.raises(jellyml.CorruptSnapshotError, match="git bundle cannot be read") as hit:
+        jellyml.diff_snapshot(str(fine), str(cut))
+    assert hit.value.path == str(cut)
     # A bundle changed after its header was written: its sha256 no longer matches.
     good = model_from_bundle(tmp_path / "good.pth", bundle, head, {})
     data = bytearray(good.read_bytes())

@@ -64,18 +64,20 @@ def planned_diff(
     ``other`` None: against the working tree; an existing file: a second checkpoint; else a
     revision of the repository. ``base``: the snapshot's base commit against the snapshot.
     """
+    # A folder too: folder checkpoints hold a snapshot file.
+    two = other is not None and not base and os.path.exists(other)
     with scratch(code_dir) as work:
-        loaded = work.load(model)
+        loaded, *second = work.load_all([model, other] if two and other else [model])
         new: Optional[str] = loaded.tip
         worktree: dict[str, str] = {}
         if base:
             old = _base_commit(work, loaded)
+        elif second:
+            old, new = loaded.tip, second[0].tip
         elif other is None:
             here = _need_repo(work)
             old, new = loaded.tip, None
             worktree = worktree_index(here, work.store, work.tmp, _snapshot_rules(here))
-        elif os.path.exists(other):  # a folder too: folder checkpoints hold a snapshot file
-            old, new = loaded.tip, work.load(other).tip
         else:
             old, new = loaded.tip, _revision(work, other)
         # In the user's repository when there is one, so that its config (colours, diff
