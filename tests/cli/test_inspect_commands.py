@@ -63,8 +63,11 @@ def test_ls_quotes_names_as_git_does_and_z_gives_them_raw(make_repo: Any, tmp_pa
     with unchanged(repo):
         quoted = ok("ls", str(model), cwd=tmp_path)
         raw = cli("ls", "-z", str(model), cwd=tmp_path).stdout
-    assert quoted == repo.git("ls-files") + "\n"  # git's own quoting, byte for byte
+        chosen = ok("ls", str(model), *names, cwd=tmp_path)  # listed by jellyml itself
+        chosen_raw = cli("ls", "-z", str(model), *names, cwd=tmp_path).stdout
+    assert quoted == chosen == repo.git("ls-files") + "\n"  # git's quoting, byte for byte
     assert sorted(raw.split(b"\0")[:-1]) == sorted(n.encode() for n in names)
+    assert raw == chosen_raw
 
 
 def test_ls_of_a_path_not_in_the_snapshot_is_one_line(project: Any) -> None:

@@ -8,7 +8,6 @@ characters never reach the terminal), subjects were cleaned by the engine.
 from __future__ import annotations
 
 import os
-import re
 import sys
 from typing import TYPE_CHECKING
 
@@ -17,28 +16,7 @@ from .options import styled
 if TYPE_CHECKING:
     from ..read.tree import SnapshotLog
 
-_ESCAPES = {7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r"}
-#: Printable ASCII but ``"`` and ``\\``: printed as is.
-_PLAIN = re.compile(rb"[\x20\x21\x23-\x5b\x5d-\x7e]*")
 _YELLOW, _RESET = "\x1b[33m", "\x1b[m"
-
-
-def quote_path(path: bytes) -> str:
-    """``path`` as ``git ls-files`` prints it (``core.quotePath``): as is when it is plain
-    printable ASCII, else in double quotes with C escapes (octal for other bytes)."""
-    if _PLAIN.fullmatch(path):  # nearly every path: one regex, not a loop over its bytes
-        return path.decode("ascii")
-    out = []
-    for b in path:
-        if b in (0x22, 0x5C):
-            out.append("\\" + chr(b))
-        elif b in _ESCAPES:
-            out.append(_ESCAPES[b])
-        elif 0x20 <= b < 0x7F:
-            out.append(chr(b))
-        else:
-            out.append(f"\\{b:03o}")
-    return '"' + "".join(out) + '"'
 
 
 def write_bytes(data: bytes) -> None:
@@ -54,12 +32,9 @@ def write_bytes(data: bytes) -> None:
         os.close(devnull)
 
 
-def paths(files: list[bytes], *, nul: bool) -> None:
-    """One path a line (quoted as git does), or NUL-terminated and raw with ``nul``."""
-    if nul:
-        write_bytes(b"".join(f + b"\0" for f in files))
-    else:
-        write_bytes("".join(quote_path(f) + "\n" for f in files).encode())
+def listing(data: bytes) -> None:
+    """``ls``'s output, as the engine made it (one quoted path a line, or NUL-terminated)."""
+    write_bytes(data)
 
 
 def snapshot_log(log: SnapshotLog) -> None:

@@ -9,7 +9,6 @@ revision, a base commit the bundle does not carry).
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import hashlib
 import itertools
@@ -108,6 +107,8 @@ class Scratch:
         so two bundles index in about the time of one on a machine with two."""
         if len(models) < 2:
             return [self.load(model) for model in models]
+        import concurrent.futures  # ~5 ms (it imports logging): only when it is used
+
         with concurrent.futures.ThreadPoolExecutor(len(models)) as pool:
             return list(pool.map(self.load, models))
 
@@ -249,6 +250,50 @@ def select(model: str, files: Sequence[bytes], paths: Optional[Sequence[str]]) -
         if not any(under(f, prefix) for f in files):
             raise PathNotInSnapshotError(model, printable(given))
     return [f for f in files if any(under(f, p) for p in prefixes)]
+
+
+_ESCAPES = {7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r"}
+#: Printable ASCII but ``"`` and ``\\``: printed as is.
+_PLAIN = re.compile(rb"[\x20\x21\x23-\x5b\x5d-\x7e]*")
+
+
+def quote_path(path: bytes) -> str:
+    """``path`` as ``git ls-files`` prints it (``core.quotePath``): as is when it is plain
+    printable ASCII, else in double quotes with C escapes (octal for other bytes)."""
+    if _PLAIN.fullmatch(path):  # nearly every path: one regex, not a loop over its bytes
+        return path.decode("ascii")
+    out = []
+    for b in path:
+        if b in (0x22, 0x5C):
+            out.append("\\" + chr(b))
+        elif b in _ESCAPES:
+            out.append(_ESCAPES[b])
+        elif 0x20 <= b < 0x7F:
+            out.append(chr(b))
+        else:
+            out.append(f"\\{b:03o}")
+    return '"' + "".join(out) + '"'
+
+
+def ls_listing(
+    model: str,
+    paths: Optional[Sequence[str]] = None,
+    *,
+    nul: bool = False,
+    code_dir: Optional[str] = None,
+) -> bytes:
+    """What ``jellyml ls`` prints: one path a line, quoted as ``git ls-files`` quotes it (or
+    raw and NUL-terminated with ``nul``)."""
+    with scratch(code_dir) as work:
+        loaded = work.load(model)
+        if not paths:  # git's own listing, as it is: nothing to parse or quote here
+            z = ["-z"] if nul else []
+            args = ["-c", "core.quotePath=true", "ls-tree", "-r", "--name-only", "--full-tree"]
+            return work.git(*args, *z, loaded.tip).stdout
+        files = select(model, [path for path, _meta in work.files(loaded.tip)], paths)
+    if nul:
+        return b"".join(f + b"\0" for f in files)
+    return "".join(quote_path(f) + "\n" for f in files).encode()
 
 
 def ls_snapshot(

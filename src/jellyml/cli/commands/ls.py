@@ -32,9 +32,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from ...read.tree import ls_snapshot_bytes
+    from ...read.tree import ls_listing
     from .. import render_tree
 
-    files = ls_snapshot_bytes(args.model_file, args.paths, code_dir=args.code_dir)
-    render_tree.paths(files, nul=args.nul)
+    render_tree.listing(
+        ls_listing(args.model_file, args.paths, nul=args.nul, code_dir=args.code_dir)
+    )
     return 0
