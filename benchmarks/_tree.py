@@ -212,7 +212,8 @@ def run(ctx: Context, files: int, size_text: str) -> tuple[list[Table], list[Tar
         f"`{_fixtures.file_path(0)}`; both diffs print the full patch. bundle read: "
         "`jellyml fix extract-bundle` + `git init --bare` + `git bundle unbundle` there + "
         "removing that repository and the bundle file. bytes read: the jellyml process's "
-        "rchar (its git children not included), Python's own start-up included."
+        "rchar, which includes its git children's (Linux adds a reaped child's counts to its "
+        "parent's: index-pack reads the bundle from the pipe again) and Python's start-up."
     )
     shutil.rmtree(s.git_repo)
     shutil.rmtree(s.repo)
