@@ -31,10 +31,21 @@ import _memory
 import _remote
 import _snapshots
 import _startup
+import _tree
 import _v100
 from _common import Context, Table, Target, parse_size
 
-PARTS = ("extraction", "snapshot", "eat", "startup", "memory", "history", "remote", "safetensors")
+PARTS = (
+    "extraction",
+    "snapshot",
+    "eat",
+    "startup",
+    "memory",
+    "history",
+    "remote",
+    "safetensors",
+    "tree",
+)
 FULL = {
     "sizes": "100M,1G,4G",
     "tensors": "10,1000,10000",
@@ -48,6 +59,8 @@ FULL = {
     "big_history": "full",
     "remote_sizes": "100M,1G",
     "remote_tensors": 1000,
+    "tree_files": 20000,
+    "tree_sizes": "100M,1G",
 }
 QUICK = {
     "sizes": "8M",
@@ -62,6 +75,8 @@ QUICK = {
     "big_history": "quick",
     "remote_sizes": "8M",
     "remote_tensors": 1000,
+    "tree_files": 500,
+    "tree_sizes": "8M,32M",
 }
 
 
@@ -83,6 +98,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--reps", type=int, help="repetitions of each measurement (median)")
     parser.add_argument("--remote-sizes", help="checkpoint sizes for remote and safetensors")
     parser.add_argument("--remote-tensors", type=int, help="tensors per remote checkpoint")
+    parser.add_argument("--tree-files", type=int, help="files in the ls/cat/diff repository")
+    parser.add_argument("--tree-sizes", help="checkpoint sizes for ls/cat/diff, e.g. 100M,1G")
     parser.add_argument("--no-v100", action="store_true", help="skip JellyML 1.0.0")
     parser.add_argument(
         "--v100-venv", help=f"JellyML 1.0.0's venv (made if missing; {_v100.default_location()})"
@@ -173,6 +190,8 @@ def run_parts(ctx: Context, args: argparse.Namespace, parts: Sequence[str]) -> s
             got = _startup.run(ctx, args.startup_runs)
         elif part in ("remote", "safetensors"):
             got = _run_formats(ctx, args, part)
+        elif part == "tree":
+            got = _tree.run(ctx, args.tree_files, args.tree_sizes)
         else:
             got = _memory.run(ctx, parse_size(args.memory_size))
         tables += got[0]

@@ -506,3 +506,95 @@ class DubiousOwnershipError(JellyMLError, PermissionError):
             hint="If you trust it, allow it with "
             f"`git config --global --add safe.directory {path}` and try again.",
         )
+
+
+# --- looking inside a snapshot: ls, cat, diff, log -----------------------------------------
+
+
+class PathNotInSnapshotError(JellyMLError, LookupError):
+    """A path asked for (ls, cat, diff -- PATH) is not in the snapshot."""
+
+    def __init__(self, model: str, path: str) -> None:
+        self.model = model
+        self.path = path
+        super().__init__(
+            f"{path} is not in the snapshot in {model}.",
+            hint=f"`jellyml ls {model}` lists its files (paths start at the repository's top).",
+        )
+
+
+class NotAFileInSnapshotError(JellyMLError, IsADirectoryError):
+    """``cat`` was given a folder or a submodule of the snapshot, which has no bytes to print."""
+
+    def __init__(self, model: str, path: str, kind: str) -> None:
+        self.model = model
+        self.path = path
+        self.kind = kind
+        hint = (
+            f"`jellyml ls {model} {path}` lists the files in it."
+            if kind == "folder"
+            else "A snapshot records a submodule's commit, not its files."
+        )
+        super().__init__(f"{path} is a {kind} in the snapshot in {model}, not a file.", hint=hint)
+
+
+class RevisionNotFoundError(JellyMLError, LookupError):
+    """``diff MODEL OTHER``: OTHER is neither a model file nor a revision of the repository."""
+
+    def __init__(self, revision: str, top: Optional[str]) -> None:
+        self.revision = revision
+        self.top = top
+        if top is None:
+            super().__init__(
+                f"{revision} is not a model file, and there is no git repository here to look "
+                "it up in as a revision.",
+                hint="Check the path, or run it inside the repository (or pass -c DIR).",
+            )
+            return
+        super().__init__(
+            f"{revision} is neither a model file nor a revision (commit, branch, tag) of {top}.",
+            hint="Check the name; `git fetch` it first if it is on a remote.",
+        )
+
+
+class MissingCommitError(JellyMLError, LookupError):
+    """A commit the snapshot builds on (its base commit) is not in the bundle nor the repository."""
+
+    def __init__(self, commit: str, top: Optional[str], remotes: dict[str, str]) -> None:
+        self.commit = commit
+        self.top = top
+        self.remotes = dict(remotes)
+        where = top if top is not None else "the snapshot, and there is no repository here"
+        name, url = next(iter(sorted(self.remotes.items())), ("", ""))
+        if top is None:
+            hint = "Run it inside a clone of the project"
+            hint += f" ({url})." if url else "."
+        elif name:
+            hint = f"Fetch it first: `git fetch {name} {commit}` ({name} is {url})."
+        else:
+            hint = "Fetch it first from the repository the snapshot was made in."
+        super().__init__(f"The snapshot's base commit {commit} is not in {where}.", hint=hint)
+
+
+class BaseCommitUnknownError(JellyMLError, LookupError):
+    """``diff --base``: the snapshot does not record the commit it was made on (JellyML 1.0.0)."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        super().__init__(
+            f"The snapshot in {model} does not record the commit it was made on "
+            "(JellyML 1.0.0 did not).",
+            hint=f"Compare it with a revision instead: `jellyml diff {model} REVISION`.",
+        )
+
+
+class NoPackageListError(JellyMLError, LookupError):
+    """``show --requirements``: the snapshot records no package list."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        super().__init__(
+            f"The snapshot in {model} records no package list.",
+            hint=f"Snapshots from JellyML 1.0.0 have none; `jellyml show {model}` shows what "
+            "it records.",
+        )

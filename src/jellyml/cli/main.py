@@ -13,7 +13,22 @@ import sys
 
 from .. import settings
 from .._version import __version__
-from .commands import completion, donut, eat, extract_bundle, fix, git, scan, show, strip, undo
+from .commands import (
+    cat,
+    completion,
+    diff,
+    donut,
+    eat,
+    extract_bundle,
+    fix,
+    git,
+    log,
+    ls,
+    scan,
+    show,
+    strip,
+    undo,
+)
 from .donut import plain_logo
 from .options import (
     COMMON_FLAG_NAMES,
@@ -42,7 +57,22 @@ EXIT_BROKEN_PIPE = 141
 
 #: The commands, in the order of the help. Another command: one module in commands/ with a
 #: ``register(subparsers)`` that sets ``handler``, added here.
-COMMANDS = (eat, undo, show, git, extract_bundle, strip, scan, fix, completion, donut)
+COMMANDS = (
+    eat,
+    undo,
+    show,
+    ls,
+    cat,
+    diff,
+    log,
+    git,
+    extract_bundle,
+    strip,
+    scan,
+    fix,
+    completion,
+    donut,
+)
 
 EXAMPLES = (
     "jellyml show model.pth        # what code trained it",
@@ -137,6 +167,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def _main(args_list: list[str]) -> int:
     args_list, git_args = _split_git(args_list)
+    args_list, diff_paths = diff.split_paths(args_list)
     parser = build_parser(show_logo=not _NO_DONUT.intersection(args_list))
     if "_ARGCOMPLETE" in os.environ:  # a shell asking for completions (see commands/completion)
         import argcomplete
@@ -145,6 +176,8 @@ def _main(args_list: list[str]) -> int:
     args = parser.parse_args(args_list)
     if git_args is not None:
         args.git_args = git_args
+    if diff_paths is not None:
+        args.paths = diff_paths
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

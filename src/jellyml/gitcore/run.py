@@ -6,12 +6,14 @@ are NUL separated where git offers it (``-z``).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator, Mapping, Sequence
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Optional
 
 from ..errors import GitCommandError, GitNotFoundError, GitTooOldError
@@ -148,3 +150,60 @@ def stream_z(
             proc.stderr.close()
     if proc.returncode != 0:
         raise GitCommandError(["git", *args], proc.returncode, err.decode("utf-8", "replace"))
+
+
+def attached(
+    args: Sequence[str], *, cwd: Optional[str] = None, env: Optional[Mapping[str, str]] = None
+) -> int:
+    """Run git with the terminal attached, so that its own colours and pager apply (``jellyml
+    diff``), in the user's locale (a pager shows UTF-8 as such); git's exit code."""
+    full = base_env(env)
+    if "LC_ALL" in os.environ:
+        full["LC_ALL"] = os.environ["LC_ALL"]
+    else:
+        del full["LC_ALL"]
+    return subprocess.run([git_executable(), *args], cwd=cwd, env=full, check=False).returncode
+
+
+def feed(
+    args: Sequence[str],
+    chunks: Iterable[bytes],
+    *,
+    env: Optional[Mapping[str, str]] = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run git with ``chunks`` written to its stdin as they come (memory stays at one chunk),
+    and raise ``GitCommandError`` when it fails.
+
+    ``chunks`` is always consumed to its end, even when git stops reading early, so that a
+    check it makes at the end (a checksum) runs; whatever it raises stops git and propagates.
+    """
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            [git_executable(), *args],
+            env=base_env(env),
+            stdin=subprocess.PIPE,
+            stdout=out,
+            stderr=err,
+        )
+        assert proc.stdin is not None
+        try:
+            writing = True
+            for chunk in chunks:
+                if writing:
+                    try:
+                        proc.stdin.write(chunk)
+                    except BrokenPipeError:  # git gave up: its exit code and stderr say why
+                        writing = False
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.close()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        returncode = proc.wait()
+        out.seek(0)
+        err.seek(0)
+        done = subprocess.CompletedProcess(list(args), returncode, out.read(), err.read())
+    if returncode != 0:
+        raise GitCommandError(["git", *args], returncode, done.stderr.decode("utf-8", "replace"))
+    return done

@@ -7,8 +7,8 @@ import argparse
 from ..options import add_common, add_parser
 
 EXAMPLES = (
-    "jellyml show model.pth",
     "jellyml show model.pth --json | jq -r .commit",
+    "jellyml show model.pth --requirements > requirements.txt",
 )
 
 
@@ -28,11 +28,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "-a", "--all", action="store_true", help="list every file and package, not the first 10"
     )
+    parser.add_argument(
+        "--requirements",
+        action="store_true",
+        help="print the recorded package list as a pip requirements file",
+    )
     add_common(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.requirements:
+        from ...read.requirements import requirements
+        from .. import render_tree
+
+        render_tree.requirements(requirements(args.model_file))
+        return 0
     from ...read.describe import describe
     from .. import render
 
