@@ -119,7 +119,12 @@ def test_completion_scripts(tmp_path, shell):
 
 @pytest.mark.parametrize(
     "line, expected",
-    [("jellyml ex", ["extract-bundle"]), ("jellyml d", []), ("jellyml eat --co", ["--code-dir"])],
+    [
+        ("jellyml ex", ["extract-bundle"]),
+        ("jellyml do", []),  # the donut stays hidden
+        ("jellyml d", ["diff"]),
+        ("jellyml eat --co", ["--code-dir"]),
+    ],
 )
 def test_completion_answers_the_shell(tmp_path, line, expected):
     """What the installed script asks the CLI on TAB (argcomplete's protocol): commands and

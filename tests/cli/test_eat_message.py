@@ -12,7 +12,7 @@ def test_eat_lists_the_files_that_differ(make_repo, tmp_path):
     repo = make_repo({"a.py": "2\n", "b.py": "1\n", "gone.py": "x\n"})
     repo.write("mine.txt", "untracked\n")
     (repo.path / "gone.py").unlink()
-    out = jellyml("eat", str(model), cwd=repo.path).stdout
+    out = jellyml("eat", str(model), "--force", cwd=repo.path).stdout
     assert "3 files differ from what you had:" in out
     lines = [line.strip() for line in out.splitlines()]
     assert {"M a.py", "A gone.py", "D mine.txt"} <= set(lines), out
@@ -25,7 +25,7 @@ def test_a_long_list_is_summarised(make_repo, tmp_path):
     model = tmp_path / "m.pth"
     make_model(source.path, model)
     repo = make_repo({name: "changed\n" for name in files})
-    out = jellyml("eat", str(model), cwd=repo.path).stdout
+    out = jellyml("eat", str(model), "--force", cwd=repo.path).stdout
     assert "30 files differ" in out and "... and 20 more" in out
     assert sum(line.strip().startswith("M f") for line in out.splitlines()) == 10
     assert jellyml("-q", "undo", cwd=repo.path).stdout == ""
@@ -38,7 +38,7 @@ def test_file_names_with_control_characters_are_shown_neutralised(make_repo, tmp
     make_model(source.path, model)
     repo = make_repo({"a.py": "1\n"})
     for env in ({}, {"FORCE_COLOR": "1", "TERM": "xterm-256color"}):
-        proc = jellyml("eat", str(model), cwd=repo.path, env=env)
+        proc = jellyml("eat", str(model), "--force", cwd=repo.path, env=env)
         assert "\x07" not in proc.stdout and "\x1b]" not in proc.stdout
         assert "\x1b[2J" not in proc.stdout
         assert "A evil\\x1b]0;pwned\\x07\\x1b[2J.txt" in proc.stdout

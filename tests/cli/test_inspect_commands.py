@@ -381,14 +381,14 @@ def test_a_file_without_a_snapshot_is_one_line(project: Any, argv: list[str]) ->
     plain = project.path / "plain.pth"
     write_checkpoint(plain, {"0": b"\1" * 2048})
     with unchanged(project):
-        err = fails(*[a.replace("{}", str(plain)) for a in argv], cwd=project.path)
+        err = fails(*[a.replace("{}", str(plain)) for a in argv], cwd=project.path, code=4)
     assert "holds no JellyML snapshot" in err
 
 
 @pytest.mark.parametrize("command", ["ls", "cat", "diff", "log"])
 def test_help_ends_with_an_example(command: str, tmp_path: Path) -> None:
     text = ok(command, "--help", cwd=tmp_path, env={"COLUMNS": "100"})
-    assert text.rstrip().split("\n\n")[-1].startswith("Example")
+    assert text.rstrip().split("\n\n")[-1].startswith("examples:")
     assert f"jellyml {command}" in text.rstrip().split("\n\n")[-1]
 
 

@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Write the bytes of one file of the snapshot to stdout, exactly (binary "
         "files too; a symbolic link gives its target, as `git show` does). Nothing is checked "
         "out and no repository is changed.",
-        epilog="Example: `jellyml cat model.pth train.py > train_then.py`.",
+        examples=("jellyml cat model.pth train.py > train_then.py",),
     )
     parser.add_argument("model_file", help="the model file to read")
     parser.add_argument("path", help="the file, from the repository's top (as `jellyml ls`)")

@@ -30,8 +30,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="compare a model file's code with your files, another model file or a revision",
         description=DESCRIPTION,
         usage="%(prog)s [options] MODEL_FILE [OTHER] [-- PATH ...]",
-        epilog="Examples: `jellyml diff model.pth` (what changed since the snapshot), "
-        "`jellyml diff run1.pth run2.pth --stat`, `jellyml diff --base model.pth -- src/`.",
+        examples=(
+            "jellyml diff model.pth                 # what changed since the snapshot",
+            "jellyml diff run1.pth run2.pth --stat  # two runs' code",
+        ),
     )
     parser.add_argument("model_file", help="the model file whose code is the old side")
     sides = parser.add_mutually_exclusive_group()

@@ -33,6 +33,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="check out the code saved in a model file",
         description=DESCRIPTION,
         examples=EXAMPLES,
+        # The spec's usage line; the options are listed below it (and it fits 80 columns).
+        usage="%(prog)s [options] model_file",
     )
     parser.add_argument("model_file", help="the model file to extract the code from")
     add_common(parser, code_dir=True)

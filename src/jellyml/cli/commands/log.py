@@ -23,8 +23,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "as `git log --oneline` does. A shallow snapshot carries its files as one commit "
         "without history: then the snapshot's real commit, its base commit and the remotes to "
         "fetch the history from follow.",
-        epilog="Example: `jellyml log model.pth -n 5` shows the snapshot and the 4 commits "
-        "before it.",
+        examples=("jellyml log model.pth -n 5     # the snapshot and the 4 commits before it",),
     )
     parser.add_argument("model_file", help="the model file to read")
     parser.add_argument(

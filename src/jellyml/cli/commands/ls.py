@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="List the files in the snapshot, one per line, as `git ls-files` does "
         "(paths from the repository's top; unusual names quoted as git quotes them). Nothing "
         "is checked out and no repository is changed.",
-        epilog="Example: `jellyml ls model.pth src/` lists the snapshot's files under src/.",
+        examples=("jellyml ls model.pth src/     # the snapshot's files under src/",),
     )
     parser.add_argument("model_file", help="the model file to read")
     parser.add_argument(
