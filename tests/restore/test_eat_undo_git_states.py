@@ -87,7 +87,7 @@ def test_eat_refuses_in_the_middle_of_an_operation(make_repo, tmp_path, operatio
     start(repo)
     assert (repo.path / ".git" / marker).exists(), f"git did not stop in a {operation}"
     before = repo.state()
-    proc = jellyml("eat", str(model), cwd=repo.path, check=1)
+    proc = jellyml("eat", str(model), "--force", cwd=repo.path, check=1)
     shown = "rebase or am" if operation == "am" else operation  # git leaves the same folder
     assert f"is in the middle of a {shown}." in proc.stderr
     assert f"Finish or abort the {shown} first" in proc.stderr
@@ -95,7 +95,7 @@ def test_eat_refuses_in_the_middle_of_an_operation(make_repo, tmp_path, operatio
     assert repo.state() == before  # not one byte of .git, objects included
     # The operation, not anything else, was the reason: once it is aborted, eat goes ahead.
     repo.git(*abort.split())
-    jellyml("eat", str(model), cwd=repo.path)
+    jellyml("eat", str(model), "--force", cwd=repo.path)
     assert repo.git("rev-parse", "HEAD") == commit
     jellyml("undo", cwd=repo.path)
 
@@ -111,7 +111,7 @@ def _eaten(make_repo, tmp_path):
     repo.write("model.py", "staged, then edited\n")
     repo.write("notes.txt", "untracked\n")
     before = user_state(repo)
-    jellyml("eat", str(model), cwd=repo.path)
+    jellyml("eat", str(model), "--force", cwd=repo.path)
     assert repo.git("rev-parse", "HEAD") == commit
     return repo, before
 
@@ -159,15 +159,16 @@ def test_undo_refuses_to_overwrite_an_ignored_file_then_finishes(make_repo, tmp_
     repo.write("notes.txt", "my notes, put aside by eat\n")
     repo.write("model.py", "edited\n")
     before = user_state(repo)
-    jellyml("eat", str(model), cwd=repo.path)
+    jellyml("eat", str(model), "--force", cwd=repo.path)
     assert not (repo.path / "notes.txt").exists()
     repo.write("notes.txt", "written after eating, ignored\n")
     assert repo.git("status", "--porcelain") == ""  # git does not see it
     files, git_dir = repo.state()
 
     proc = jellyml("undo", cwd=repo.path, check=1)
-    assert proc.stderr.startswith("error: Checking out would overwrite ignored file(s) in ")
-    assert ": notes.txt." in proc.stderr and "move them away and try again" in proc.stderr
+    assert proc.stderr.startswith("error: Checking out would overwrite what git does not track")
+    assert "notes.txt (an ignored file)" in proc.stderr
+    assert "move them away and try again" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert repo.worktree() == files  # both notes are where they were
     assert _without_objects(repo.git_dir_state()) == _without_objects(git_dir)

@@ -153,7 +153,10 @@ def test_eaten_into_a_repo_without_the_base_names_base_and_remote(make_repo, tmp
     make_dirty(repo.path)
     snap = model_of(repo.path, tmp_path / "m.pth", history="shallow")
     other = make_repo({"unrelated.txt": "u\n"}, name="other")
-    proc = jellyml("eat", str(tmp_path / "m.pth"), "-c", str(other.path), cwd=tmp_path)
+    # Another project: eat refuses it unless forced; forced, it says what the snapshot lacks.
+    refused = jellyml("eat", str(tmp_path / "m.pth"), "-c", str(other.path), cwd=tmp_path, check=1)
+    assert "shares no history" in refused.stderr
+    proc = jellyml("eat", str(tmp_path / "m.pth"), "-c", str(other.path), "--force", cwd=tmp_path)
     assert other.git("rev-parse", "HEAD") == snap.bundle_commit
     assert (other.path / "new_module.py").exists()
     assert snap.base_commit[:12] in proc.stderr

@@ -39,12 +39,17 @@ def _headers_and_message(raw: bytes) -> tuple[list[bytes], bytes]:
 def parents(raw: bytes) -> list[str]:
     """The parent ids a raw commit object names."""
     headers, _ = _headers_and_message(raw)
-    return [h[len(b"parent ") :].decode("ascii") for h in headers if h.startswith(b"parent ")]
+    # "replace": the text comes from a checkpoint; a non-ASCII id is simply one no repo has.
+    return [
+        h[len(b"parent ") :].decode("ascii", "replace") for h in headers if h.startswith(b"parent ")
+    ]
 
 
 def tree(raw: bytes) -> Optional[str]:
     headers, _ = _headers_and_message(raw)
-    found = [h[len(b"tree ") :].decode("ascii") for h in headers if h.startswith(b"tree ")]
+    found = [
+        h[len(b"tree ") :].decode("ascii", "replace") for h in headers if h.startswith(b"tree ")
+    ]
     return found[0] if len(found) == 1 else None
 
 

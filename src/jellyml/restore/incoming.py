@@ -20,10 +20,13 @@ from ..errors import CorruptSnapshotError, GitCommandError, SnapshotLimitError
 from ..gitcore import run as gitrun
 from ..gitcore.index import temporary_store
 from ..gitcore.repo import Repo
+from ..gitcore.shallow import parents
+from .shallow import MAX_COMMIT_OBJECT
 
 #: Where the snapshot commit is kept in the temporary store.
 _INCOMING = "refs/jellyml/incoming"
 _OID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?\Z")
+_MAX_PARENTS = 16
 
 
 def fetch_to_store(repo: Repo, model: str, bundle: str, source: str, tmp: str) -> tuple[str, str]:
@@ -74,16 +77,28 @@ def check_limits(model: str, store: str, commit: str) -> None:
 
 def is_related(repo: Repo, store: str, commit: str, metadata: Optional[dict[str, Any]]) -> bool:
     """Whether the snapshot shares history with the repository's HEAD (an unborn HEAD has
-    nothing to lose), or names as its base a commit the repository has."""
+    nothing to lose), or names as its base, or as a parent of its real commit (a shallow
+    snapshot carries no history to compare), a commit the repository has."""
     if repo.head is None:
         return True
-    base = _base_commit(metadata)
-    if base is not None and repo.ok("cat-file", "-e", f"{base}^{{commit}}"):
-        return True
+    for known in (_base_commit(metadata), *_shallow_parents(metadata)):
+        if known is not None and repo.ok("cat-file", "-e", f"{known}^{{commit}}"):
+            return True
     proc = gitrun.run(
         ["merge-base", commit, repo.head], cwd=store, env={"GIT_DIR": store}, check=False
     )
     return proc.returncode == 0
+
+
+def _shallow_parents(metadata: Optional[dict[str, Any]]) -> list[str]:
+    """The parents of a shallow snapshot's real commit, as its recorded commit object names
+    them (untrusted: only ids of the right shape, and only a few)."""
+    git = metadata.get("git") if isinstance(metadata, dict) else None
+    raw = git.get("snapshot_commit_object") if isinstance(git, dict) else None
+    if not isinstance(raw, str) or len(raw) > MAX_COMMIT_OBJECT:
+        return []
+    found = parents(raw.encode("utf-8", "surrogateescape"))
+    return [p for p in found if _OID.match(p)][:_MAX_PARENTS]
 
 
 def _base_commit(metadata: Optional[dict[str, Any]]) -> Optional[str]:

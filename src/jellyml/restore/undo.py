@@ -115,6 +115,9 @@ def _work_after(repo: Repo, item: HistoryItem) -> tuple[list[bytes], Optional[st
     """Save what the user did after eating and keep it on a branch if there is any; return the
     untracked files to remove and that branch (checks for files in the way included)."""
     if _untouched(repo, item):  # the common case: one `git status` instead of a save point
+        # git status does not show ignored files: one made since the eat (a file the
+        # snapshot's .gitignore ignores) must not be overwritten by the work put back.
+        savepoint.check_ignored_collisions(repo, item.saved_worktree, [])
         crash.point("undo:saved")
         return [], item.after_branch
     # Files ignored before the eat may show as untracked now (the snapshot's .gitignore differs):
