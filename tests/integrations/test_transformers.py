@@ -95,7 +95,7 @@ def test_every_checkpoint_and_the_saved_model_carry_the_snapshot(dirty_repo, tmp
     for folder in [*out.glob("checkpoint-*"), tmp_path / "final"]:
         found = jellyml.read_snapshot(folder)
         assert found.metadata["git"]["dirty"] is True
-        with open(found.path, "rb") as f:
+        with open(found.file, "rb") as f:  # the folder's snapshot file
             f.seek(found.bundle_offset - jellyml_header_size())
             assert f.read(len(expected)) == expected
         assert_cli_restores(folder, dirty_repo, tmp_path)

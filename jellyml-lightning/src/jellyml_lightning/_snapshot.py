@@ -67,8 +67,7 @@ class Snapshotter(RunSnapshot):
                 JellyMLLightningWarning,
                 stacklevel=3,
             )
-            self.take_alone(log=_lightning.log_info)
-        assert self.snapshot is not None
+            return self.take_alone(log=_lightning.log_info)
         return self.snapshot
 
 

@@ -118,8 +118,9 @@ class JellyMLLightningPlugin(_WrappingBase):
 
     def _base(self) -> CheckpointIO:
         if self._checkpoint_io is None:  # used outside a strategy, which would have set one
-            self.checkpoint_io = _lightning.TORCH_IO[0]()
-        assert self._checkpoint_io is not None
+            base: CheckpointIO = _lightning.TORCH_IO[0]()
+            self.checkpoint_io = base
+            return base
         return self._checkpoint_io
 
     def __repr__(self) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 import zipfile
-from typing import BinaryIO
+from typing import IO, BinaryIO, cast
 
 from .. import format as fmt
 from ..errors import SnapshotNotFoundError, StripError
@@ -63,8 +63,8 @@ def _write_entry(zf: zipfile.ZipFile, name: str, size: int, chunks: object) -> N
     info.compress_type = zipfile.ZIP_STORED
     info.file_size = size
     zip64 = size * 1.05 > zipfile.ZIP64_LIMIT  # zipfile's own rule: it adds a 20-byte extra
-    assert zf.fp is not None
-    offset = zf.fp.tell()
+    fp = cast("IO[bytes]", zf.fp)  # open for writing: zipfile sets it
+    offset = fp.tell()
     fixed = _LOCAL_HEADER + len(name.encode("utf-8")) + 4 + (20 if zip64 else 0)
     pad = -(offset + fixed) % _ALIGNMENT
     info.extra = struct.pack("<HH", _PAD_TAG, pad) + b"Z" * pad

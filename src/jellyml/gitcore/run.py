@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Optional
+from typing import IO, Optional, cast
 
 from ..errors import GitCommandError, GitNotFoundError, GitTooOldError
 
@@ -130,11 +130,11 @@ def stream_z(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    assert proc.stdout is not None
+    stdout = cast("IO[bytes]", proc.stdout)  # a pipe: asked for above
     pending = b""
     finished = False
     try:
-        fd = proc.stdout.fileno()
+        fd = stdout.fileno()
         for chunk in iter(lambda: os.read(fd, 1 << 16), b""):
             records = (pending + chunk).split(b"\0")
             pending = records.pop()
@@ -145,7 +145,7 @@ def stream_z(
             proc.kill()
         err = proc.stderr.read() if proc.stderr and finished else b""
         proc.wait()
-        proc.stdout.close()
+        stdout.close()
         if proc.stderr:
             proc.stderr.close()
     if proc.returncode != 0:
@@ -185,17 +185,17 @@ def feed(
             stdout=out,
             stderr=err,
         )
-        assert proc.stdin is not None
+        stdin = cast("IO[bytes]", proc.stdin)  # a pipe: asked for above
         try:
             writing = True
             for chunk in chunks:
                 if writing:
                     try:
-                        proc.stdin.write(chunk)
+                        stdin.write(chunk)
                     except BrokenPipeError:  # git gave up: its exit code and stderr say why
                         writing = False
             with contextlib.suppress(BrokenPipeError):
-                proc.stdin.close()
+                stdin.close()
         except BaseException:
             proc.kill()
             proc.wait()
