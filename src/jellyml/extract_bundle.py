@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Optional
 
 from .errors import OutputExistsError, OutputPathError
-from .read.reader import Snapshot, read_snapshot
+from .read.reader import Snapshot, check_output_path, read_snapshot
 
 #: The output path that means standard output.
 STDOUT = "-"
@@ -74,14 +74,7 @@ def extract(
 
 
 def _check_target(model: str, target: str, *, force: bool) -> None:
-    if os.path.isdir(target):
-        raise OutputPathError(target, "it is a directory")
-    try:
-        same = os.path.samefile(model, target)
-    except OSError:  # the output does not exist yet
-        same = False
-    if same:  # replacing it would put the bundle where the checkpoint was, destroying it
-        raise OutputPathError(target, "it is the model file itself")
+    check_output_path(model, target)
     if not force and os.path.lexists(target):
         raise OutputExistsError(target)
 

@@ -204,7 +204,7 @@ def _read_metadata(archive: Container, header: fmt.Header, start: int) -> Any:
 
 
 def _extract(snapshot: Snapshot, output_path: str) -> str:
-    _check_output_path(snapshot.file, output_path)
+    check_output_path(snapshot.file, output_path)
     folder = os.path.dirname(os.path.abspath(output_path))
     try:
         fd, tmp = tempfile.mkstemp(prefix=".jellyml-", suffix=".bundle.part", dir=folder)
@@ -239,7 +239,8 @@ def _reopen(snapshot: Snapshot) -> Iterator[Source]:
             yield source
 
 
-def _check_output_path(model: str, output_path: str) -> None:
+def check_output_path(model: str, output_path: str) -> None:
+    """Refuse an output path that is a folder, or the model file itself."""
     if os.path.isdir(output_path):
         raise OutputPathError(output_path, "it is a directory")
     try:
