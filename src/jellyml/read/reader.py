@@ -211,7 +211,7 @@ def _extract(snapshot: Snapshot, output_path: str) -> str:
     except OSError as exc:
         raise OutputPathError(output_path, exc.strerror or str(exc)) from None
     try:
-        with os.fdopen(fd, "wb") as out, _reopen(snapshot) as source:
+        with os.fdopen(fd, "wb") as out, reopen(snapshot) as source:
             digest = _copy_range(snapshot, source, out)
         if digest != snapshot.header.sha256 and snapshot.header.sha256 is not None:
             raise CorruptSnapshotError(snapshot.path, "its bundle does not match its sha256")
@@ -231,7 +231,9 @@ def _extract(snapshot: Snapshot, output_path: str) -> str:
 
 
 @contextlib.contextmanager
-def _reopen(snapshot: Snapshot) -> Iterator[Source]:
+def reopen(snapshot: Snapshot) -> Iterator[Source]:
+    """The source of the file that holds ``snapshot`` (a folder's snapshot file, a URL's
+    open connection when there is one), to read its bundle."""
     if snapshot.reusable_source is not None:
         yield snapshot.reusable_source
     else:

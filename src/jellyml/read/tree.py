@@ -40,8 +40,8 @@ from ..gitcore.unpack import (
     parse_bundle_header,
     scratch_store,
 )
-from ..sources import Source, open_source
-from .reader import Snapshot, read_snapshot
+from ..sources import Source
+from .reader import Snapshot, read_snapshot, reopen
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _HEX = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
@@ -117,7 +117,7 @@ class Scratch:
         a store of its own, so that git does not compare its objects with those it has)."""
         snapshot = read_snapshot(model)
         folder = tempfile.mkdtemp(prefix="bundle-", dir=self.tmp)
-        with open_source(snapshot.path) as source:
+        with reopen(snapshot) as source:  # the file itself: a folder's snapshot file, a URL
             chunks = _bundle_chunks(snapshot, source)
             raw = b""
             for chunk in chunks:  # the header, and the start of the pack
