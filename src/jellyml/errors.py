@@ -598,3 +598,35 @@ class NoPackageListError(JellyMLError, LookupError):
             hint=f"Snapshots from JellyML 1.0.0 have none; `jellyml show {model}` shows what "
             "it records.",
         )
+
+
+# --- internal: raised by parsers and turned into one of the errors above before a user sees it
+
+
+class HeaderError(ValueError):
+    """A header that claims to be ours is malformed; ``field`` names the culprit."""
+
+    def __init__(self, problem: str, field: Optional[str] = None) -> None:
+        self.problem = problem
+        self.field = field
+        super().__init__(problem)
+
+
+class NewerFormatError(ValueError):
+    """The header is from a format version this reader does not know."""
+
+    def __init__(self, found: str) -> None:
+        self.found = found
+        super().__init__(found)
+
+
+class BundleFormatError(ValueError):
+    """The bundle's header is not what git writes (the caller names the checkpoint)."""
+
+
+class PickleStripError(ValueError):
+    """The pickle cannot be rewritten safely; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)

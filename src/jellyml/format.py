@@ -14,6 +14,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from .errors import HeaderError as HeaderError  # re-exported: the parser raises them
+from .errors import NewerFormatError as NewerFormatError
+
 HEADER_SIZE = 1024
 SNAPSHOT_MAGIC = "jelly_ml_snapshot"
 METADATA_MAGIC = "jelly_ml_metadata"
@@ -30,23 +33,6 @@ MAX_METADATA_SIZE = 64 * 1024 * 1024
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
-
-
-class HeaderError(ValueError):
-    """A header that claims to be ours is malformed; ``field`` names the culprit."""
-
-    def __init__(self, problem: str, field: Optional[str] = None) -> None:
-        self.problem = problem
-        self.field = field
-        super().__init__(problem)
-
-
-class NewerFormatError(ValueError):
-    """The header is from a format version this reader does not know."""
-
-    def __init__(self, found: str) -> None:
-        self.found = found
-        super().__init__(found)
 
 
 @dataclass(frozen=True)

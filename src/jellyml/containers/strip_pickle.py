@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from .. import format as fmt
+from ..errors import PickleStripError as PickleStripError  # re-exported
 
 _OURS = frozenset({fmt.SNAPSHOT_KEY, fmt.METADATA_KEY})
 _PUTS = frozenset({"PUT", "BINPUT", "LONG_BINPUT"})
@@ -37,14 +38,6 @@ _ATOMIC = _STRINGS | frozenset(
      "BINFLOAT", "NONE", "NEWTRUE", "NEWFALSE", "EMPTY_TUPLE", "EMPTY_LIST", "EMPTY_DICT"}
 )  # fmt: skip
 _REFUSED = frozenset({"MEMOIZE", "FRAME"})
-
-
-class PickleStripError(ValueError):
-    """The pickle cannot be rewritten safely; ``reason`` says why."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
 
 
 @dataclass

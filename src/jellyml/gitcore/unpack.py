@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Optional
 
+from ..errors import BundleFormatError as BundleFormatError  # re-exported
 from . import run
 from .index import NO_SPLIT, list_untracked, temporary_index
 from .repo import Repo
@@ -24,10 +25,6 @@ from .repo import Repo
 MAX_HEADER = 1 << 20
 _OID = re.compile(rb"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _SIGNATURES = (b"# v2 git bundle\n", b"# v3 git bundle\n")
-
-
-class BundleFormatError(ValueError):
-    """The bundle's header is not what git writes (the caller names the checkpoint)."""
 
 
 @dataclass(frozen=True)
