@@ -146,6 +146,14 @@ def _timed(argv: list[str], cwd: Path) -> float:
     return time.monotonic() - start
 
 
+def _extra_undo_branches(before: str, after: str) -> list[str]:
+    """Branches ``after`` has and ``before`` has not, all of them ``jellyml-undo-*``."""
+    extra = set(after.splitlines()) - set(before.splitlines())
+    names = [line.split()[0][len("refs/heads/") :] for line in extra]
+    assert all(n.startswith("jellyml-undo-") for n in names), names
+    return names
+
+
 @pytest.mark.slow
 def test_kill_the_process_group_at_random_moments(make_repo, tmp_path):
     """30 runs: eat (or eat, then undo) killed with its whole process group at a random moment
@@ -171,6 +179,15 @@ def test_kill_the_process_group_at_random_moments(make_repo, tmp_path):
         recovery = jellyml("undo", cwd=repo.path, check=None)
         assert recovery.returncode == 0, (seed, run, delay, recovery.stderr)
         assert "Nothing to undo" in jellyml("undo", cwd=repo.path).stdout, (seed, run)
-        assert user_state(repo) == before, (seed, run, delay)
+        after = user_state(repo)
+        if run % 2 == 1 and status == -signal.SIGKILL:
+            # git killed while writing a file leaves it half-written; the recovery cannot tell
+            # it from an edit of the user's, so it keeps it on a branch (docs/CLI.md says so):
+            # allowed, never required, and the user's work must still be back exactly.
+            kept = _extra_undo_branches(before["branches"], after["branches"])
+            for name in kept:
+                repo.git("branch", "-D", name)
+            after["branches"] = user_state(repo)["branches"]
+        assert after == before, (seed, run, delay)
         assert not (repo.path / ".git" / "index.lock").exists()
     assert outcomes.count(-signal.SIGKILL) >= 10, (seed, outcomes)  # most runs were killed
