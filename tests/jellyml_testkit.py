@@ -279,3 +279,18 @@ def bundle_of(repo_path: PathLike, out: Path) -> tuple[bytes, str]:
 
 def sha256_file(path: PathLike) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def read_pty(leader: int) -> bytes:
+    """Everything a child wrote to a pseudo-terminal until it closed it; closes ``leader``."""
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the child closed its end (Linux)
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    return b"".join(chunks)

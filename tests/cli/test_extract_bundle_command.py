@@ -11,7 +11,7 @@ import sys
 import pytest
 from test_startup import needs_pty
 
-from jellyml_testkit import jellyml, make_model
+from jellyml_testkit import jellyml, make_model, read_pty
 
 
 @pytest.fixture
@@ -82,16 +82,6 @@ def test_dash_refuses_a_terminal(model, tmp_path):
     argv = [sys.executable, "-m", "jellyml", "extract-bundle", str(model), "-o", "-"]
     proc = subprocess.Popen(argv, stdout=follower, stderr=follower, cwd=tmp_path)
     os.close(follower)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the child closed its end (Linux)
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(leader)
-    out = b"".join(chunks)
+    out = read_pty(leader)
     assert proc.wait() == 2
     assert b"refusing to write the bundle to a terminal" in out and b"git bundle" not in out

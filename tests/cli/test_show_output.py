@@ -12,7 +12,7 @@ from crafted_models import model_with_metadata
 from test_startup import _plain_env, needs_pty
 
 from jellyml.cli.render import clean
-from jellyml_testkit import jellyml, make_model
+from jellyml_testkit import jellyml, make_model, read_pty
 
 EVIL = "\x1b]0;pwned\x07\x1b[2J\x9b31m\u202e"
 
@@ -23,19 +23,10 @@ def _on_a_terminal(argv: list[str], *, cwd, columns: int) -> str:
     env = {**_plain_env(), "TERM": "xterm-256color", "COLUMNS": str(columns)}
     proc = subprocess.Popen(argv, stdout=follower, stderr=subprocess.PIPE, cwd=cwd, env=env)
     os.close(follower)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the child closed its end (Linux)
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(leader)
+    output = read_pty(leader)
     assert proc.stderr is not None and proc.stderr.read() == b""
     assert proc.wait() == 0
-    return b"".join(chunks).decode().replace("\r", "")
+    return output.decode().replace("\r", "")
 
 
 def _many_untracked(make_repo, tmp_path, count=400):

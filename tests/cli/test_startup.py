@@ -17,7 +17,7 @@ from test_cli_main import COMMANDS
 
 import jellyml
 from jellyml.cli import donut, render
-from jellyml_testkit import cli_command
+from jellyml_testkit import cli_command, read_pty
 
 # Heavy, and none of them needed to parse a command line or print help when output is piped.
 HEAVY = (
@@ -121,20 +121,11 @@ def _on_a_terminal(argv: list[str], *, cwd: Path, env: dict[str, str]) -> tuple[
         env={**env, "TERM": "xterm-256color", "COLUMNS": "100"},
     )
     os.close(follower)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the child closed its end (Linux)
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(leader)
+    output = read_pty(leader)
     assert proc.stderr is not None
     stderr = proc.stderr.read().decode()
     assert proc.wait() == 0, stderr
-    return b"".join(chunks).decode(), stderr
+    return output.decode(), stderr
 
 
 needs_pty = pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
