@@ -10,10 +10,24 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
+from pathlib import Path
 
 from jellyml.cli.main import main
 from jellyml.restore import crash
+
+
+def crashing(*args: str, cwd: Path, **hook_env: str) -> subprocess.CompletedProcess[str]:
+    """The CLI run through this script, with the hook's variables ``hook_env`` set (tests)."""
+    return subprocess.run(
+        [sys.executable, __file__, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **hook_env},
+        check=False,
+    )
 
 
 def hook(point: str) -> None:

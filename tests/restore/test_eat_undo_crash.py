@@ -6,21 +6,17 @@ the process at a given crash point; then ``jellyml undo`` must bring back exactl
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from crash_runner import crashing
 
 from jellyml.gitcore.repo import find_repo
 from jellyml.restore.common import history_of
 from jellyml.restore.crash import POINTS as KILL_POINTS
 from jellyml.restore.lock import repo_lock
 from jellyml_testkit import cli_command, jellyml, make_model, user_state
-
-RUNNER = Path(__file__).with_name("crash_runner.py")
 
 BASE = {"model.py": "v1\n", "config.yaml": "epochs: 3\n", "pkg/mod.py": "m\n"}
 KILLED = -signal.SIGKILL
@@ -45,18 +41,6 @@ def _setup(make_repo, tmp_path):
 
 def _jellyml_refs(repo) -> str:
     return repo.git("for-each-ref", "refs/jellyml/")
-
-
-def crashing(*args: str, cwd: Path, **hook_env: str) -> subprocess.CompletedProcess[str]:
-    """The CLI with the test crash hook installed (see crash_runner.py)."""
-    return subprocess.run(
-        [sys.executable, str(RUNNER), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **hook_env},
-        check=False,
-    )
 
 
 def test_every_crash_point_is_reached(make_repo, tmp_path):

@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
+from crash_runner import crashing
 
 from jellyml_testkit import jellyml, make_model, user_state
 
-RUNNER = Path(__file__).with_name("crash_runner.py")
 BASE = {"model.py": "v1\n", "config.yaml": "epochs: 3\n", "pkg/mod.py": "m\n"}
 
 
@@ -43,17 +43,6 @@ def _setup(make_repo, tmp_path, files: int = 0):
     return repo, model, commit
 
 
-def _crashing(*args: str, cwd: Path, **hook_env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(RUNNER), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **hook_env},
-        check=False,
-    )
-
-
 def _leave_index_lock(repo) -> Path:
     """What git killed mid-checkout leaves: a fresh .git/index.lock."""
     lock = repo.path / ".git" / "index.lock"
@@ -65,7 +54,7 @@ def _leave_index_lock(repo) -> Path:
 def test_index_lock_left_by_a_killed_eat_is_removed_and_said(make_repo, tmp_path, point):
     repo, model, _commit = _setup(make_repo, tmp_path)
     before = user_state(repo)
-    assert _crashing("eat", str(model), cwd=repo.path, CRASH_KILL_AT=point).returncode == -9
+    assert crashing("eat", str(model), cwd=repo.path, CRASH_KILL_AT=point).returncode == -9
     lock = _leave_index_lock(repo)
     proc = jellyml("undo", cwd=repo.path)
     assert f"Removed {lock}" in proc.stderr.replace("\n", " ")
@@ -77,7 +66,7 @@ def test_index_lock_left_by_a_killed_undo_is_removed(make_repo, tmp_path):
     repo, model, _commit = _setup(make_repo, tmp_path)
     before = user_state(repo)
     jellyml("eat", str(model), cwd=repo.path)
-    proc = _crashing("undo", cwd=repo.path, CRASH_KILL_AT="undo:untracked-removed")
+    proc = crashing("undo", cwd=repo.path, CRASH_KILL_AT="undo:untracked-removed")
     assert proc.returncode == -9
     lock = _leave_index_lock(repo)
     assert "Removed" in jellyml("undo", cwd=repo.path).stderr
@@ -90,7 +79,7 @@ def test_other_git_locks_left_by_a_killed_undo_are_removed(make_repo, tmp_path, 
     repo, model, _commit = _setup(make_repo, tmp_path)
     before = user_state(repo)
     jellyml("eat", str(model), cwd=repo.path)
-    proc = _crashing("undo", cwd=repo.path, CRASH_KILL_AT="undo:worktree-restored")
+    proc = crashing("undo", cwd=repo.path, CRASH_KILL_AT="undo:worktree-restored")
     assert proc.returncode == -9
     lock = repo.path / ".git" / name
     lock.write_text("left by a killed git\n")
@@ -103,7 +92,7 @@ def test_other_git_locks_left_by_a_killed_undo_are_removed(make_repo, tmp_path, 
 def test_older_index_lock_is_not_ours_to_remove(make_repo, tmp_path):
     """A lock older than the interrupted eat was not left by it: named, never deleted."""
     repo, model, _commit = _setup(make_repo, tmp_path)
-    assert _crashing("eat", str(model), cwd=repo.path, CRASH_KILL_AT="eat:recorded").returncode
+    assert crashing("eat", str(model), cwd=repo.path, CRASH_KILL_AT="eat:recorded").returncode
     lock = _leave_index_lock(repo)
     old = time.time() - 3600
     os.utime(lock, (old, old))
