@@ -18,16 +18,15 @@ safetensors package):
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import struct
-import tempfile
 from collections.abc import Mapping
 from typing import Any, Optional, Union
 
 from .. import format as fmt
-from ..errors import JellyMLError, OutputPathError
+from ..errors import OutputPathError
+from ..outputs import replacing
 
 #: The file's name inside a checkpoint folder.
 SNAPSHOT_FILE_NAME = "jellyml-snapshot.jelly"
@@ -124,37 +123,7 @@ def _as_bytes(snapshot: Mapping[str, Any], key: str) -> Any:
 
 
 def _write_atomically(target: str, header: bytes, parts: list[Any]) -> None:
-    folder = os.path.dirname(target)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".jellyml-", suffix=".jelly.part", dir=folder)
-    except OSError as exc:
-        raise OutputPathError(target, exc.strerror or str(exc)) from None
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(header)
-            for part in parts:
-                out.write(memoryview(part).cast("B"))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-        _fsync_folder(folder)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError) and not isinstance(exc, JellyMLError):
-            raise OutputPathError(target, exc.strerror or str(exc)) from None
-        raise
-
-
-def _fsync_folder(folder: str) -> None:
-    """Make the rename itself durable; best effort (not every platform can open a folder)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    with replacing(target, ".jelly.part", durable=True) as (out, _tmp):
+        out.write(header)
+        for part in parts:
+            out.write(memoryview(part).cast("B"))

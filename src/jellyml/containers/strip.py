@@ -35,6 +35,7 @@ from ..errors import (
     StripError,
     UnsupportedFormatError,
 )
+from ..outputs import replacing
 from ..sources import Source, is_url, iter_range, open_source
 from . import folder as folders
 from .safetensors import Safetensors
@@ -123,28 +124,12 @@ def _write_atomically(
 ) -> tuple[str, tuple[str, ...]]:
     """Run ``write(out)`` into a temporary file beside ``target``, check the result carries no
     snapshot, then rename it over ``target``; on any failure remove it."""
-    folder = os.path.dirname(os.path.abspath(target))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".jellyml-", suffix=".strip.part", dir=folder)
-    except OSError as exc:
-        raise OutputPathError(target, exc.strerror or str(exc)) from None
-    try:
-        with os.fdopen(fd, "wb") as out:
-            result = write(out)
-            out.flush()
-            os.fsync(out.fileno())
+    with replacing(target, ".strip.part", durable=True) as (out, tmp):
+        result = write(out)
+        out.flush()
         _refuse_if_snapshot_left(tmp, path)
         with contextlib.suppress(OSError):
             shutil.copymode(path, tmp)
-        os.replace(tmp, target)
-    except OSError as exc:
-        _remove(tmp)
-        if isinstance(exc, JellyMLError):
-            raise
-        raise OutputPathError(target, exc.strerror or str(exc)) from None
-    except BaseException:
-        _remove(tmp)
-        raise
     return result
 
 
@@ -156,11 +141,6 @@ def _refuse_if_snapshot_left(written: str, path: str) -> None:
     except SnapshotNotFoundError:
         return
     raise StripError(path, "it holds a snapshot under another name, which jellyml cannot remove")
-
-
-def _remove(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(path)
 
 
 # --- folders ------------------------------------------------------------------------------------

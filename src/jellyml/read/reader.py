@@ -7,7 +7,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Optional, Union
@@ -16,12 +15,12 @@ from .. import format as fmt
 from ..containers import Container, TensorEntry, open_container
 from ..errors import (
     CorruptSnapshotError,
-    JellyMLError,
     ModelFileError,
     OutputPathError,
     SnapshotNotFoundError,
     UnsupportedFormatError,
 )
+from ..outputs import replacing
 from ..sources import CHUNK, Source, is_url, iter_range, open_source
 from ..tempdirs import temporary_dir
 
@@ -205,28 +204,14 @@ def _read_metadata(archive: Container, header: fmt.Header, start: int) -> Any:
 
 def _extract(snapshot: Snapshot, output_path: str) -> str:
     check_output_path(snapshot.file, output_path)
-    folder = os.path.dirname(os.path.abspath(output_path))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".jellyml-", suffix=".bundle.part", dir=folder)
-    except OSError as exc:
-        raise OutputPathError(output_path, exc.strerror or str(exc)) from None
-    try:
-        with os.fdopen(fd, "wb") as out, reopen(snapshot) as source:
+    with replacing(output_path, ".bundle.part") as (out, tmp):
+        with reopen(snapshot) as source:
             digest = _copy_range(snapshot, source, out)
+        out.flush()
         if digest != snapshot.header.sha256 and snapshot.header.sha256 is not None:
             raise CorruptSnapshotError(snapshot.path, "its bundle does not match its sha256")
         if not _looks_like_bundle(tmp):
             raise CorruptSnapshotError(snapshot.path, "its payload is not a git bundle")
-        os.replace(tmp, output_path)
-    except JellyMLError:
-        _remove(tmp)
-        raise
-    except OSError as exc:  # writing: disk full, or the target cannot be replaced
-        _remove(tmp)
-        raise OutputPathError(output_path, exc.strerror or str(exc)) from None
-    except BaseException:
-        _remove(tmp)
-        raise
     return output_path
 
 
@@ -252,11 +237,6 @@ def check_output_path(model: str, output_path: str) -> None:
     if same:
         # os.replace would put the bundle where the checkpoint was, destroying it.
         raise OutputPathError(output_path, "it is the model file itself")
-
-
-def _remove(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(path)
 
 
 def _copy_range(snapshot: Snapshot, source: Source, out: BinaryIO) -> str:
