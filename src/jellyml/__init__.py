@@ -147,6 +147,21 @@ __all__ += [
     "UnrelatedSnapshotError",
 ]
 
+# Errors of `jellyml env` (issue 20), kept apart so parallel additions merge cleanly.
+if TYPE_CHECKING:
+    from .errors import (
+        EnvironmentBuildError,
+        SnapshotDateUnknownError,
+        UvNotFoundError,
+        VenvExistsError,
+    )
+__all__ += [
+    "EnvironmentBuildError",
+    "SnapshotDateUnknownError",
+    "UvNotFoundError",
+    "VenvExistsError",
+]
+
 # Raised by the parsers and turned into one of the errors above before a user sees them;
 # exported all the same, as every exception class of jellyml is.
 if TYPE_CHECKING:

@@ -101,3 +101,21 @@ def snapshot_limit(name: str) -> int:
     if not digits.isdigit():
         return default
     return int(digits) * scale
+
+
+# --- `jellyml env` (issue 20) ------------------------------------------------------------------
+
+PYTORCH_INDEX_ENV = "JELLYML_PYTORCH_INDEX"
+#: Where PyTorch publishes its builds, one index per local label (``.../whl/cu121``).
+PYTORCH_INDEX = "https://download.pytorch.org/whl/"
+
+
+def pytorch_index() -> str:
+    """The base URL of the PyTorch indexes `jellyml env` writes (``<base>/<label>``):
+    ``JELLYML_PYTORCH_INDEX`` (a mirror of download.pytorch.org/whl/), else PyTorch's own.
+    A value that is not one plain http(s) or file URL (white space, quotes) is not used."""
+    base = os.environ.get(PYTORCH_INDEX_ENV, "").strip().rstrip("/")
+    plain = all(c.isascii() and c.isprintable() and c not in " \"'`$;#\\" for c in base)
+    if base and plain and base.split(":", 1)[0].lower() in ("https", "http", "file"):
+        return base + "/"
+    return PYTORCH_INDEX
