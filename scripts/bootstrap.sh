@@ -16,10 +16,11 @@ if [ -f "$stamp" ] && [ -z "$(find $deps -newer "$stamp" 2>/dev/null)" ]; then
 fi
 pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 "${pip[@]}" "torch==2.13.0" numpy
-# The package with its test tools, the Hugging Face Trainer integration (safetensors reads the
-# snapshot file back in its tests), and remote storage: fsspec and the backends and servers its
-# tests use (moto here; nginx comes from .ci/run).
-"${pip[@]}" "torch==2.13.0" -e ".[test,transformers,test-remote]" safetensors
+# The package with its test tools (uv among them: `jellyml env` builds environments with it),
+# the Hugging Face Trainer integration (safetensors reads the snapshot file back in its tests),
+# and remote storage: fsspec and the backends and servers its tests use (moto here; nginx comes
+# from .ci/run).
+"${pip[@]}" "torch==2.13.0" -e ".[test,transformers,test-remote]" safetensors uv
 if [ -f jellyml-lightning/pyproject.toml ]; then
     "${pip[@]}" "torch==2.13.0" -e "./jellyml-lightning[test]"
 fi

@@ -34,11 +34,7 @@ def pylock(reqs: RequirementsFile, *, python: Optional[str], platform_tag: Optio
     if uv is None:
         raise UvNotFoundError("jellyml env --format pylock")
     argv = [uv, "pip", "compile", "--format", "pylock.toml", "--no-deps", "--no-header"]
-    argv += ["--quiet", *_target(python or reqs.python, platform_tag)]
-    if reqs.exclude_newer:
-        argv += ["--exclude-newer", reqs.exclude_newer]
-    if reqs.index_urls:  # else uv takes every package the PyTorch index has from it
-        argv += ["--index-strategy", "unsafe-best-match"]
+    argv += ["--quiet", *_target(python or reqs.python, platform_tag), *reqs.uv_flags()]
     with temporary_dir("env") as tmp:
         source = os.path.join(tmp, "requirements.txt")
         out = os.path.join(tmp, "pylock.toml")

@@ -98,13 +98,13 @@ def _install(
         for number, group in enumerate(groups):
             report("install", len(result.installed), total)
             path = _write(tmp, f"group-{number}", reqs.body(group))
-            if installer.install(python, path, reqs.exclude_newer, result.notes) is None:
+            if installer.install(python, path, reqs, result.notes) is None:
                 result.installed += group
                 continue
             for one, requirement in enumerate(group):
                 report("retry", one, len(group))
                 path = _write(tmp, f"one-{number}-{one}", reqs.body([requirement]))
-                error = installer.install(python, path, reqs.exclude_newer, result.notes)
+                error = installer.install(python, path, reqs, result.notes)
                 if error is None:
                     result.installed.append(requirement)
                 else:
@@ -153,9 +153,10 @@ class _Installer:
         raise NotImplementedError
 
     def install(
-        self, python: str, requirements: str, exclude_newer: Optional[str], notes: list[str]
+        self, python: str, requirements: str, reqs: RequirementsFile, notes: list[str]
     ) -> Optional[str]:
-        """Install a requirements file; None when it worked, else the installer's reason."""
+        """Install the file ``requirements`` (lines of ``reqs``); None when it worked, else
+        the installer's reason."""
         raise NotImplementedError
 
 
@@ -182,12 +183,10 @@ class _Uv(_Installer):
             raise EnvironmentBuildError("Making the environment with uv", proc.args, proc.stderr)
 
     def install(
-        self, python: str, requirements: str, exclude_newer: Optional[str], notes: list[str]
+        self, python: str, requirements: str, reqs: RequirementsFile, notes: list[str]
     ) -> Optional[str]:
-        argv = [self.uv, "pip", "install", "--python", python, "--no-deps", "-r", requirements]
-        if exclude_newer:
-            argv += ["--exclude-newer", exclude_newer]
-        proc = tools.run(argv)
+        argv = [self.uv, "pip", "install", "--python", python, "--no-deps", *reqs.uv_flags()]
+        proc = tools.run([*argv, "-r", requirements])
         return None if proc.returncode == 0 else tools.last_error(proc.stderr)
 
 
@@ -203,9 +202,9 @@ class _Pip(_Installer):
             raise EnvironmentBuildError("Making the environment with venv", proc.args, proc.stderr)
 
     def install(
-        self, python: str, requirements: str, exclude_newer: Optional[str], notes: list[str]
+        self, python: str, requirements: str, reqs: RequirementsFile, notes: list[str]
     ) -> Optional[str]:
-        if exclude_newer and not any("--exclude-newer" in note for note in notes):
+        if reqs.exclude_newer and not any("--exclude-newer" in note for note in notes):
             notes.append("pip has no --exclude-newer; every package is pinned anyway.")
         proc = tools.run([python, "-m", "pip", "install", "--no-deps", "-r", requirements])
         return None if proc.returncode == 0 else tools.last_error(proc.stderr)

@@ -92,6 +92,19 @@ class RequirementsFile:
     def index_urls(self) -> list[str]:
         return sorted({r.index_url for r in self.requirements if r.index_url})
 
+    def uv_flags(self) -> list[str]:
+        """What ``uv pip install`` / ``compile`` need besides the file: with a PyTorch index,
+        every index's versions (uv's default takes a package from the first index that has
+        it, and the PyTorch indexes hold old numpy, pillow...); with ``--exclude-newer``, the
+        date, lifted for the PyTorch builds (their index gives no upload times, so uv would
+        filter every one of them out; they are pinned to a build anyway)."""
+        flags = ["--index-strategy", "unsafe-best-match"] if self.index_urls else []
+        if self.exclude_newer:
+            flags += ["--exclude-newer", self.exclude_newer]
+            for name in sorted({r.name for r in self.requirements if r.index_url}):
+                flags += ["--exclude-newer-package", f"{name}=false"]
+        return flags
+
     def body(self, requirements: Optional[list[Requirement]] = None) -> list[str]:
         """The index lines and requirement lines (of ``requirements``: default all)."""
         chosen = self.installable if requirements is None else requirements
@@ -240,8 +253,8 @@ def _folder(
     restored into ``code_dir``), left out otherwise."""
     path = _local_path(url)
     inside = _inside_repo(path, subdirectory, env.repo_path)
-    how = "editable install of" if editable else "install from"
     if path is None or inside is None:
+        how = "an editable install of" if editable else "installed from"
         where = _comment(path or url)
         return _left_out(package, f"{how} the local folder {where}, not the snapshot's code")
     target = os.path.normpath(os.path.join(options.code_dir, inside))
@@ -397,12 +410,7 @@ def _made_with(env: Environment) -> str:
 def _commands(options: Options, made: RequirementsFile) -> list[str]:
     """How to install it, with uv and with pip (`--python` overrides the recorded one)."""
     python = options.python or made.python
-    install = ["uv", "pip", "install", "--no-deps"]
-    if made.index_urls:  # else uv takes every package from the PyTorch index that has it
-        install += ["--index-strategy", "unsafe-best-match"]
-    if made.exclude_newer:
-        install += ["--exclude-newer", made.exclude_newer]
-    install += ["-r", options.file_name]
+    install = ["uv", "pip", "install", "--no-deps", *made.uv_flags(), "-r", options.file_name]
     venv = ["uv", "venv"] + (["--python", python] if python else [])
     version = _PYTHON.fullmatch(python) if python else None
     interpreter = f"python{version.group(1)}.{version.group(2)}" if version else "python3"
