@@ -99,6 +99,8 @@ def test_env_writes_each_kind_of_install_line_by_line(recorded: RecordedEnv) -> 
         "not the snapshot's code",
     ]
     assert doc["platform_tag"] == "linux_x86_64" or sys.platform != "linux"
+    # From a folder inside the repository: the same (the repository's top is where code goes).
+    assert jellyml("env", model, cwd=recorded.project / "src").stdout == out
     # the same, through the alias, and written to a file with -o
     assert jellyml("show", model, "--requirements", cwd=recorded.project).stdout == out
     target = recorded.root / "written.txt"
@@ -141,7 +143,9 @@ def test_env_options_change_what_they_say(recorded: RecordedEnv, tmp_path: Path)
     assert f"-e file://localhost{elsewhere.as_uri()[7:]}" in out  # a space: as a URL
     assert f"torch=={TORCH.split('+')[0]}" in out
     assert not any(line.startswith("--extra-index-url") for line in out)
-    assert f"#   uv pip install --no-deps --exclude-newer {date} -r requirements.txt" in out  # no +label
+    assert (
+        f"#   uv pip install --no-deps --exclude-newer {date} -r requirements.txt" in out
+    )  # no +label
     assert "#   uv venv --python 3.12" in out
     assert any(line.startswith("#   python3.12 -m venv .venv") for line in out)
     assert f"jellyml eat {model} -c '{elsewhere}'" in "\n".join(out)

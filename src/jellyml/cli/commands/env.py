@@ -81,6 +81,10 @@ def run(args: argparse.Namespace) -> int:
     if args.venv and args.format == "pylock":
         args.usage_error("--venv builds from requirements: leave out --format pylock")
     reqs = requirements_of(args)
+    if (args.venv or args.format == "pylock") and args.environment.packages is None:
+        from ...errors import NoPackageListError
+
+        raise NoPackageListError(args.model_file)  # nothing to build a lock or a venv from
     if args.venv:
         return _build(args, reqs)
     if args.format == "pylock":
@@ -138,12 +142,9 @@ def _platform_tag(args: argparse.Namespace) -> str | None:
 
 
 def _build(args: argparse.Namespace, reqs: RequirementsFile) -> int:
-    from ...errors import NoPackageListError
     from ...install.venv import build_venv
     from .. import render_env
 
-    if args.environment.packages is None:
-        raise NoPackageListError(args.model_file)
     if args.output:
         render_env.written(args.output, reqs.text().encode(), reqs, quiet=True, what="")
     with render_env.progress(quiet=args.quiet) as report:
