@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _big_history
 import _common
 import _eat
+import _env
 import _extraction
 import _memory
 import _remote
@@ -45,6 +46,7 @@ PARTS = (
     "remote",
     "safetensors",
     "tree",
+    "env",
 )
 FULL = {
     "sizes": "100M,1G,4G",
@@ -192,6 +194,8 @@ def run_parts(ctx: Context, args: argparse.Namespace, parts: Sequence[str]) -> s
             got = _run_formats(ctx, args, part)
         elif part == "tree":
             got = _tree.run(ctx, args.tree_files, args.tree_sizes)
+        elif part == "env":
+            got = _env.run(ctx)
         else:
             got = _memory.run(ctx, parse_size(args.memory_size))
         tables += got[0]

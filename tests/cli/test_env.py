@@ -217,6 +217,29 @@ def test_venv_builds_everything_installable_and_names_what_failed(
     assert tree(recorded.venv) == before
 
 
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_venv_shows_its_progress_on_a_terminal(recorded: RecordedEnv, tmp_path: Path) -> None:
+    from jellyml_testkit import cli_command, read_pty
+
+    leader, follower = os.openpty()
+    new = tmp_path / "on-a-terminal"
+    with pytorch_index(tmp_path / "index") as index:
+        proc = subprocess.Popen(
+            [*cli_command(), "env", str(recorded.model), "--venv", str(new)],
+            stdin=subprocess.DEVNULL,
+            stdout=follower,
+            stderr=follower,
+            cwd=recorded.project,
+            env={**os.environ, **env_vars(index), "TERM": "xterm-256color", "COLUMNS": "100"},
+        )
+        os.close(follower)
+        shown = read_pty(leader).decode("utf-8", "replace")
+        assert proc.wait() == 1
+    assert "Making the environment" in shown  # the progress display (rich, on stderr)
+    assert "3 packages installed, 1 left out, 1 failed." in shown
+    assert pip_list(new)["six"] == "1.16.0"
+
+
 def test_venv_refuses_a_folder_that_exists(recorded: RecordedEnv, tmp_path: Path) -> None:
     taken = tmp_path / "taken"
     taken.mkdir()

@@ -76,7 +76,7 @@ def build_venv(
     try:
         report("venv", 0, 1)
         installer.make_venv(target, python, reqs.python, result.notes)
-        result.python_version = _version_of(tools.venv_python(target))
+        result.python_version = _version_of(target)
         _install(installer, reqs, target, result, report)
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)  # ours, new and unfinished
@@ -127,9 +127,26 @@ def _write(folder: str, name: str, lines: list[str]) -> str:
     return path
 
 
-def _version_of(python: str) -> str:
-    proc = tools.run([python, "-c", "import platform; print(platform.python_version())"])
-    return proc.stdout.strip() or "?"
+def _version_of(venv: str) -> str:
+    """The Python version of a new environment, from its ``pyvenv.cfg`` (``version`` as the
+    standard library writes it, ``version_info`` as uv does): no interpreter started."""
+    try:
+        with open(os.path.join(venv, "pyvenv.cfg"), encoding="utf-8") as f:
+            for line in f:
+                key, _, value = line.partition("=")
+                if key.strip() in ("version", "version_info"):
+                    return value.strip()
+    except OSError:
+        pass
+    return "?"
+
+
+def _in_process(target: str) -> None:
+    """``python -m venv --without-pip`` of this very interpreter, without starting one (what
+    ``uv venv`` makes too, in ~2 ms instead of ~30)."""
+    import venv
+
+    venv.EnvBuilder(symlinks=os.name != "nt", with_pip=False).create(target)
 
 
 def _this_python(version: Optional[str]) -> Optional[str]:
@@ -170,8 +187,11 @@ class _Uv(_Installer):
         self, target: str, asked: Optional[str], recorded: Optional[str], notes: list[str]
     ) -> None:
         wanted = asked or recorded
+        if wanted and _this_python(wanted):
+            _in_process(target)
+            return
         argv = [self.uv, "venv", target, "--no-project", "--quiet"]
-        proc = tools.run([*argv, "--python", _this_python(wanted) or wanted] if wanted else argv)
+        proc = tools.run([*argv, "--python", wanted] if wanted else argv)
         if proc.returncode != 0 and asked is None and recorded:
             # The recorded X.Y.Z is not here: the same X.Y is as good for installing.
             minor = _minor(recorded)

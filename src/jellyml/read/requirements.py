@@ -27,7 +27,7 @@ import os
 import re
 import shlex
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional, Union
 from urllib.parse import unquote, urlsplit
 
 from .. import settings
@@ -124,22 +124,26 @@ class RequirementsFile:
 
 @dataclass(frozen=True)
 class Options:
-    """How to write it: where the code is restored (``code_dir``, absolute), whether torch
-    keeps its local labels, whether uv's commands get the snapshot's date, the file's name in
-    the header's commands, and an interpreter that overrides the recorded one."""
+    """How to write it: where the code is restored (``code_dir``: an absolute path, or a
+    function giving one, called only when a line needs it), whether torch keeps its local
+    labels, whether uv's commands get the snapshot's date, the file's name in the header's
+    commands, and an interpreter that overrides the recorded one."""
 
-    code_dir: str
+    code_dir: Union[str, Callable[[], str]]
     local_labels: bool = True
     exclude_newer: bool = False
     file_name: str = "requirements.txt"
     python: Optional[str] = None
+
+    def code_folder(self) -> str:
+        return self.code_dir if isinstance(self.code_dir, str) else self.code_dir()
 
 
 def requirements_file(env: Environment, options: Options) -> RequirementsFile:
     """The requirements file of ``env`` (see the module's docstring)."""
     from ..errors import SnapshotDateUnknownError
 
-    date = snapshot_date(env.created_at)
+    date = snapshot_date(env.created_at) if options.exclude_newer else None
     if options.exclude_newer and date is None:
         raise SnapshotDateUnknownError(env.model)
     requirements = [requirement(p, env, options) for p in env.packages or ()]
@@ -148,7 +152,7 @@ def requirements_file(env: Environment, options: Options) -> RequirementsFile:
         header=[],
         requirements=requirements,
         python=_python(env.python),
-        exclude_newer=date if options.exclude_newer else None,
+        exclude_newer=date,
     )
     made.header.extend(_header(env, options, made))
     return made
@@ -257,7 +261,7 @@ def _folder(
         how = "an editable install of" if editable else "installed from"
         where = _comment(path or url)
         return _left_out(package, f"{how} the local folder {where}, not the snapshot's code")
-    target = os.path.normpath(os.path.join(options.code_dir, inside))
+    target = os.path.normpath(os.path.join(options.code_folder(), inside))
     if editable:
         return Requirement(package.name, package.version, "project", f"-e {path_arg(target)}")
     return Requirement(
@@ -384,7 +388,7 @@ def _header(env: Environment, options: Options, made: RequirementsFile) -> list[
             "or from git is pinned as if from an index."
         )
     if any(r.kind == "project" for r in made.requirements):
-        eat = shlex.join(["jellyml", "eat", env.model, "-c", options.code_dir])
+        eat = shlex.join(["jellyml", "eat", env.model, "-c", options.code_folder()])
         lines.append(
             f"# The -e line installs the snapshot's code: restore it first: {_comment(eat)}"
         )

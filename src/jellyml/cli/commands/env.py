@@ -103,13 +103,16 @@ def run(args: argparse.Namespace) -> int:
 
 def requirements_of(args: argparse.Namespace) -> RequirementsFile:
     """The requirements file the options ask for (``show --requirements`` uses the defaults)."""
+    import functools
+
     from ...read.environment import read_environment
     from ...read.requirements import Options, requirements_file
 
     env = read_environment(args.model_file)
     args.environment = env
     options = Options(
-        code_dir=code_dir(getattr(args, "code_dir", None)),
+        # Found (one git call) only when a line installs the snapshot's own code.
+        code_dir=functools.cache(functools.partial(code_dir, getattr(args, "code_dir", None))),
         local_labels=not getattr(args, "no_local_labels", False),
         exclude_newer=getattr(args, "exclude_newer", False),
         file_name=getattr(args, "output", None) or "requirements.txt",
