@@ -16,6 +16,7 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -128,6 +129,7 @@ def test_env_options_change_what_they_say(recorded: RecordedEnv, tmp_path: Path)
     model = str(recorded.model)
     doc = show_json(recorded)
     elsewhere = tmp_path / "restored here"
+    shutil.copytree(recorded.project, elsewhere)
     out = jellyml(
         "env",
         model,
@@ -140,7 +142,13 @@ def test_env_options_change_what_they_say(recorded: RecordedEnv, tmp_path: Path)
         cwd=tmp_path,
     ).stdout.splitlines()
     date = doc["created_at"].replace("+00:00", "Z")
-    assert f"-e file://localhost{elsewhere.as_uri()[7:]}" in out  # a space: as a URL
+    line = f"-e file://localhost{elsewhere.as_uri()[7:]}"  # a space: written as a URL
+    assert line in out
+    (tmp_path / "r.txt").write_text(line + "\n")  # which uv reads back as that folder
+    compiled = run(
+        [uv(), "pip", "compile", "--no-deps", "--no-header", tmp_path / "r.txt"], {**recorded.env}
+    )
+    assert line in compiled.splitlines()
     assert f"torch=={TORCH.split('+')[0]}" in out
     assert not any(line.startswith("--extra-index-url") for line in out)
     assert (
