@@ -9,6 +9,7 @@ from ..options import add_common, add_parser
 
 TYPE_CHECKING = False  # not typing's: see options.py (start-up time)
 if TYPE_CHECKING:
+    from ...read.environment import Environment
     from ...read.requirements import RequirementsFile
 
 DESCRIPTION = (
@@ -21,7 +22,6 @@ DESCRIPTION = (
 EXAMPLES = (
     "jellyml env model.pth -o requirements.txt",
     "jellyml env model.pth --venv .venv-model     # build it (uv venv + uv pip install)",
-    "jellyml env model.pth --format pylock -o pylock.toml",
 )
 
 
@@ -80,45 +80,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.venv and args.format == "pylock":
         args.usage_error("--venv builds from requirements: leave out --format pylock")
-    reqs = requirements_of(args)
-    if (args.venv or args.format == "pylock") and args.environment.packages is None:
+    env, reqs = requirements_of(args)
+    if (args.venv or args.format == "pylock") and env.packages is None:
         from ...errors import NoPackageListError
 
         raise NoPackageListError(args.model_file)  # nothing to build a lock or a venv from
     if args.venv:
         return _build(args, reqs)
-    if args.format == "pylock":
-        from ...install.pylock import pylock
-        from .. import render_env
-
-        data = pylock(reqs, python=args.python, platform_tag=_platform_tag(args))
-        render_env.written(args.output, data, reqs, quiet=args.quiet, what="pylock.toml")
-        return 0
     from .. import render_env
 
-    data = reqs.text().encode("utf-8")
-    render_env.written(args.output, data, reqs, quiet=args.quiet, what="requirements")
+    if args.format == "pylock":
+        from ...install.pylock import pylock
+
+        data = pylock(reqs, python=args.python, platform_tag=env.platform_tag)
+        render_env.written(args.output, data, reqs, quiet=args.quiet, what="pylock.toml")
+    else:
+        data = reqs.text().encode("utf-8")
+        render_env.written(args.output, data, reqs, quiet=args.quiet, what="requirements")
     return 0
 
 
-def requirements_of(args: argparse.Namespace) -> RequirementsFile:
-    """The requirements file the options ask for (``show --requirements`` uses the defaults)."""
+def requirements_of(args: argparse.Namespace) -> tuple[Environment, RequirementsFile]:
+    """The recorded environment and the requirements file the options ask for."""
     import functools
 
     from ...read.environment import read_environment
     from ...read.requirements import Options, requirements_file
 
     env = read_environment(args.model_file)
-    args.environment = env
+    output = getattr(args, "output", None)
     options = Options(
         # Found (one git call) only when a line installs the snapshot's own code.
         code_dir=functools.cache(functools.partial(code_dir, getattr(args, "code_dir", None))),
         local_labels=not getattr(args, "no_local_labels", False),
         exclude_newer=getattr(args, "exclude_newer", False),
-        file_name=getattr(args, "output", None) or "requirements.txt",
+        file_name=output if output and output != "-" else "requirements.txt",
         python=getattr(args, "python", None),
     )
-    return requirements_file(env, options)
+    return env, requirements_file(env, options)
 
 
 def code_dir(given: str | None) -> str:
@@ -137,11 +136,6 @@ def code_dir(given: str | None) -> str:
     except JellyMLError:  # no git, a bare repository, another user's: the folder as given
         return folder
     return os.path.abspath(found.top) if found else folder
-
-
-def _platform_tag(args: argparse.Namespace) -> str | None:
-    tag = args.environment.platform_tag
-    return tag if isinstance(tag, str) else None
 
 
 def _build(args: argparse.Namespace, reqs: RequirementsFile) -> int:
