@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Optional
 
 import pytest
 from recorded_envs import (
@@ -56,6 +57,21 @@ def show_json(recorded: RecordedEnv) -> dict:
 
 def env_vars(index: str) -> dict[str, str]:
     return {"UV_CACHE_DIR": UV_CACHE, "JELLYML_PYTORCH_INDEX": index}
+
+
+def without_uv(
+    recorded: RecordedEnv, *args: str, env: Optional[dict[str, str]] = None
+) -> subprocess.CompletedProcess[str]:
+    """The CLI run by the recorded venv's interpreter (the worktree's ``src/`` on its path),
+    where no uv is: none in that venv, none on PATH."""
+    code = (
+        f"import sys; sys.path.insert(0, {str(SRC)!r})\n"
+        "from jellyml.cli.main import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    full = {**recorded.env, **(env or {}), "PATH": os.pathsep.join(["/usr/bin", "/bin"])}
+    argv = [recorded.python(), "-c", code, *args]
+    return subprocess.run(argv, env=full, capture_output=True, text=True, cwd=recorded.project)
 
 
 def tree(folder: Path) -> dict[str, int]:
@@ -314,14 +330,7 @@ def test_format_pylock_writes_a_pep_751_lock(recorded: RecordedEnv, tmp_path: Pa
 
 def test_format_pylock_without_uv_says_to_install_it(recorded: RecordedEnv) -> None:
     """Run from the recorded venv, which has no uv, with no uv on PATH either."""
-    code = (
-        f"import sys; sys.path.insert(0, {str(SRC)!r})\n"
-        "from jellyml.cli.main import main\n"
-        "sys.exit(main(sys.argv[1:]))\n"
-    )
-    env = {**recorded.env, "PATH": os.pathsep.join(["/usr/bin", "/bin"])}
-    argv = [recorded.python(), "-c", code, "env", str(recorded.model), "--format", "pylock"]
-    proc = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=recorded.project)
+    proc = without_uv(recorded, "env", str(recorded.model), "--format", "pylock")
     assert proc.returncode == 1 and proc.stdout == ""
     assert proc.stderr == (
         "error: jellyml env --format pylock needs uv, which is not installed here. Install it "
@@ -372,19 +381,11 @@ def test_pip_accepts_every_line_and_builds_it_without_uv(
     )
     assert "Would install" in dry and "libgit-0.3.0" in dry and "six-1.16.0" in dry
     before = tree(recorded.venv)
-    code = (
-        f"import sys; sys.path.insert(0, {str(SRC)!r})\n"
-        "from jellyml.cli.main import main\n"
-        "sys.exit(main(sys.argv[1:]))\n"
-    )
     new = tmp_path / "by-pip"
     with pytorch_index(tmp_path / "index") as index:  # no torch: torch fails, and is named
-        env = {**recorded.env, **env_vars(index), "PATH": "/usr/bin:/bin"}
         # Without this machine's pip configuration, whose find-links hold the torch wheel.
-        env = {k: v for k, v in env.items() if k != "PIP_FIND_LINKS"}
-        env["PIP_CONFIG_FILE"] = os.devnull
-        argv = [recorded.python(), "-c", code, "env", str(recorded.model), "--venv", str(new)]
-        proc = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=recorded.project)
+        env = {**env_vars(index), "PIP_FIND_LINKS": "", "PIP_CONFIG_FILE": os.devnull}
+        proc = without_uv(recorded, "env", str(recorded.model), "--venv", str(new), env=env)
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr.count("uv is not installed, so pip was used") == 1
     assert "3 packages installed, 1 left out, 1 failed." in proc.stdout
