@@ -644,7 +644,9 @@ class EnvironmentBuildError(JellyMLError, RuntimeError):
         self.argv = list(argv)
         self.stderr = stderr
         lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
-        said = "; ".join(lines[-3:]) if lines else "no error output"
+        if len(lines) > 3:  # uv: what failed first, then its causes; the last is the root
+            lines = [*lines[:2], "...", lines[-1]]
+        said = "; ".join(lines) if lines else "no error output"
         super().__init__(f"{what} failed: {said}", hint=f"The command was: {' '.join(argv)}")
 
 
