@@ -421,7 +421,7 @@ def test_show_requirements_leaves_out_what_is_not_a_package(project: Any, tmp_pa
     assert "\x1b" not in out
     # No package list at all (metadata without one, or JellyML 1.0.0): a file that says so.
     empty = ok("show", str(bare), "--requirements", cwd=tmp_path)
-    assert "records no packages" in empty and all(x.startswith("#") for x in empty.splitlines())
+    assert "records no package list" in empty and all(x.startswith("#") for x in empty.splitlines())
 
 
 def test_ls_into_a_pipe_closed_early_ends_quietly(make_repo: Any, tmp_path: Path) -> None:

@@ -99,6 +99,23 @@ def test_hostile_records_are_never_written_as_lines(make_repo: Any, tmp_path: Pa
     assert doc["distributions"]["not-a-url-record"]["direct_url"] is None
 
 
+def test_the_project_installed_through_a_symbolic_link_is_still_the_project(
+    make_repo: Any, tmp_path: Path
+) -> None:
+    """git records the repository's real path, the installer the path it was given."""
+    repo = make_repo({"a.py": "1\n"}, name="real-project")
+    link = tmp_path / "link-to-project"
+    link.symlink_to(repo.path)
+    origin = {"url": (link / "sub").as_uri(), "dir_info": {"editable": True}}
+    meta = {
+        "distributions": {"project": record("0.1", origin)},
+        "git": {"repo_path": str(repo.path.resolve())},
+    }
+    model = crafted(repo, tmp_path / "m.pth", meta)
+    out = jellyml("env", str(model), "-c", "/restored/here", cwd=tmp_path).stdout
+    assert "-e /restored/here/sub" in out.splitlines()
+
+
 def test_a_jellyml_1_0_0_file_gives_a_file_that_says_it_records_nothing(
     fixtures_dir: Path, tmp_path: Path
 ) -> None:
@@ -106,7 +123,7 @@ def test_a_jellyml_1_0_0_file_gives_a_file_that_says_it_records_nothing(
     out = jellyml("env", str(model), cwd=tmp_path).stdout
     assert out == (
         f"# The Python environment recorded in {model}'s JellyML snapshot\n"
-        "# It records no packages (JellyML 1.0.0 did not): nothing to install.\n"
+        "# It records no package list (JellyML 1.0.0 did not): nothing to install.\n"
     )
     assert jellyml("show", str(model), "--requirements", cwd=tmp_path).stdout == out
     for extra in (["--venv", str(tmp_path / "v")], ["--format", "pylock"]):

@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 from urllib.parse import unquote, urlsplit
 
@@ -78,7 +78,6 @@ class RequirementsFile:
     requirements: list[Requirement]
     python: Optional[str] = None  # the recorded X.Y.Z, when it is one
     exclude_newer: Optional[str] = None  # the snapshot's date for uv, when asked for
-    notes: list[str] = field(default_factory=list)
 
     @property
     def installable(self) -> list[Requirement]:
@@ -279,7 +278,11 @@ def _inside_repo(
     full = os.path.normpath(os.path.join(path, subdirectory or ""))
     repo = os.path.normpath(repo_path)
     if full != repo and not full.startswith(repo.rstrip("/") + "/"):
-        return None
+        # git records the repository's real path; the installer, the path it was given (a
+        # symbolic link, /tmp on macOS): on the machine that made the snapshot they agree.
+        full, repo = os.path.realpath(full), os.path.realpath(repo)
+        if full != repo and not full.startswith(repo.rstrip("/") + "/"):
+            return None
     inside = os.path.relpath(full, repo)
     return inside if inside == "." or _relative_path(inside) else None
 
@@ -379,7 +382,7 @@ def _header(env: Environment, options: Options, made: RequirementsFile) -> list[
         f"# The Python environment recorded in {_comment(env.model)}'s JellyML snapshot{commit}"
     ]
     if env.packages is None:
-        lines.append("# It records no packages (JellyML 1.0.0 did not): nothing to install.")
+        lines.append("# It records no package list (JellyML 1.0.0 did not): nothing to install.")
         return lines
     lines.append(f"# Made {_comment(env.created_at or 'at an unrecorded time')}{_made_with(env)}")
     if not env.origins_recorded:
