@@ -55,6 +55,12 @@ def show_json(recorded: RecordedEnv) -> dict:
     return json.loads(jellyml("show", str(recorded.model), "--json", cwd=recorded.root).stdout)
 
 
+def recorded_versions(doc: dict, but: tuple[str, ...]) -> dict[str, str]:
+    """The recorded ``{normalized name: version}`` (``show --json``), as ``pip list`` names
+    them, without the packages ``but``."""
+    return {normalize(n): v for n, v in doc["packages"].items() if n not in but}
+
+
 def env_vars(index: str) -> dict[str, str]:
     return {"UV_CACHE_DIR": UV_CACHE, "JELLYML_PYTORCH_INDEX": index}
 
@@ -231,9 +237,7 @@ def test_venv_builds_everything_installable_and_names_what_failed(
     ]
     assert f"warning: localpkg is not in {new}: installed from the local folder" in proc.stderr
     assert f"failed: torch=={TORCH}: " in proc.stderr
-    expected = {
-        normalize(n): v for n, v in doc["packages"].items() if n not in ("localpkg", "torch")
-    }
+    expected = recorded_versions(doc, but=("localpkg", "torch"))
     assert pip_list(new) == expected
     # The project is installed editable: imported from the restored folder itself.
     where = run([new / "bin" / "python", "-c", "import demo_project as m; print(m.__file__)"], {})
@@ -357,7 +361,7 @@ def test_venv_with_torch_from_a_pytorch_index(recorded: RecordedEnv, tmp_path: P
             env=env_vars(index),
         )
     assert "4 packages installed, 1 left out, 0 failed." in proc.stdout
-    expected = {normalize(n): v for n, v in doc["packages"].items() if n != "localpkg"}
+    expected = recorded_versions(doc, but=("localpkg",))
     assert pip_list(new) == expected
     # The real build, files and all (its own dependencies were not in the recorded venv:
     # the fast fixture records torch through its dist-info only, so it is not imported here).
@@ -389,9 +393,7 @@ def test_pip_accepts_every_line_and_builds_it_without_uv(
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr.count("uv is not installed, so pip was used") == 1
     assert "3 packages installed, 1 left out, 1 failed." in proc.stdout
-    expected = {
-        normalize(n): v for n, v in doc["packages"].items() if n not in ("localpkg", "torch")
-    }
+    expected = recorded_versions(doc, but=("localpkg", "torch"))
     listed = pip_list(new)
     assert {k: v for k, v in listed.items() if k in expected} == expected
     assert set(listed) - set(expected) <= {"pip", "setuptools"}  # what venv itself puts there
