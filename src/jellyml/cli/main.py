@@ -26,6 +26,7 @@ from .commands import (
     ls,
     scan,
     show,
+    snapshot,
     strip,
     undo,
 )
@@ -69,6 +70,7 @@ COMMANDS = (
     extract_bundle,
     strip,
     scan,
+    snapshot,
     fix,
     completion,
     donut,
