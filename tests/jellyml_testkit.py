@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -294,3 +295,32 @@ def read_pty(leader: int) -> bytes:
         chunks.append(chunk)
     os.close(leader)
     return b"".join(chunks)
+
+
+# --- counting git runs and disk use -----------------------------------------------------------
+
+
+def git_logging_wrapper(folder: Path) -> Path:
+    """A ``git`` to put first on PATH: it logs the torchrun rank of whoever ran it (``RANK``,
+    ``none`` outside torchrun), then runs the real git. Returns the log file."""
+    real = shutil.which("git")
+    assert real is not None
+    folder.mkdir(parents=True, exist_ok=True)
+    wrapper = folder / "git"
+    log = folder / "calls.log"
+    wrapper.write_text(f'#!/bin/sh\necho "rank=${{RANK:-none}}" >> "{log}"\nexec "{real}" "$@"\n')
+    wrapper.chmod(0o755)
+    return log
+
+
+def git_calls(log: Path) -> list[str]:
+    """What ``git_logging_wrapper``'s log holds: one ``rank=...`` per git run."""
+    return log.read_text().split() if log.exists() else []
+
+
+def disk_usage(*paths: PathLike) -> int:
+    """Bytes on disk of ``paths`` together, as ``du`` counts them (a hard-linked file once)."""
+    out = subprocess.run(
+        ["du", "-c", "-B1", *map(str, paths)], capture_output=True, text=True, check=True
+    )
+    return int(out.stdout.strip().splitlines()[-1].split()[0])
