@@ -50,9 +50,9 @@ class RunFiles:
                 self._remember(target, identity)
                 return target
         path = save_snapshot(folder, self.snapshot)
-        identity = _identity(path)
-        if identity is not None:
-            self._remember(path, identity)
+        written = _identity(path)
+        if written is not None:
+            self._remember(path, written)
         return path
 
     def _remember(self, path: str, identity: tuple[int, int, int]) -> None:
