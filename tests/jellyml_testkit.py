@@ -300,15 +300,16 @@ def read_pty(leader: int) -> bytes:
 # --- counting git runs and disk use -----------------------------------------------------------
 
 
-def git_logging_wrapper(folder: Path) -> Path:
-    """A ``git`` to put first on PATH: it logs the torchrun rank of whoever ran it (``RANK``,
-    ``none`` outside torchrun), then runs the real git. Returns the log file."""
+def git_logging_wrapper(folder: Path, what: str = "rank=${RANK:-none}") -> Path:
+    """A ``git`` to put first on PATH: it logs ``what`` (shell words: by default the torchrun
+    rank of whoever ran it, ``none`` outside torchrun; ``pid=$PPID`` names the process), then
+    runs the real git. Returns the log file."""
     real = shutil.which("git")
     assert real is not None
     folder.mkdir(parents=True, exist_ok=True)
     wrapper = folder / "git"
     log = folder / "calls.log"
-    wrapper.write_text(f'#!/bin/sh\necho "rank=${{RANK:-none}}" >> "{log}"\nexec "{real}" "$@"\n')
+    wrapper.write_text(f'#!/bin/sh\necho "{what}" >> "{log}"\nexec "{real}" "$@"\n')
     wrapper.chmod(0o755)
     return log
 

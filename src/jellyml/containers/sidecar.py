@@ -86,15 +86,21 @@ def write_jelly(
 ) -> str:
     """Write ``snapshot`` as the snapshot file ``target`` (a path, replaced atomically, or an
     fsspec URL, written in one request where the backend allows); returns ``target``."""
-    parts = [_as_bytes(snapshot, key) for key in _KEYS]
-    header = encode_header(len(memoryview(p).cast("B")) for p in parts)
+    pieces = file_pieces(snapshot)
     if is_url(target):
         from ..sources.remote import write_file
 
-        write_file(target, [header, *parts], storage_options)
+        write_file(target, pieces, storage_options)
     else:
-        _write_atomically(target, header, parts)
+        _write_atomically(target, pieces)
     return target
+
+
+def file_pieces(snapshot: Mapping[str, Any]) -> list[Any]:
+    """The snapshot file's bytes, in order, as buffers (the tensors' own, not copied): its
+    header, then the two tensors."""
+    parts = [_as_bytes(snapshot, key) for key in _KEYS]
+    return [encode_header(len(memoryview(p).cast("B")) for p in parts), *parts]
 
 
 def encode_header(sizes: Any) -> bytes:
@@ -137,8 +143,7 @@ def _as_bytes(snapshot: Mapping[str, Any], key: str) -> Any:
     return value.detach().cpu().contiguous().numpy()
 
 
-def _write_atomically(target: str, header: bytes, parts: list[Any]) -> None:
+def _write_atomically(target: str, pieces: list[Any]) -> None:
     with replacing(target, ".jelly.part", durable=True) as (out, _tmp):
-        out.write(header)
-        for part in parts:
-            out.write(memoryview(part).cast("B"))
+        for piece in pieces:
+            out.write(memoryview(piece).cast("B"))
