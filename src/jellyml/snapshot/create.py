@@ -147,7 +147,7 @@ def snapshot_for_file(**options: Any) -> Any:
     tensors in a process that imported torch already (a training process, where the call is
     collective under ``torch.distributed``), else the same bytes, made without importing torch
     (a login node, a job that only submits, where torch may not even be installed)."""
-    if "torch" in sys.modules:
+    if sys.modules.get("torch") is not None:
         return create_snapshot(**options)
     return make_parts(**options).as_mapping()
 
