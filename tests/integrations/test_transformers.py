@@ -275,3 +275,19 @@ def test_two_processes_under_torchrun_run_git_once_and_save_every_checkpoint(dir
     for folder in [*out.glob("checkpoint-*"), out / "final"]:
         assert_cli_restores(folder, dirty_repo, tmp_path)
     assert not list(out.rglob(".jellyml-*"))  # no temporary file left by either rank
+
+
+def test_ten_saves_cost_the_disk_of_one_snapshot_file(dirty_repo, tmp_path):
+    """save_total_limit=3 over 10 saves: every folder has the file, as links of one."""
+    from jellyml_testkit import disk_usage
+
+    out = tmp_path / "out"
+    trainer, _callback = train(dirty_repo, out, 20, save_total_limit=3)
+    trainer.save_model(str(out / "final"))
+    assert checkpoints(out) == ["checkpoint-16", "checkpoint-18", "checkpoint-20"]
+    files = [out / name / FILE for name in checkpoints(out)] + [out / "final" / FILE]
+    assert len({f.stat().st_ino for f in files}) == 1
+    assert disk_usage(*files) <= 1.05 * disk_usage(files[0])
+    assert not list(out.rglob(".jellyml-*"))
+    for folder in (out / "checkpoint-16", out / "final"):
+        assert jellyml.read_snapshot(folder).metadata["git"]["dirty"] is True
