@@ -22,11 +22,8 @@ DESCRIPTION = (
     "the repository is left out of the snapshot."
 )
 EXAMPLES = (
-    "jellyml snapshot -o run.jelly && ray job submit --working-dir . \\\n"
-    '      --runtime-env-json \'{"env_vars": {"JELLYML_SNAPSHOT": "run.jelly"}}\' '
-    "-- python train.py",
-    "jellyml snapshot -c ~/project -o /shared/runs/42.jelly --exclude data/ --history shallow",
-    "jellyml snapshot -o s3://bucket/runs/42.jelly   # pip install 'jellyml[remote]' s3fs",
+    "jellyml snapshot -o run.jelly   # then JELLYML_SNAPSHOT=run.jelly where the jobs run",
+    "jellyml snapshot -c ~/project -o s3://bucket/runs/42.jelly --exclude data/",
 )
 
 
