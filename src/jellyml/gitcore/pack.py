@@ -20,6 +20,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Optional
 
+from ..errors import PackError as PackError  # re-exported
 from .unpack import BundleFormatError, parse_bundle_header
 
 _COMMIT, _TREE, _BLOB, _TAG, _OFS_DELTA, _REF_DELTA = 1, 2, 3, 4, 6, 7
@@ -28,11 +29,6 @@ _NAMES = {_COMMIT: b"commit", _TREE: b"tree", _BLOB: b"blob", _TAG: b"tag"}
 _KEPT = (_COMMIT, _TREE)
 #: Paths of more folder levels than this are not followed (a crafted tree could nest forever).
 MAX_DEPTH = 256
-
-
-class PackError(ValueError):
-    """The bundle's pack cannot be read here (damaged, or of a shape this reader does not
-    follow). Internal: callers skip what needed the listing."""
 
 
 @dataclass(frozen=True)

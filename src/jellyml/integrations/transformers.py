@@ -30,6 +30,10 @@ When the file is written, checked against transformers 5.24's ``trainer.py``:
 
 Rotation (``save_total_limit``) and ``resume_from_checkpoint`` see one more small file in a
 checkpoint folder, which they ignore; ``from_pretrained`` on a checkpoint folder is unchanged.
+On a local filesystem the folders' files are hard links of one (``integrations.files``): ten
+saves take the disk of one snapshot file. With ``JELLYML_SNAPSHOT`` set, the snapshot comes from
+that file and no git runs; without it and without a repository, one warning, and training goes
+on without snapshots.
 """
 
 from __future__ import annotations
