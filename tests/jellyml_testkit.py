@@ -209,6 +209,16 @@ def dirty_repo(make_repo: Any) -> Any:
     return repo
 
 
+def training_project(make_repo: Any, script: Path) -> Any:
+    """A repository holding the training ``script`` (by its name), ``model.py`` committed as
+    ``layers = 2`` and now ``layers = 3``, and an untracked ``notes.txt``: a project whose
+    job runs the script, to be snapshotted or copied without ``.git``."""
+    repo = make_repo({"model.py": "layers = 2\n", script.name: script.read_text()})
+    repo.write("model.py", "layers = 3\n")
+    repo.write("notes.txt", "untracked\n")
+    return repo
+
+
 def snapshot_view(repo: Any) -> dict[str, tuple[str, bytes]]:
     """The working tree as a snapshot holds it: every file but the ignored ones."""
     listed = repo.git("ls-files", "-z", "--others", "--ignored", "--exclude-standard")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import jellyml
-from jellyml_testkit import disk_usage, git_calls, git_logging_wrapper
+from jellyml_testkit import disk_usage, git_calls, git_logging_wrapper, training_project
 from jellyml_testkit import jellyml as run_cli
 
 pytest.importorskip("torch")
@@ -31,11 +31,7 @@ SCRIPT = "accelerate_train.py"
 
 @pytest.fixture
 def project(make_repo: Any) -> Any:
-    """A repository holding the training script, with uncommitted and untracked work."""
-    repo = make_repo({"model.py": "layers = 2\n", SCRIPT: (HERE / SCRIPT).read_text()})
-    repo.write("model.py", "layers = 3\n")
-    repo.write("notes.txt", "untracked\n")
-    return repo
+    return training_project(make_repo, HERE / SCRIPT)
 
 
 def torchrun(script: Path, *args: str, env: dict[str, str]) -> Any:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import jellyml
-from jellyml_testkit import disk_usage, git_calls, git_logging_wrapper
+from jellyml_testkit import disk_usage, git_calls, git_logging_wrapper, training_project
 from jellyml_testkit import jellyml as run_cli
 
 pytest.importorskip("torch")
@@ -80,11 +80,7 @@ def cluster() -> Iterator[Cluster]:
 
 @pytest.fixture
 def project(make_repo: Any) -> Any:
-    """The project: its driver script, uncommitted and untracked work."""
-    repo = make_repo({"model.py": "layers = 2\n", SCRIPT: (HERE / SCRIPT).read_text()})
-    repo.write("model.py", "layers = 3\n")
-    repo.write("notes.txt", "untracked\n")
-    return repo
+    return training_project(make_repo, HERE / SCRIPT)
 
 
 def test_a_driver_in_its_repository_snapshots_once_and_every_checkpoint_links_it(

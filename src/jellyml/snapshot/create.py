@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -99,46 +100,36 @@ def create_snapshot(
     """
     torch = _import_torch()
     world = distributed_world(torch) if distributed else None
-    options: dict[str, Any] = {
-        "git_repo_path": git_repo_path,
-        "out_git_bundle_path": out_git_bundle_path,
-        "create_git_repo": create_git_repo,
-        "max_untracked_file_size": max_untracked_file_size,
-        "secret_patterns": secret_patterns,
-        "max_total_size": max_total_size,
-        "history": history,
-        "exclude": exclude,
-        "from_file": from_file,
-    }
+    options = dict(locals())
+    del options["torch"], options["world"]
     if world is not None:
-        return share_from_rank0(torch, world, lambda: as_tensors(torch, make_parts(**options)))
-    return as_tensors(torch, make_parts(**options))
+        return share_from_rank0(torch, world, lambda: as_tensors(torch, make_parts(options)))
+    return as_tensors(torch, make_parts(options))
 
 
-def make_parts(
-    git_repo_path: Optional[str] = None,
-    out_git_bundle_path: Optional[str] = None,
-    create_git_repo: bool = False,
-    *,
-    max_untracked_file_size: int = DEFAULT_MAX_UNTRACKED_FILE_SIZE,
-    secret_patterns: Sequence[str] = DEFAULT_SECRET_PATTERNS,
-    max_total_size: int = DEFAULT_MAX_TOTAL_SIZE,
-    distributed: bool = True,
-    history: str = "auto",
-    exclude: Sequence[str] = (),
-    from_file: Optional[PathLike] = None,
-) -> SnapshotParts:
+def make_parts(options: dict[str, Any]) -> SnapshotParts:
     """``create_snapshot``'s bytes, made in this process alone and without torch: from the
     snapshot file (``from_file``, else ``JELLYML_SNAPSHOT``) when there is one, else with git.
-    Takes ``create_snapshot``'s options (``distributed`` is not used: no torch, no group)."""
-    snapshot_file = from_file_module.chosen_file(from_file)
+    ``options``: every argument of ``create_snapshot`` (``distributed`` is not used here)."""
+    snapshot_file = from_file_module.chosen_file(options["from_file"])
     if snapshot_file is not None:
         return from_file_module.load(
-            snapshot_file, code_dir=git_repo_path, out_git_bundle_path=out_git_bundle_path
+            snapshot_file,
+            code_dir=options["git_repo_path"],
+            out_git_bundle_path=options["out_git_bundle_path"],
         )
-    guards = Guards(max_untracked_file_size, tuple(secret_patterns), max_total_size)
+    guards = Guards(
+        options["max_untracked_file_size"],
+        tuple(options["secret_patterns"]),
+        options["max_total_size"],
+    )
     return snapshot_parts(
-        git_repo_path, out_git_bundle_path, create_git_repo, guards, history, exclude
+        options["git_repo_path"],
+        options["out_git_bundle_path"],
+        options["create_git_repo"],
+        guards,
+        options["history"],
+        options["exclude"],
     )
 
 
@@ -146,10 +137,13 @@ def snapshot_for_file(**options: Any) -> Any:
     """What ``save_snapshot(folder)`` writes when it is given no snapshot: ``create_snapshot``'s
     tensors in a process that imported torch already (a training process, where the call is
     collective under ``torch.distributed``), else the same bytes, made without importing torch
-    (a login node, a job that only submits, where torch may not even be installed)."""
+    (a login node, a job that only submits, where torch may not even be installed). Takes
+    ``create_snapshot``'s options (an unknown one: ``TypeError``, as there)."""
     if sys.modules.get("torch") is not None:
         return create_snapshot(**options)
-    return make_parts(**options).as_mapping()
+    bound = inspect.signature(create_snapshot).bind(**options)
+    bound.apply_defaults()
+    return make_parts(dict(bound.arguments)).as_mapping()
 
 
 #: The spec's whimsical name for ``create_snapshot``.
