@@ -162,21 +162,30 @@ def different_files(
 
 def _same(local: bytes, wanted: TreeFile, hash_name: str) -> bool:
     try:
-        st = os.lstat(local)
-    except OSError:
-        return False
-    if stat.S_ISLNK(st.st_mode):
-        return blob_id(hash_name, os.readlink(local)) == wanted.oid
-    if wanted.mode == _SYMLINK:
-        return True  # the copy followed the link (uploads do): what it points to is not ours
-    if not stat.S_ISREG(st.st_mode) or (wanted.size is not None and st.st_size != wanted.size):
-        return False
+        fd = os.open(local, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:  # missing, unreadable, or a symlink (O_NOFOLLOW)
+        return _same_link(local, wanted, hash_name)
     try:
-        with open(local, "rb") as f:
-            data = f.read()
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return False
+        if wanted.mode == _SYMLINK:
+            return True  # the copy followed the link (uploads do): what it points to is not ours
+        if wanted.size is not None and st.st_size != wanted.size:
+            return False
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return blob_id(hash_name, f.read()) == wanted.oid
     except OSError:
         return False
-    return blob_id(hash_name, data) == wanted.oid
+    finally:
+        os.close(fd)
+
+
+def _same_link(local: bytes, wanted: TreeFile, hash_name: str) -> bool:
+    try:
+        return blob_id(hash_name, os.readlink(local)) == wanted.oid
+    except OSError:
+        return False
 
 
 def _show(path: Union[str, bytes]) -> str:

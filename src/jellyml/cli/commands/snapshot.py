@@ -9,6 +9,7 @@ from ..options import add_common, add_parser
 # Not `from typing import TYPE_CHECKING`: see options.py (start-up time).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from ...snapshot.guards import Guards
     from ...snapshot.to_file import WrittenSnapshot
 
 HELP = "write a snapshot of your code to a file, for workers that have no repository"
@@ -90,13 +91,13 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ...errors import NotAGitRepoError
     from ...snapshot.guards import (
         DEFAULT_MAX_TOTAL_SIZE,
         DEFAULT_MAX_UNTRACKED_FILE_SIZE,
         DEFAULT_SECRET_PATTERNS,
         Guards,
     )
-    from ...snapshot.to_file import write_snapshot_file
     from .. import render
 
     guards = Guards(
@@ -104,7 +105,22 @@ def run(args: argparse.Namespace) -> int:
         tuple(args.secret_pattern) if args.secret_pattern else DEFAULT_SECRET_PATTERNS,
         _size(args, "max_total_size", DEFAULT_MAX_TOTAL_SIZE),
     )
-    written = write_snapshot_file(
+    try:
+        written = _write(args, guards)
+    except NotAGitRepoError as exc:  # the API's hint speaks of git_repo_path=; say it in flags
+        exc.hint = "Run it inside the repository, or name it with -c DIR; --create-git-repo "
+        exc.hint += "snapshots a folder that is in no repository."
+        raise
+    for message in written.warnings:
+        render.warning(message)
+    render.info(_summary(written), quiet=args.quiet)
+    return 0
+
+
+def _write(args: argparse.Namespace, guards: Guards) -> WrittenSnapshot:
+    from ...snapshot.to_file import write_snapshot_file
+
+    return write_snapshot_file(
         args.output_path,
         force=args.force,
         git_repo_path=args.code_dir,
@@ -114,10 +130,6 @@ def run(args: argparse.Namespace) -> int:
         history=args.history,
         exclude=tuple(args.exclude),
     )
-    for message in written.warnings:
-        render.warning(message)
-    render.info(_summary(written), quiet=args.quiet)
-    return 0
 
 
 def _size(args: argparse.Namespace, name: str, default: int) -> int:
