@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 import jellyml
+from jellyml.gitcore import run as gitrun
 from jellyml_testkit import disk_usage, git_calls, git_logging_wrapper, training_project
 from jellyml_testkit import jellyml as run_cli
 
@@ -60,6 +61,7 @@ def cluster() -> Iterator[Cluster]:
     os.environ["PATH"] = f"{log.parent}{os.pathsep}{os.environ['PATH']}"
     os.environ["RAY_DEDUP_LOGS"] = "0"
     os.environ["RAY_AUTH_MODE"] = "disabled"  # no token file written into the real HOME
+    gitrun.git_executable.cache_clear()  # this process finds git on PATH again: the wrapper
     context = ray.init(
         num_cpus=2,
         include_dashboard=False,
@@ -70,6 +72,7 @@ def cluster() -> Iterator[Cluster]:
         yield Cluster(context.address_info["gcs_address"], log)
     finally:
         ray.shutdown()
+        gitrun.git_executable.cache_clear()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -163,3 +166,27 @@ def _run_driver(argv: list[str], cwd: Path, env: dict[str, str]) -> Any:
         timeout=HANG_GUARD_SECONDS,
         check=False,
     )
+
+
+def test_a_driver_with_neither_repository_nor_file_warns_once_and_writes_nothing(
+    tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # no repository here, and pytest is no entry script
+    with pytest.warns(jellyml.SnapshotWarning) as caught:
+        callback = JellyMLCallback()
+    assert len(caught) == 1 and "JELLYML_SNAPSHOT" in str(caught[0].message)
+    assert callback.snapshot is None
+    folder = tmp_path / "checkpoint_x"
+    folder.mkdir()
+    callback.after_report(None, [{}], _Persisted(str(folder)))
+    assert list(folder.iterdir()) == []
+
+
+class _Persisted:
+    """What after_report receives: a checkpoint persisted at ``path`` on a local filesystem."""
+
+    def __init__(self, path: str) -> None:
+        import pyarrow.fs
+
+        self.path = path
+        self.filesystem = pyarrow.fs.LocalFileSystem()

@@ -40,6 +40,8 @@ class RunSnapshot:
 
         options = dict(options)
         path = options.get("git_repo_path")
+        #: A folder the user named: that it is no repository is an error, not a warning.
+        self.named_folder = path is not None
         if path is not None:
             options["git_repo_path"] = os.path.abspath(path)
         elif chosen_file(options.get("from_file")) is not None:
@@ -100,8 +102,10 @@ class RunSnapshot:
 
     def _guarded(self, make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """``make()``, or ``{}`` and one warning (on global rank 0) where there is neither a
-        repository nor a snapshot file: the training run goes on, its checkpoints without a
-        snapshot. Every rank gets the same answer (rank 0's error is broadcast to all)."""
+        repository nor a snapshot file (a cluster worker running a copy of the code): the
+        training run goes on, its checkpoints without a snapshot. Every rank gets the same
+        answer (rank 0's error is broadcast to all). A ``git_repo_path`` the user named that is
+        no repository stays an error: it is a mistake to fix, not a place without the code."""
         from ..errors import NotAGitRepoError
 
         if self.unavailable:
@@ -109,6 +113,8 @@ class RunSnapshot:
         try:
             return make()
         except NotAGitRepoError as exc:
+            if self.named_folder:
+                raise
             self.unavailable = True
             if _is_global_rank_zero():
                 from ..warn import warn

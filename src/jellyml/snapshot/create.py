@@ -95,8 +95,9 @@ def create_snapshot(
     Raises:
         NotAGitRepoError, PathNotFoundError, BareRepoError, GitNotFoundError, GitTooOldError,
         GitCommandError, SnapshotTooLargeError, TorchMissingError, OutputPathError,
-        DistributedSnapshotError, InvalidSnapshotOptionError: all ``JellyMLError``
-        subclasses.
+        DistributedSnapshotError, InvalidSnapshotOptionError, and with a snapshot file the
+        reader's ``ModelFileError`` subclasses (a missing or damaged file): all
+        ``JellyMLError`` subclasses.
     """
     torch = _import_torch()
     world = distributed_world(torch) if distributed else None
