@@ -21,6 +21,9 @@ pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 # and remote storage: fsspec and the backends and servers its tests use (moto here; nginx comes
 # from .ci/run).
 "${pip[@]}" "torch==2.13.0" -e ".[test,transformers,test-remote]" safetensors uv
+# The engines' integrations and their tests: Ray Train (a local cluster; ~1.5 GB, a few
+# minutes) and Accelerate (with torchrun), with torch pinned on the same command line.
+"${pip[@]}" "torch==2.13.0" -e ".[ray,accelerate]"
 if [ -f jellyml-lightning/pyproject.toml ]; then
     "${pip[@]}" "torch==2.13.0" -e "./jellyml-lightning[test]"
 fi

@@ -165,8 +165,14 @@ __all__ += [
 # Raised by the parsers and turned into one of the errors above before a user sees them;
 # exported all the same, as every exception class of jellyml is.
 if TYPE_CHECKING:
-    from .errors import BundleFormatError, HeaderError, NewerFormatError, PickleStripError
-__all__ += ["BundleFormatError", "HeaderError", "NewerFormatError", "PickleStripError"]
+    from .errors import (
+        BundleFormatError,
+        HeaderError,
+        NewerFormatError,
+        PackError,
+        PickleStripError,
+    )
+__all__ += ["BundleFormatError", "HeaderError", "NewerFormatError", "PackError", "PickleStripError"]
 
 # The module each lazily loaded public name lives in (every error class lives in errors).
 _HOME = {

@@ -674,6 +674,11 @@ class BundleFormatError(ValueError):
     """The bundle's header is not what git writes (the caller names the checkpoint)."""
 
 
+class PackError(ValueError):
+    """A bundle's pack cannot be read in Python (damaged, or of a shape ``gitcore.pack`` does
+    not follow); the comparison of a worker's files that needed it is skipped."""
+
+
 class PickleStripError(ValueError):
     """The pickle cannot be rewritten safely; ``reason`` says why."""
 

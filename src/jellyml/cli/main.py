@@ -27,6 +27,7 @@ from .commands import (
     ls,
     scan,
     show,
+    snapshot,
     strip,
     undo,
 )
@@ -71,6 +72,7 @@ COMMANDS = (
     extract_bundle,
     strip,
     scan,
+    snapshot,
     fix,
     completion,
     donut,
