@@ -147,6 +147,11 @@ __all__ += [
     "UnrelatedSnapshotError",
 ]
 
+# Errors of eat and undo's put-aside folder (issue 17).
+if TYPE_CHECKING:
+    from .errors import CannotPutAsideError, PutAsideMissingError
+__all__ += ["CannotPutAsideError", "PutAsideMissingError"]
+
 # Raised by the parsers and turned into one of the errors above before a user sees them;
 # exported all the same, as every exception class of jellyml is.
 if TYPE_CHECKING:

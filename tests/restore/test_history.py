@@ -88,7 +88,10 @@ def test_clear_history_keeps_the_put_aside_work(make_repo, tmp_path):
     assert not path.exists()
     saved = repo.git("for-each-ref", "--format=%(refname)", "refs/jellyml/**/saved")
     assert repo.git("show", f"{saved}:a.txt") == "uncommitted"
-    assert repo.git("show", f"{saved}:new.txt") == "untracked"
+    # Untracked files stay in the put-aside folder, under their own paths (issue 17), named.
+    [kept] = (repo.path / ".git" / "jellyml").glob("*/files/new.txt")
+    assert kept.read_text() == "untracked\n"
+    assert str(kept.parent) in out.replace("\n", "")
     assert "Nothing to undo" in jellyml("undo", cwd=repo.path).stdout
     assert "There was no history file" in jellyml("fix", "clear-history", cwd=repo.path).stdout
 

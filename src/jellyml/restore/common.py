@@ -7,9 +7,16 @@ import os
 from collections.abc import Iterator
 from typing import Optional
 
-from ..errors import CorruptHistoryError, CurrentFolderGoneError, NotAGitRepoError
+from ..errors import (
+    CorruptHistoryError,
+    CurrentFolderGoneError,
+    NotAGitRepoError,
+    OperationInProgressError,
+    OutputExistsError,
+)
 from ..gitcore import run as gitrun
 from ..gitcore.repo import Repo, find_repo
+from ..outputs import replacing
 from . import history
 from .history import History, HistoryItem
 
@@ -73,10 +80,13 @@ def repo_id(repo: Repo, *, create: bool = False) -> Optional[str]:
     if not create:
         return None
     new = os.urandom(16).hex()
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="ascii") as f:
-        f.write(new + "\n")
-    os.replace(tmp, path)
+    # No valid id here: a damaged file is replaced; a missing one is made, never over one
+    # that another process made meanwhile (that one is then the id).
+    try:
+        with replacing(path, ".tmp", clobber=os.path.lexists(path)) as (out, _tmp):
+            out.write(new.encode("ascii") + b"\n")
+    except OutputExistsError:
+        return repo_id(repo)
     return new
 
 
@@ -108,6 +118,34 @@ def check_commits(repo: Repo, hist: str, item: HistoryItem) -> None:
             raise CorruptHistoryError(
                 hist, f"item {item.id} names commit {commit[:12]}, which is not in {repo.top}"
             )
+
+
+#: Files in the git dir that mean an operation is half done; eat's checkout and undo's restore
+#: would upset it.
+IN_PROGRESS = (
+    ("rebase-merge", "rebase"),
+    ("rebase-apply", "rebase or am"),
+    ("MERGE_HEAD", "merge"),
+    ("CHERRY_PICK_HEAD", "cherry-pick"),
+    ("REVERT_HEAD", "revert"),
+    ("BISECT_LOG", "bisect"),
+)
+
+
+def check_no_operation(repo: Repo) -> None:
+    """Refuse (``OperationInProgressError``, nothing changed) while a merge, rebase,
+    cherry-pick, revert or bisect is half done: before an eat, and before an undo (one may
+    have started after the eat)."""
+    for name, operation in IN_PROGRESS:
+        if os.path.exists(os.path.join(repo.git_dir, name)):
+            raise OperationInProgressError(repo.top, operation)
+
+
+def create_refs(repo: Repo, prefix: str, **targets: str) -> None:
+    """Create an item's refs ``<prefix>/<name>`` (``snapshot``, ``saved``) in one
+    ``update-ref``, all or none."""
+    commands = "".join(f"create {prefix}/{name} {oid}\n" for name, oid in targets.items())
+    repo.git_bytes("update-ref", "--stdin", input=commands.encode())
 
 
 def delete_refs(repo: Repo, prefix: str) -> None:

@@ -1,7 +1,7 @@
 """A snapshot's objects on their way into the repository: checked before anything touches it.
 
 The bundle is first fetched into a temporary object store that borrows the repository's objects
-(``gitcore.index.temporary_store``), so a damaged bundle, a git bomb, a snapshot of another
+(``gitcore.store.repo_store``), so a damaged bundle, a git bomb, a snapshot of another
 project or one already checked out is refused with the repository's ``.git`` untouched (nothing
 fetched, no ``tmp_pack_*`` left): what a failed fetch leaves is in the temporary folder, which is
 removed. Only then are the new pack files moved into the repository.
@@ -18,9 +18,9 @@ from typing import Any, Optional
 from .. import settings
 from ..errors import CorruptSnapshotError, GitCommandError, SnapshotLimitError
 from ..gitcore import run as gitrun
-from ..gitcore.index import temporary_store
 from ..gitcore.repo import Repo
 from ..gitcore.shallow import parents
+from ..gitcore.store import repo_store
 from .shallow import MAX_COMMIT_OBJECT
 
 #: Where the snapshot commit is kept in the temporary store.
@@ -32,10 +32,15 @@ _MAX_PARENTS = 16
 def fetch_to_store(repo: Repo, model: str, bundle: str, source: str, tmp: str) -> tuple[str, str]:
     """Fetch the bundle's ``source`` ref into a store in ``tmp``; return (store, commit id).
     Raises ``CorruptSnapshotError`` (naming git's reason) when git cannot unpack the bundle."""
-    store = temporary_store(repo, tmp)
+    store = repo_store(repo, tmp)
     env = {"GIT_DIR": store}
-    # unpackLimit=1: always keep the fetched objects as one pack, to be moved in whole.
-    argv = ["-c", "fetch.unpackLimit=1", "-c", "transfer.unpackLimit=1", "fetch", "-q"]
+    # unpackLimit=1: always keep the fetched objects as one pack, to be moved in whole. No
+    # maintenance: the store is thrown away (git would start one more process for it).
+    argv = [
+        *("-c", "fetch.unpackLimit=1", "-c", "transfer.unpackLimit=1"),
+        *("-c", "maintenance.auto=false", "-c", "gc.auto=0"),
+        *("fetch", "-q"),
+    ]
     no_fetch_head = ["--no-write-fetch-head"] if gitrun.git_version() >= (2, 29) else []
     try:
         gitrun.run(
@@ -48,19 +53,21 @@ def fetch_to_store(repo: Repo, model: str, bundle: str, source: str, tmp: str) -
     return store, commit
 
 
-def check_limits(model: str, store: str, commit: str) -> None:
+def check_limits(model: str, store: str, commit: str) -> dict[bytes, str]:
     """Refuse a snapshot over the limits of ``settings.SNAPSHOT_LIMITS`` before a file of it is
-    written. The tree is streamed and the listing stopped at the first limit passed: a "git
-    bomb" of a few KB can name billions of files."""
+    written; return its files (path -> mode). The tree is streamed and the listing stopped at
+    the first limit passed: a "git bomb" of a few KB can name billions of files."""
     limits = {name: settings.snapshot_limit(name) for name in settings.SNAPSHOT_LIMITS}
     files = total = 0
+    tree: dict[bytes, str] = {}
     argv = ["ls-tree", "-r", "-l", "-z", "--full-tree", commit]
     for record in gitrun.stream_z(argv, env={"GIT_DIR": store}):
         if not record:
             continue
         meta, _, path = record.partition(b"\t")
-        size_field = meta.split()[-1]
-        size = int(size_field) if size_field.isdigit() else 0
+        fields = meta.split()
+        size = int(fields[-1]) if fields[-1].isdigit() else 0
+        tree[path] = fields[0].decode("ascii", "replace")
         files += 1
         total += size
         found = {
@@ -73,6 +80,7 @@ def check_limits(model: str, store: str, commit: str) -> None:
             if 0 < limits[name] < value:
                 what = settings.SNAPSHOT_LIMITS[name][1]
                 raise SnapshotLimitError(model, what, value, limits[name], name)
+    return tree
 
 
 def is_related(repo: Repo, store: str, commit: str, metadata: Optional[dict[str, Any]]) -> bool:

@@ -37,6 +37,7 @@ def create_snapshot(
     distributed: bool = True,
     history: str = "auto",
     exclude: Sequence[str] = (),
+    include: Sequence[str] = (),
 ) -> dict[str, torch.Tensor]:
     """Snapshot the code in ``git_repo_path`` (default: the entry script's repository) as tensors.
 
@@ -73,6 +74,12 @@ def create_snapshot(
             warning. A shallow clone always gives a shallow snapshot.
         exclude: gitignore-style patterns of untracked paths to leave out (a ``.venv`` that is
             not ignored, data folders); recorded in the metadata's ``left_out``.
+        include: patterns of untracked model and data files to carry all the same. Untracked
+            files named like checkpoints and data (``jellyml.snapshot.DEFAULT_MODEL_PATTERNS``:
+            ``*.pt``, ``*.pth``, ``*.ckpt``, ``*.safetensors``, ``*.npy``, ``*.parquet``...) and
+            files that hold a JellyML snapshot are left out (recorded in ``left_out``); a pattern
+            with a ``/`` matches the path from the top of the repository (``dir/`` everything
+            under it), one without the file name: ``include=["configs/lookup.npy"]``.
 
     Returns:
         ``{"jellyml_code_snapshot": uint8 tensor, "jellyml_snapshot_metadata": uint8 tensor}``.
@@ -99,9 +106,15 @@ def create_snapshot(
                 distributed=False,
                 history=history,
                 exclude=exclude,
+                include=include,
             ),
         )
-    guards = Guards(max_untracked_file_size, tuple(secret_patterns), max_total_size)
+    guards = Guards(
+        max_untracked_file_size,
+        tuple(secret_patterns),
+        max_total_size,
+        include=(include,) if isinstance(include, str) else tuple(include),
+    )
     with temporary_bundle_path() as bundle:
         repo = snapshot_repo(
             git_repo_path,
