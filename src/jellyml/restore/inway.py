@@ -8,8 +8,8 @@ folder above one, or inside a folder where the tree has a file, is found here, a
 (eat) or kept on a branch (undo). Tracked files are git's to replace: their content is saved.
 
 What git does not track comes from one ``git status`` (``gitcore.status``): untracked files,
-ignored files and folders, nested repositories. Only the paths of the new tree are looked at on
-disk (``lstat``), never a whole ignored folder.
+ignored files and folders, nested repositories. Those few paths are matched against the new
+tree; the disk is looked at only below a folder git does not track where the tree needs one.
 """
 
 from __future__ import annotations
@@ -38,94 +38,80 @@ class NotTracked:
             {p[:-1] for p in listed if p.endswith(b"/")},
         )
 
-    def covers(self, path: bytes) -> bool:
-        if path in self.files or path in self.folders:
-            return True
-        parts = path.split(b"/")
-        return any(b"/".join(parts[:i]) in self.folders for i in range(1, len(parts)))
-
 
 def in_the_way(
     top: bytes, tree: Mapping[bytes, str], not_tracked: NotTracked, skip: Iterable[bytes] = ()
 ) -> list[bytes]:
     """Everything git does not track in the way of ``tree`` (path -> mode), each a file, link,
-    special file, or a folder to move whole (a nested repository, an ignored folder), sorted,
-    none inside another. ``skip``: paths already being taken care of (put aside anyway)."""
+    or a folder to move whole (a nested repository, an ignored folder), sorted, none inside
+    another. ``skip``: paths already being taken care of (put aside anyway).
+
+    Only what git does not track is looked at (a few paths, usually): one at a path of the
+    tree, one where the tree needs a folder, one inside a folder where the tree has a file."""
     skipped = set(skip)
+    folders = _folders_of(tree)
     found: set[bytes] = set()
-    folders_seen: set[bytes] = set()
-    for path, mode in tree.items():
-        parts = path.split(b"/")
-        clear = True
-        for i in range(1, len(parts)):
-            prefix = b"/".join(parts[:i])
-            if prefix in folders_seen:
-                continue
-            kind = _kind(os.path.join(top, prefix))
-            if kind == "folder":
-                folders_seen.add(prefix)
-                continue
-            # Missing (nothing below exists either), or something where a folder must be.
-            if kind and prefix not in skipped and _not_git_s(prefix, kind, not_tracked):
-                found.add(prefix)
-            clear = False
-            break
-        if clear and path not in skipped and mode != "160000":  # a submodule is git's
-            found |= _at(top, path, not_tracked, skipped)
+    for path in not_tracked.files | not_tracked.folders:
+        if path in skipped:
+            continue
+        if path in tree:
+            if tree[path] != "160000":  # where the tree has a submodule, git leaves the folder
+                found.add(path)
+        elif path in folders:
+            found |= _where_a_folder_goes(top, path, tree, path in not_tracked.folders, skipped)
+        elif any(prefix in tree for prefix in _ancestors(path)):
+            found.add(path)  # inside a folder where the tree has a file
     return outermost(found)
 
 
-def _at(top: bytes, path: bytes, not_tracked: NotTracked, skipped: set[bytes]) -> set[bytes]:
-    """What is in the way at ``path``, where the new tree has a file."""
+def _where_a_folder_goes(
+    top: bytes, path: bytes, tree: Mapping[bytes, str], is_folder: bool, skipped: set[bytes]
+) -> set[bytes]:
+    """What git does not track at ``path``, where the tree needs a folder: a file or link goes
+    whole, and so does a nested repository; in a plain folder (ignored, or holding only
+    untracked files), what stands at the tree's paths below it."""
     full = os.path.join(top, path)
-    kind = _kind(full)
-    if not kind:
-        return set()
-    if kind != "folder" or not_tracked.covers(path):
-        return {path} if _not_git_s(path, kind, not_tracked) else set()
-    return _inside(top, path, not_tracked, skipped)
-
-
-def _inside(top: bytes, folder: bytes, not_tracked: NotTracked, skipped: set[bytes]) -> set[bytes]:
-    """A folder where a file goes: git removes the tracked files in it; everything else in it
-    must go aside first (whole, for a folder git does not track)."""
+    if not is_folder or os.path.islink(full) or os.path.lexists(os.path.join(full, b".git")):
+        return {path}
     found: set[bytes] = set()
-    for root, dirs, files in os.walk(os.path.join(top, folder)):
-        rel_root = os.path.relpath(root, top).replace(os.sep.encode(), b"/")
-        for name in list(dirs):
-            rel = rel_root + b"/" + name
-            kind = _kind(os.path.join(root, name))
-            if kind != "folder" or not_tracked.covers(rel):
-                dirs.remove(name)  # a link to a folder, an ignored folder: not walked into
-                if rel not in skipped and _not_git_s(rel, kind, not_tracked):
-                    found.add(rel)
-        for name in files:
-            rel = rel_root + b"/" + name
-            kind = _kind(os.path.join(root, name))
-            if rel not in skipped and _not_git_s(rel, kind, not_tracked):
-                found.add(rel)
+    below = path + b"/"
+    for target in tree:
+        if not target.startswith(below) or target in skipped:
+            continue
+        for prefix in [*_ancestors(target)[len(_ancestors(path)) + 1 :], target]:
+            kind = _kind(os.path.join(top, prefix))
+            if kind == "folder" and prefix != target:
+                continue
+            if kind:
+                found.add(prefix)
+            break
     return found
 
 
+def _folders_of(tree: Iterable[bytes]) -> set[bytes]:
+    """Every folder the tree's paths need."""
+    folders: set[bytes] = set()
+    for path in tree:
+        folders.update(_ancestors(path))
+    return folders
+
+
+def _ancestors(path: bytes) -> list[bytes]:
+    """``a``, ``a/b`` for ``a/b/c``."""
+    parts = path.split(b"/")
+    return [b"/".join(parts[:i]) for i in range(1, len(parts))]
+
+
 def _kind(full: bytes) -> str:
-    """'' (nothing there), 'folder', 'nested' (a folder holding a repository), 'file'
-    (a regular file or a symbolic link) or 'special' (a FIFO, a socket, a device)."""
+    """'' (nothing there), 'folder' (a plain one) or 'other' (a file, a link, a special
+    file, or a folder holding a repository)."""
     try:
         mode = os.lstat(full).st_mode
     except OSError:  # missing, or under a file (NotADirectoryError)
         return ""
-    if stat.S_ISDIR(mode):
-        return "nested" if os.path.lexists(os.path.join(full, b".git")) else "folder"
-    return "file" if stat.S_ISREG(mode) or stat.S_ISLNK(mode) else "special"
-
-
-def _not_git_s(path: bytes, kind: str, not_tracked: NotTracked) -> bool:
-    """Whether ``path`` (of ``kind``) is not git's to replace: git lists it as untracked or
-    ignored, or does not list such a thing at all (special files). A folder git does not list
-    either holds only tracked files; a repository it does not list is a submodule."""
-    if kind == "special":
-        return True
-    return not_tracked.covers(path)
+    if stat.S_ISDIR(mode) and not os.path.lexists(os.path.join(full, b".git")):
+        return "folder"
+    return "other"
 
 
 def outermost(paths: Iterable[bytes]) -> list[bytes]:
