@@ -35,6 +35,7 @@ def _setup(make_repo, tmp_path):
     repo.git("rm", "-q", "--cached", "config.yaml")
     repo.write("pkg/mod.py", "unstaged\n")
     repo.write("untracked/deep/file.txt", "untracked\n")
+    repo.write("notes.txt", "untracked too\n")  # eat:moving: one of the two moved, not both
     repo.write("run.log", "ignored, never touched\n")
     return repo, model, commit
 

@@ -264,9 +264,10 @@ def _eat_put_aside(result: EatResult) -> None:
         info(f"You were on {where}, with no changes to tracked files.")
     if result.put_aside:
         what = _files_and_folders(result.put_aside, result.put_aside_folders)
+        how = "copied there" if result.copied else "moved, not copied into git"
         info(
             f"Put aside {what} ({size(result.put_aside_size)}) in "
-            f"{value(result.aside_folder or '')}, moved, not copied into git."
+            f"{value(result.aside_folder or '')}, {how}."
         )
     if result.left_in_place:
         info(
@@ -438,6 +439,12 @@ def eat_warnings(result: EatResult) -> None:
         warning(
             f"Dropped {result.dropped_history} history item(s) of an earlier repository that "
             f"was at {result.top} (it was deleted and made again)."
+        )
+    if result.copied:
+        warning(
+            f"Copied {size(result.copied)} to put it aside: {result.aside_folder} is on another "
+            "file system than the files it holds, so they could not simply be moved (undo "
+            "copies them back)."
         )
     if result.gone_cwd:
         warning(

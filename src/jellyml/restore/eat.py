@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Optional, Union
 
 from ..errors import (
+    CannotPutAsideError,
     CorruptSnapshotError,
     DirectoryNotEmptyError,
     GitCommandError,
@@ -60,7 +61,7 @@ from .common import (
 )
 from .history import EATEN, EATING, HistoryItem
 from .incoming import check_limits, fetch_to_store, is_related, move_into
-from .inway import NotTracked, in_the_way, outermost
+from .inway import NotTracked, in_the_way, mounts_in_the_way, outermost
 from .lock import repo_lock
 from .savepoint import SavePoint, model_stays
 
@@ -373,6 +374,9 @@ def _plan(
     stays), and what git does not track in the snapshot's way; refused (nothing changed) if
     any of it cannot be moved."""
     top = os.fsencode(repo.top)
+    mounts = mounts_in_the_way(top, tree)
+    if mounts:
+        raise CannotPutAsideError(repo.top, os.fsdecode(mounts[0]), "it is a mount point")
     stays = model_stays(repo, incoming.model, tree)
     listed = [p for p in current.untracked if p != stays]
     carried = carried_untracked(repo, Guards(), listed=listed)

@@ -15,6 +15,7 @@ tree; the disk is looked at only below a folder git does not track where the tre
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -62,6 +63,32 @@ def in_the_way(
         elif any(prefix in tree for prefix in _ancestors(path)):
             found.add(path)  # inside a folder where the tree has a file
     return outermost(found)
+
+
+def mounts_in_the_way(top: bytes, tree: Mapping[bytes, str]) -> list[bytes]:
+    """Mount points below ``top`` at a path of the tree, or inside a folder where the tree has
+    a file: nothing can move them aside, and git would fail halfway. An empty one is not in
+    git's listings, so the system's list of mounts is read (Linux; elsewhere none are found)."""
+    found = []
+    for mount in _mount_points():
+        rel = os.path.relpath(mount, top)
+        if rel.startswith(b"..") or os.path.isabs(rel) or rel == b".":
+            continue
+        rel = rel.replace(os.sep.encode(), b"/")
+        if rel in tree or any(prefix in tree for prefix in _ancestors(rel)):
+            found.append(rel)
+    return sorted(found)
+
+
+def _mount_points() -> list[bytes]:
+    try:
+        with open("/proc/self/mountinfo", "rb") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    # The fifth field, with space, tab, newline and backslash written as octal escapes.
+    points = [line.split(b" ")[4] for line in lines if line.count(b" ") >= 4]
+    return [re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), p) for p in points]
 
 
 def _where_a_folder_goes(

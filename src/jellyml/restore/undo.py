@@ -89,7 +89,10 @@ def undo_last(code_dir: Optional[str] = None) -> UndoResult:
         raise NotAGitRepoError(folder, hint="Run `jellyml undo` inside the repository you ate in.")
     hist = history_of(repo)
     with repo_lock(repo, hist):
-        item = read_history(repo).last()
+        found = read_history(repo)
+        # A folder with a journal and no item: an eat killed before it recorded itself.
+        aside.sweep(repo, [i.id for i in found.items])
+        item = found.last()
         if item is None and legacy.import_legacy(repo, hist):
             item = read_history(repo).last()
         if item is None:
