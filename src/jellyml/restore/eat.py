@@ -41,7 +41,6 @@ from ..errors import (
 from ..gitcore import run as gitrun
 from ..gitcore.repo import Repo, find_repo, short_branch
 from ..gitcore.status import Status, status
-from ..gitcore.unpack import MAX_HEADER, parse_bundle_header
 from ..read.reader import Snapshot, read_snapshot
 from ..snapshot.guards import Guards, LeftOut
 from ..snapshot.stage import carried_untracked
@@ -60,7 +59,7 @@ from .common import (
     set_state,
 )
 from .history import EATEN, EATING, HistoryItem
-from .incoming import check_limits, fetch_to_store, is_related, move_into
+from .incoming import Bundle, check_limits, fetch_to_store, is_related, move_into, read_bundle
 from .inway import NotTracked, in_the_way, mounts_in_the_way, outermost
 from .lock import repo_lock
 from .savepoint import SavePoint, model_stays
@@ -126,23 +125,22 @@ def eat_snapshot(model: str, code_dir: Optional[str] = None, *, force: bool = Fa
         raise NotAFolderError(folder)
     with temporary_dir("eat") as tmp:
         snapshot = read_snapshot(model)
-        bundle = snapshot.extract_bundle(os.path.join(tmp, "snapshot.bundle"))
-        tip = _check_heads(model, bundle, shallow_eat.expected_bundle_commit(snapshot))
+        path = snapshot.extract_bundle(os.path.join(tmp, "snapshot.bundle"))
+        bundle = read_bundle(model, path, shallow_eat.expected_bundle_commit(snapshot))
         repo = find_repo(folder) if os.path.isdir(folder) else None
         if repo is None:
             _refuse_new_folder_in_repo(folder)
-            cloned = _clone(model, bundle, folder, tip, snapshot.metadata)
+            cloned = _clone(model, path, folder, bundle.tip[1], snapshot.metadata)
             return shallow_eat.annotate(cloned, snapshot)
         with repo_lock(repo, history_of(repo)):
-            incoming = _Incoming(model, bundle, tip, tmp, snapshot, force)
+            incoming = _Incoming(model, bundle, tmp, snapshot, force)
             return shallow_eat.annotate(_eat_into(repo, incoming, folder), snapshot)
 
 
 @dataclass(frozen=True)
 class _Incoming:
     model: str
-    bundle: str
-    tip: str
+    bundle: Bundle
     tmp: str
     snapshot: Snapshot
     force: bool
@@ -150,21 +148,6 @@ class _Incoming:
     @property
     def metadata(self) -> Optional[dict[str, Any]]:
         return self.snapshot.metadata
-
-
-def _check_heads(model: str, bundle: str, commit: Optional[str]) -> str:
-    """The bundle must be complete and hold the commit its header names (files from JellyML
-    1.0.0 name none), before anything is touched. Returns the ref to fetch. Its header is read
-    here (a git process would cost more than the few bytes)."""
-    try:
-        with open(bundle, "rb") as f:
-            header, _length = parse_bundle_header(f.read(MAX_HEADER))
-    except (OSError, ValueError):
-        raise CorruptSnapshotError(model, "its git bundle cannot be read") from None
-    heads = sorted(header.refs, key=lambda head: head[1] != "HEAD")
-    if commit is not None and commit not in (oid for oid, _name in heads):
-        raise CorruptSnapshotError(model, f"its bundle does not hold commit {commit[:12]}")
-    return heads[0][1]
 
 
 def _refuse_new_folder_in_repo(folder: str) -> None:
@@ -347,7 +330,7 @@ def _checked(repo: Repo, incoming: _Incoming) -> Union[EatResult, _Plan]:
         raise InterruptedOperationError(repo.top, pending.state)
     _check_repo(repo)
     model = incoming.model
-    store, commit = fetch_to_store(repo, model, incoming.bundle, incoming.tip, incoming.tmp)
+    store, commit = fetch_to_store(repo, model, incoming.bundle, incoming.tmp)
     tree = check_limits(model, store, commit)
     if not incoming.force and not is_related(repo, store, commit, incoming.metadata):
         raise UnrelatedSnapshotError(model, repo.top)

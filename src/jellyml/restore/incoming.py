@@ -1,10 +1,10 @@
 """A snapshot's objects on their way into the repository: checked before anything touches it.
 
-The bundle is first fetched into a temporary object store that borrows the repository's objects
-(``gitcore.store.repo_store``), so a damaged bundle, a git bomb, a snapshot of another
-project or one already checked out is refused with the repository's ``.git`` untouched (nothing
-fetched, no ``tmp_pack_*`` left): what a failed fetch leaves is in the temporary folder, which is
-removed. Only then are the new pack files moved into the repository.
+The bundle's pack is first indexed into a temporary object store that borrows the repository's
+objects (``gitcore.store``), so a damaged bundle, a git bomb, a snapshot of another project or
+one already checked out is refused with the repository's ``.git`` untouched (nothing written, no
+``tmp_pack_*`` left): what a failed ``index-pack`` leaves is in the temporary folder, which is
+removed. Only then is the new pack moved into the repository.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import contextlib
 import os
 import re
 import shutil
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from .. import settings
@@ -20,37 +21,81 @@ from ..errors import CorruptSnapshotError, GitCommandError, SnapshotLimitError
 from ..gitcore import run as gitrun
 from ..gitcore.repo import Repo
 from ..gitcore.shallow import parents
-from ..gitcore.store import repo_store
+from ..gitcore.store import scratch_store, write_alternates
+from ..gitcore.unpack import (
+    MAX_HEADER,
+    BundleHeader,
+    index_pack,
+    missing,
+    parse_bundle_header,
+    resolve,
+)
 from .shallow import MAX_COMMIT_OBJECT
 
-#: Where the snapshot commit is kept in the temporary store.
-_INCOMING = "refs/jellyml/incoming"
 _OID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?\Z")
 _MAX_PARENTS = 16
 
 
-def fetch_to_store(repo: Repo, model: str, bundle: str, source: str, tmp: str) -> tuple[str, str]:
-    """Fetch the bundle's ``source`` ref into a store in ``tmp``; return (store, commit id).
-    Raises ``CorruptSnapshotError`` (naming git's reason) when git cannot unpack the bundle."""
-    store = repo_store(repo, tmp)
-    env = {"GIT_DIR": store}
-    # unpackLimit=1: always keep the fetched objects as one pack, to be moved in whole. No
-    # maintenance: the store is thrown away (git would start one more process for it).
-    argv = [
-        *("-c", "fetch.unpackLimit=1", "-c", "transfer.unpackLimit=1"),
-        *("-c", "maintenance.auto=false", "-c", "gc.auto=0"),
-        *("fetch", "-q"),
-    ]
-    no_fetch_head = ["--no-write-fetch-head"] if gitrun.git_version() >= (2, 29) else []
+def fetch_to_store(repo: Repo, model: str, bundle: Bundle, tmp: str) -> tuple[str, str]:
+    """Index the pack of ``bundle`` into a store in ``tmp`` that borrows the repository's
+    objects; return (store, the commit of the bundle's tip). One ``index-pack``, where
+    ``git fetch`` would run three processes.
+    Raises ``CorruptSnapshotError`` (naming git's reason) when git cannot read the pack, or
+    when the bundle builds on commits the repository does not have."""
+    header = bundle.header
+    store = scratch_store(tmp, repo.object_format)
+    lenders = [os.path.abspath(repo.objects)]
+    if header.prerequisites:  # a thin pack: its bases come from the repository
+        write_alternates(store, lenders)
+        absent = missing(store, header.prerequisites)
+        if absent:
+            raise CorruptSnapshotError(
+                model, f"its bundle needs commit {absent[0][:12]}, which {repo.top} does not have"
+            )
     try:
-        gitrun.run(
-            [*argv, "--no-tags", *no_fetch_head, bundle, f"+{source}:{_INCOMING}"], cwd=tmp, env=env
-        )
-        commit = gitrun.out(["rev-parse", f"{_INCOMING}^{{commit}}"], cwd=tmp, env=env)
+        with open(bundle.path, "rb") as f:
+            f.seek(bundle.start)
+            index_pack(store, iter(lambda: f.read(1 << 20), b""), thin=bool(header.prerequisites))
     except GitCommandError as exc:
         last = exc.stderr.strip().splitlines()[-1] if exc.stderr.strip() else "git failed"
         raise CorruptSnapshotError(model, f"its git bundle is damaged ({last[:200]})") from None
-    return store, commit
+    # Only now: index-pack compares every object it already has with the new copy.
+    write_alternates(store, lenders)
+    if repo.is_shallow:
+        shutil.copyfile(repo.shallow, os.path.join(store, "shallow"))
+    oid, name = bundle.tip
+    if name == "HEAD" or name.startswith("refs/heads/"):  # a commit, in any bundle git makes
+        return store, oid
+    peeled = resolve(store, oid)
+    if peeled is None:
+        raise CorruptSnapshotError(model, f"its bundle's {name} is not a commit")
+    return store, peeled
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """The snapshot's bundle, extracted to ``path``: its header, where its pack starts, and
+    its tip (``HEAD`` when it has one, as every JellyML bundle does: (object id, ref name))."""
+
+    path: str
+    header: BundleHeader
+    start: int
+    tip: tuple[str, str]
+
+
+def read_bundle(model: str, path: str, commit: Optional[str]) -> Bundle:
+    """The bundle's header, read here (no git process for a few bytes); it must hold the
+    commit the snapshot's header names (files from JellyML 1.0.0 name none), before anything
+    is touched."""
+    try:
+        with open(path, "rb") as f:
+            header, start = parse_bundle_header(f.read(MAX_HEADER))
+    except (OSError, ValueError):
+        raise CorruptSnapshotError(model, "its git bundle cannot be read") from None
+    heads = sorted(header.refs, key=lambda head: head[1] != "HEAD")
+    if commit is not None and commit not in (oid for oid, _name in heads):
+        raise CorruptSnapshotError(model, f"its bundle does not hold commit {commit[:12]}")
+    return Bundle(path, header, start, heads[0])
 
 
 def check_limits(model: str, store: str, commit: str) -> dict[bytes, str]:
