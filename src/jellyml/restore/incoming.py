@@ -34,6 +34,8 @@ from .shallow import MAX_COMMIT_OBJECT
 
 _OID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?\Z")
 _MAX_PARENTS = 16
+#: The limits ``check_limits`` checks: files, bytes in all, bytes of one file, folder levels.
+_LIMITS = tuple(settings.SNAPSHOT_LIMITS)
 
 
 def fetch_to_store(repo: Repo, model: str, bundle: Bundle, tmp: str) -> tuple[str, str]:
@@ -102,7 +104,9 @@ def check_limits(model: str, store: str, commit: str) -> dict[bytes, str]:
     """Refuse a snapshot over the limits of ``settings.SNAPSHOT_LIMITS`` before a file of it is
     written; return its files (path -> mode). The tree is streamed and the listing stopped at
     the first limit passed: a "git bomb" of a few KB can name billions of files."""
-    limits = {name: settings.snapshot_limit(name) for name in settings.SNAPSHOT_LIMITS}
+    # 0 is no limit; the loop below runs once per file of the snapshot: kept lean.
+    limits = [settings.snapshot_limit(name) or 1 << 62 for name in _LIMITS]
+    max_files, max_size, max_file_size, max_depth = limits
     files = total = 0
     tree: dict[bytes, str] = {}
     argv = ["ls-tree", "-r", "-l", "-z", "--full-tree", commit]
@@ -115,16 +119,12 @@ def check_limits(model: str, store: str, commit: str) -> dict[bytes, str]:
         tree[path] = fields[0].decode("ascii", "replace")
         files += 1
         total += size
-        found = {
-            "JELLYML_MAX_FILES": files,
-            "JELLYML_MAX_SIZE": total,
-            "JELLYML_MAX_FILE_SIZE": size,
-            "JELLYML_MAX_DEPTH": path.count(b"/"),
-        }
-        for name, value in found.items():
-            if 0 < limits[name] < value:
-                what = settings.SNAPSHOT_LIMITS[name][1]
-                raise SnapshotLimitError(model, what, value, limits[name], name)
+        depth = path.count(b"/")
+        if files > max_files or total > max_size or size > max_file_size or depth > max_depth:
+            found = (files, total, size, depth)
+            name, value, limit = next((n, v, m) for n, v, m in zip(_LIMITS, found, limits) if v > m)
+            what = settings.SNAPSHOT_LIMITS[name][1]
+            raise SnapshotLimitError(model, what, value, limit, name)
     return tree
 
 

@@ -73,6 +73,23 @@ DEFAULT_MODEL_PATTERNS: tuple[str, ...] = (
 CARRIES_A_SNAPSHOT = "holds a JellyML snapshot (a checkpoint)"
 
 
+def first_match(name: str, patterns: Sequence[str]) -> Optional[str]:
+    """The first of ``patterns`` (fnmatch, case-insensitive) that the lower-case file name
+    ``name`` matches, or None. ``*.ext`` and plain names, most of them, are compared as text:
+    fnmatch compiles a regular expression per pattern, a cost paid again in every process."""
+    for pattern in patterns:
+        low = pattern.lower()
+        if not any(c in low for c in "*?["):
+            found = name == low
+        elif low.startswith("*") and not any(c in low[1:] for c in "*?["):
+            found = name.endswith(low[1:])
+        else:
+            found = fnmatch.fnmatchcase(name, low)
+        if found:
+            return pattern
+    return None
+
+
 @dataclass(frozen=True)
 class LeftOut:
     path: str
@@ -96,15 +113,14 @@ class Guards:
         name = os.path.basename(relpath.rstrip("/")).lower()
         if relpath.endswith("/"):
             return "a nested git repository (commit it as a submodule to record it)"
-        for pattern in self.secret_patterns:
-            if fnmatch.fnmatchcase(name, pattern.lower()):
-                return f"looks like a secret (matches {pattern!r})"
+        pattern = first_match(name, self.secret_patterns)
+        if pattern is not None:
+            return f"looks like a secret (matches {pattern!r})"
         if size > self.max_untracked_file_size:
             return f"{size:,} bytes, over the {self.max_untracked_file_size:,}-byte limit"
-        if not self.included(relpath):
-            for pattern in self.model_patterns:
-                if fnmatch.fnmatchcase(name, pattern.lower()):
-                    return f"a model or data file (matches {pattern!r}; include= brings it back)"
+        pattern = first_match(name, self.model_patterns)
+        if pattern is not None and not self.included(relpath):
+            return f"a model or data file (matches {pattern!r}; include= brings it back)"
         return None
 
     def included(self, relpath: str) -> bool:
