@@ -47,6 +47,9 @@ def replacing(
 
 
 def _put_in_place(tmp: str, target: str, clobber: bool) -> None:
+    """Rename the finished file over ``target``; without ``clobber``, link it there instead,
+    which fails when a file appeared meanwhile (on a file system without hard links: check,
+    then rename)."""
     if clobber:
         os.replace(tmp, target)
         return
@@ -54,6 +57,11 @@ def _put_in_place(tmp: str, target: str, clobber: bool) -> None:
         os.link(tmp, target)
     except FileExistsError:
         raise OutputExistsError(target) from None
+    except OSError:
+        if os.path.lexists(target):
+            raise OutputExistsError(target) from None
+        os.replace(tmp, target)
+        return
     os.unlink(tmp)
 
 
