@@ -152,7 +152,9 @@ def test_two_eats_at_once(make_repo, tmp_path):
     assert user_state(repo) == before
 
 
-@pytest.mark.parametrize("step", ["eat:recorded", "eat:untracked-removed", "eat:checked-out"])
+@pytest.mark.parametrize(
+    "step", ["eat:recorded", "eat:moving", "eat:untracked-removed", "eat:checked-out"]
+)
 def test_ctrl_c_during_eat_rolls_back_at_once(make_repo, tmp_path, step):
     repo, model, _commit = _setup(make_repo, tmp_path)
     before = user_state(repo)

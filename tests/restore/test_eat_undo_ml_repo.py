@@ -335,3 +335,28 @@ def test_a_mount_point_in_the_way_is_refused(make_repo, tmp_path):
     assert proc.returncode == 1, proc.stderr
     assert "data" in proc.stderr and "mount point" in proc.stderr
     assert repo.state() == before
+
+
+def test_an_eaten_checkpoint_folder_in_the_repository_stays_whole(make_repo, tmp_path):
+    """A Trainer-style checkpoint folder (weights, config, the snapshot file) inside the
+    repository, eaten: every file of it stays, the small JSON files included."""
+    from jellyml.containers.sidecar import save_snapshot
+    from jellyml.snapshot.create import encode_metadata, snapshot_metadata
+    from jellyml_testkit import snapshot_tensor
+
+    repo, _model, commit = _project(make_repo, tmp_path)
+    snap = snapshot_repo(str(tmp_path / "then"), bundle_path=str(tmp_path / "b.bundle"))
+    meta, meta_sha = encode_metadata(snapshot_metadata(snap))
+    tensor = snapshot_tensor((tmp_path / "b.bundle").read_bytes(), snap.commit, meta_sha)
+    folder = repo.path / "checkpoint-500"
+    save_snapshot(
+        folder, {"jellyml_code_snapshot": tensor, "jellyml_snapshot_metadata": bytes(meta)}
+    )
+    (folder / "config.json").write_text('{"hidden_size": 8}\n')
+    sparse_file(folder / "model.safetensors", 50 * MiB)
+    files = {p.name: identity(p) for p in folder.iterdir()}
+    jellyml("eat", "checkpoint-500", cwd=repo.path)
+    assert repo.git("rev-parse", "HEAD") == commit
+    assert {p.name: identity(p) for p in folder.iterdir()} == files
+    jellyml("undo", cwd=repo.path)
+    assert {p.name: identity(p) for p in folder.iterdir()} == files

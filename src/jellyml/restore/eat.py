@@ -335,7 +335,8 @@ def _checked(repo: Repo, incoming: _Incoming) -> Union[EatResult, _Plan]:
     if not incoming.force and not is_related(repo, store, commit, incoming.metadata):
         raise UnrelatedSnapshotError(model, repo.top)
     current = status(repo)
-    if repo.head == commit and not current.tracked_changes:
+    # A shallow snapshot eaten before is checked out as its real commit (the header's).
+    if repo.head in (commit, incoming.snapshot.commit) and not current.tracked_changes:
         # Checked out already: only untracked files differ, which a second eat leaves alone
         # (the user's outputs since the first one), whatever the ignore files say.
         return EatResult(model, repo.top, commit, False, already=True, depth=len(found.items))
@@ -361,7 +362,8 @@ def _plan(
     if mounts:
         raise CannotPutAsideError(repo.top, os.fsdecode(mounts[0]), "it is a mount point")
     stays = model_stays(repo, incoming.model, tree)
-    listed = [p for p in current.untracked if p != stays]
+    # The model stays where it is; a checkpoint folder, with every file in it.
+    listed = [p for p in current.untracked if stays is None or not _within(p, stays)]
     carried = carried_untracked(repo, Guards(), listed=listed)
     moving = set(carried.included)
     way = in_the_way(top, tree, NotTracked.of(current), skip=moving)
@@ -384,6 +386,10 @@ def _left(
     names = [item.path for item in left_out]
     names += [os.fsdecode(p) for p in (stays, *current.ignored) if p is not None]
     return [n for n in names if os.fsencode(n.rstrip("/")) not in gone and not _under(n, gone)]
+
+
+def _within(path: bytes, top: bytes) -> bool:
+    return path == top or path.startswith(top + b"/")
 
 
 def _under(name: str, folders: set[bytes]) -> bool:
