@@ -296,15 +296,16 @@ class WouldOverwriteIgnoredError(JellyMLError, RuntimeError):
 
 
 class CannotPutAsideError(JellyMLError, OSError):
-    """Something in the snapshot's way cannot be moved aside (a mount point, a folder that
-    cannot be written, a special file on another file system)."""
+    """Something eat would put aside (an untracked file a snapshot would carry, or what stands
+    in the snapshot's way) cannot be moved: a mount point, a folder that cannot be written, a
+    special file on another file system."""
 
     def __init__(self, top: str, path: str, reason: str) -> None:
         self.top = top
         self.path = path
         self.reason = reason
         super().__init__(
-            f"Cannot move {path} out of the snapshot's way in {top}: {reason}.",
+            f"Cannot move {path} aside in {top}: {reason}.",
             hint=f"Move it away yourself and try again; {NOTHING_CHANGED}",
         )
 

@@ -360,3 +360,38 @@ def test_an_eaten_checkpoint_folder_in_the_repository_stays_whole(make_repo, tmp
     assert {p.name: identity(p) for p in folder.iterdir()} == files
     jellyml("undo", cwd=repo.path)
     assert {p.name: identity(p) for p in folder.iterdir()} == files
+
+
+def test_an_ignored_folder_in_the_way_goes_aside_whole(make_repo, tmp_path):
+    """The snapshot has a file where the user has an ignored folder (with a big file in it):
+    the folder goes aside whole, by rename, and comes back the same folder."""
+    repo, _model, _commit = _project(make_repo, tmp_path)
+    then = tmp_path / "then"
+    (then / "cache").write_text("the snapshot's cache file\n")
+    model = tmp_path / "cache.pth"
+    make_model(then, model)
+    repo.write(".gitignore", "*.log\nruns/\nwandb/\ncache/\n")
+    repo.commit_all("ignore cache")
+    big = sparse_file(repo.path / "cache" / "features.npy", 100 * MiB)
+    repo.write("cache/index.json", "{}\n")
+    kept = {p: identity(p) for p in (big, repo.path / "cache")}
+    before = _state(repo)
+    jellyml("eat", str(model), "--force", cwd=repo.path)
+    assert (repo.path / "cache").read_text() == "the snapshot's cache file\n"
+    jellyml("undo", cwd=repo.path)
+    assert _identities(kept) == kept
+    assert _state(repo) == before
+
+
+def test_names_with_newlines_and_read_only_files_go_aside_and_back(make_repo, tmp_path):
+    repo, model, _commit = _project(make_repo, tmp_path)
+    repo.write("notes\nwith a newline.md", "odd name\n")
+    repo.write("frozen/results.txt", "read-only\n", mode=0o444)
+    repo.write("plain.md", "x\n")
+    before = user_state(repo)
+    kept = {p: identity(p) for p in repo.path.glob("*.md")}
+    jellyml("eat", str(model), cwd=repo.path)
+    assert not (repo.path / "frozen").exists() and not (repo.path / "plain.md").exists()
+    jellyml("undo", cwd=repo.path)
+    assert user_state(repo) == before
+    assert {p: identity(p) for p in repo.path.glob("*.md")} == kept
