@@ -336,10 +336,12 @@ def _checked(repo: Repo, incoming: _Incoming) -> Union[EatResult, _Plan]:
         raise UnrelatedSnapshotError(model, repo.top)
     current = status(repo)
     # A shallow snapshot eaten before is checked out as its real commit (the header's).
-    if repo.head in (commit, incoming.snapshot.commit) and not current.tracked_changes:
+    head = repo.head
+    there = head is not None and head in (commit, incoming.snapshot.commit)
+    if there and head is not None and not current.tracked_changes:
         # Checked out already: only untracked files differ, which a second eat leaves alone
         # (the user's outputs since the first one), whatever the ignore files say.
-        return EatResult(model, repo.top, commit, False, already=True, depth=len(found.items))
+        return EatResult(model, repo.top, head, False, already=True, depth=len(found.items))
     if current.unmerged:
         raise UnmergedIndexError(repo.top)
     aside.sweep(repo, [i.id for i in found.items])
