@@ -8,7 +8,6 @@ goes to the branch too, and is named.
 
 from __future__ import annotations
 
-import datetime
 import os
 import shutil
 from collections.abc import Sequence
@@ -339,6 +338,10 @@ def _restore_head(repo: Repo, item: HistoryItem, branch_tip: Optional[str]) -> O
 def _written_meanwhile(repo: Repo, item: HistoryItem, staying: list[bytes]) -> list[str]:
     """Of the untracked and ignored paths that stayed, those written (changed) since the eat
     began: the user's outputs, where they are."""
+    if not staying:
+        return []
+    import datetime  # only when there is something to look at
+
     try:
         started = datetime.datetime.fromisoformat(item.created_at).timestamp()
     except ValueError:
