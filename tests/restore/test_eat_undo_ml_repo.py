@@ -395,3 +395,22 @@ def test_names_with_newlines_and_read_only_files_go_aside_and_back(make_repo, tm
     jellyml("undo", cwd=repo.path)
     assert user_state(repo) == before
     assert {p: identity(p) for p in repo.path.glob("*.md")} == kept
+
+
+def test_eating_a_full_snapshot_adds_only_its_own_objects_to_git(make_repo, tmp_path):
+    """A full snapshot's bundle carries the project's whole history, which the repository
+    has: only the snapshot's own objects (its commit, trees, changed files) go into .git."""
+    repo = make_repo({"train.py": "lr = 0.1\n", "assets/table.dat": os.urandom(2 * MiB)})
+    then = tmp_path / "then"
+    subprocess.run(["git", "clone", "-q", str(repo.path), str(then)], check=True)
+    (then / "train.py").write_text("lr = 0.5\n")
+    model = tmp_path / "model.pth"
+    make_model(then, model)
+    assert model.stat().st_size > 2 * MiB  # the history is in the checkpoint
+    size = objects_size(repo.path)
+    jellyml("eat", str(model), cwd=repo.path)
+    jellyml("undo", cwd=repo.path)
+    assert objects_size(repo.path) - size < 64 * 1024
+    jellyml("eat", str(model), cwd=repo.path)  # a second time: nothing to bring in at all
+    jellyml("undo", cwd=repo.path)
+    assert objects_size(repo.path) - size < 64 * 1024

@@ -330,9 +330,10 @@ def _checked(repo: Repo, incoming: _Incoming) -> Union[EatResult, _Plan]:
         raise InterruptedOperationError(repo.top, pending.state)
     _check_repo(repo)
     model = incoming.model
-    store, commit = fetch_to_store(repo, model, incoming.bundle, incoming.tmp)
+    fetched = fetch_to_store(repo, model, incoming.bundle, incoming.tmp, incoming.metadata)
+    store, commit = fetched.store, fetched.commit
     tree = check_limits(model, store, commit)
-    if not incoming.force and not is_related(repo, store, commit, incoming.metadata):
+    if not incoming.force and not is_related(repo, fetched, incoming.metadata):
         raise UnrelatedSnapshotError(model, repo.top)
     current = status(repo)
     # A shallow snapshot eaten before is checked out as its real commit (the header's).

@@ -38,17 +38,53 @@ _MAX_PARENTS = 16
 _LIMITS = tuple(settings.SNAPSHOT_LIMITS)
 
 
-def fetch_to_store(repo: Repo, model: str, bundle: Bundle, tmp: str) -> tuple[str, str]:
-    """Index the pack of ``bundle`` into a store in ``tmp`` that borrows the repository's
-    objects; return (store, the commit of the bundle's tip). One ``index-pack``, where
-    ``git fetch`` would run three processes.
-    Raises ``CorruptSnapshotError`` (naming git's reason) when git cannot read the pack, or
-    when the bundle builds on commits the repository does not have."""
-    header = bundle.header
+@dataclass(frozen=True)
+class Fetched:
+    """The snapshot's objects in a temporary store that borrows the repository's."""
+
+    store: str
+    commit: str
+    #: Which of the bundle's tip, the recorded base commit and a shallow snapshot's parents
+    #: the repository has (as commits).
+    known: frozenset[str]
+
+
+def fetch_to_store(
+    repo: Repo, model: str, bundle: Bundle, tmp: str, metadata: Optional[dict[str, Any]]
+) -> Fetched:
+    """Bring the bundle's objects into a store in ``tmp`` that borrows the repository's, and
+    keep there only those the repository lacks (the pack moved in later stays small).
+
+    A tip the repository has already (a clean snapshot is HEAD itself; an eat done before
+    moved the commit in) needs nothing from the bundle. Otherwise its pack is indexed (one
+    ``index-pack``, where ``git fetch`` would run three processes). Raises
+    ``CorruptSnapshotError`` (naming git's reason) when git cannot read the pack, or when the
+    bundle builds on commits the repository does not have."""
+    tip, name = bundle.tip
+    known = commits_in(repo, [tip, *recorded_commits(metadata)])
     store = scratch_store(tmp, repo.object_format)
     lenders = [os.path.abspath(repo.objects)]
+    new = tip not in known
+    if new:
+        _index(repo, model, bundle, store)
+    write_alternates(store, lenders)  # after index-pack: it compares objects it already has
+    if repo.is_shallow:
+        shutil.copyfile(repo.shallow, os.path.join(store, "shallow"))
+    commit = tip
+    if name != "HEAD" and not name.startswith("refs/heads/"):  # a commit, in what git makes
+        peeled = resolve(store, tip)
+        if peeled is None:
+            raise CorruptSnapshotError(model, f"its bundle's {name} is not a commit")
+        commit = peeled
+    if new:
+        _keep_only_new(store, commit, [c for c in (repo.head, *known) if c is not None])
+    return Fetched(store, commit, frozenset(known))
+
+
+def _index(repo: Repo, model: str, bundle: Bundle, store: str) -> None:
+    header = bundle.header
     if header.prerequisites:  # a thin pack: its bases come from the repository
-        write_alternates(store, lenders)
+        write_alternates(store, [os.path.abspath(repo.objects)])
         absent = missing(store, header.prerequisites)
         if absent:
             raise CorruptSnapshotError(
@@ -61,17 +97,46 @@ def fetch_to_store(repo: Repo, model: str, bundle: Bundle, tmp: str) -> tuple[st
     except GitCommandError as exc:
         last = exc.stderr.strip().splitlines()[-1] if exc.stderr.strip() else "git failed"
         raise CorruptSnapshotError(model, f"its git bundle is damaged ({last[:200]})") from None
-    # Only now: index-pack compares every object it already has with the new copy.
-    write_alternates(store, lenders)
-    if repo.is_shallow:
-        shutil.copyfile(repo.shallow, os.path.join(store, "shallow"))
-    oid, name = bundle.tip
-    if name == "HEAD" or name.startswith("refs/heads/"):  # a commit, in any bundle git makes
-        return store, oid
-    peeled = resolve(store, oid)
-    if peeled is None:
-        raise CorruptSnapshotError(model, f"its bundle's {name} is not a commit")
-    return store, peeled
+
+
+def _keep_only_new(store: str, commit: str, have: list[str]) -> None:
+    """Replace the store's pack (the whole bundle: for a full snapshot, the project's history,
+    which the repository mostly has) by one of the objects ``commit`` reaches and the commits
+    ``have`` do not: what ``move_into`` adds to the repository's ``.git`` is then the
+    snapshot's own few objects. Nothing is done when there is nothing to exclude."""
+    if not have:
+        return
+    folder = os.path.join(store, "objects", "pack")
+    whole = set(os.listdir(folder))
+    revs = "".join(f"{line}\n" for line in (commit, *(f"^{c}" for c in have)))
+    made = gitrun.run(
+        ["pack-objects", "--revs", "-q", os.path.join(folder, "pack")],
+        env={"GIT_DIR": store},
+        input=revs.encode(),
+    )
+    kept = f"pack-{made.stdout.decode('ascii', 'replace').strip()}."
+    for name in whole:  # the same objects give the same name: that pack stays
+        if name.startswith("pack-") and not name.startswith(kept):
+            os.unlink(os.path.join(folder, name))
+
+
+def commits_in(repo: Repo, oids: list[str]) -> set[str]:
+    """Which of ``oids`` are commits in the repository (one ``cat-file`` for all)."""
+    proc = gitrun.run(
+        ["cat-file", "--batch-check=%(objectname) %(objecttype)"],
+        cwd=repo.top,
+        input="".join(f"{oid}\n" for oid in oids).encode(),
+        check=False,
+    )
+    lines = proc.stdout.decode("ascii", "replace").splitlines()
+    return {oid for oid, line in zip(oids, lines) if line == f"{oid} commit"}
+
+
+def recorded_commits(metadata: Optional[dict[str, Any]]) -> list[str]:
+    """The commits a snapshot's metadata says it was made on: its base commit, and the
+    parents of a shallow snapshot's real commit (untrusted: ids of the right shape only)."""
+    base = _base_commit(metadata)
+    return [*([base] if base else []), *_shallow_parents(metadata)]
 
 
 @dataclass(frozen=True)
@@ -128,17 +193,17 @@ def check_limits(model: str, store: str, commit: str) -> dict[bytes, str]:
     return tree
 
 
-def is_related(repo: Repo, store: str, commit: str, metadata: Optional[dict[str, Any]]) -> bool:
+def is_related(repo: Repo, fetched: Fetched, metadata: Optional[dict[str, Any]]) -> bool:
     """Whether the snapshot shares history with the repository's HEAD (an unborn HEAD has
     nothing to lose), or names as its base, or as a parent of its real commit (a shallow
     snapshot carries no history to compare), a commit the repository has."""
     if repo.head is None:
         return True
-    for known in (_base_commit(metadata), *_shallow_parents(metadata)):
-        if known is not None and repo.ok("cat-file", "-e", f"{known}^{{commit}}"):
-            return True
+    if any(commit in fetched.known for commit in recorded_commits(metadata)):
+        return True
+    store = fetched.store
     proc = gitrun.run(
-        ["merge-base", commit, repo.head], cwd=store, env={"GIT_DIR": store}, check=False
+        ["merge-base", fetched.commit, repo.head], cwd=store, env={"GIT_DIR": store}, check=False
     )
     return proc.returncode == 0
 
