@@ -50,6 +50,8 @@ def in_the_way(
     Only what git does not track is looked at (a few paths, usually): one at a path of the
     tree, one where the tree needs a folder, one inside a folder where the tree has a file."""
     skipped = set(skip)
+    if not (not_tracked.files | not_tracked.folders) - skipped:
+        return []
     folders = _folders_of(tree)
     found: set[bytes] = set()
     for path in not_tracked.files | not_tracked.folders:
@@ -116,10 +118,16 @@ def _where_a_folder_goes(
 
 
 def _folders_of(tree: Iterable[bytes]) -> set[bytes]:
-    """Every folder the tree's paths need."""
+    """Every folder the tree's paths need (each path's parents, up to one already seen)."""
     folders: set[bytes] = set()
     for path in tree:
-        folders.update(_ancestors(path))
+        cut = path.rfind(b"/")
+        while cut > 0:
+            folder = path[:cut]
+            if folder in folders:
+                break
+            folders.add(folder)
+            cut = folder.rfind(b"/")
     return folders
 
 
