@@ -325,7 +325,8 @@ def remove(repo: Repo, item_id: str) -> bool:
         except OSError:
             return False
     try:
-        os.unlink(os.path.join(base, _JOURNAL))
+        with contextlib.suppress(FileNotFoundError):  # a kill may have removed it already
+            os.unlink(os.path.join(base, _JOURNAL))
         os.rmdir(base)
     except FileNotFoundError:
         pass
