@@ -414,3 +414,18 @@ def test_eating_a_full_snapshot_adds_only_its_own_objects_to_git(make_repo, tmp_
     jellyml("eat", str(model), cwd=repo.path)  # a second time: nothing to bring in at all
     jellyml("undo", cwd=repo.path)
     assert objects_size(repo.path) - size < 64 * 1024
+
+
+def test_an_empty_put_aside_folder_left_by_a_kill_is_swept(make_repo, tmp_path):
+    """What a kill between an undo's last two steps (or an eat's first two) leaves: a folder
+    with no file in it, its journal maybe gone. The next undo removes it; one holding a file
+    (the user's, after `fix clear-history`) stays."""
+    repo, _model, _commit = _project(make_repo, tmp_path)
+    empty = repo.path / ".git" / "jellyml" / "20260101-000000-aaaaaa" / "files" / "deep"
+    empty.mkdir(parents=True)
+    kept = repo.path / ".git" / "jellyml" / "20260101-000000-bbbbbb" / "files" / "notes.md"
+    kept.parent.mkdir(parents=True)
+    kept.write_text("mine\n")
+    assert "Nothing to undo" in jellyml("undo", cwd=repo.path).stdout
+    assert not empty.parent.parent.exists()
+    assert kept.read_text() == "mine\n"
