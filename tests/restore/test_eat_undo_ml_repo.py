@@ -429,3 +429,12 @@ def test_an_empty_put_aside_folder_left_by_a_kill_is_swept(make_repo, tmp_path):
     assert "Nothing to undo" in jellyml("undo", cwd=repo.path).stdout
     assert not empty.parent.parent.exists()
     assert kept.read_text() == "mine\n"
+
+
+def test_a_half_written_journal_left_by_a_kill_is_swept(make_repo, tmp_path):
+    repo, _model, _commit = _project(make_repo, tmp_path)
+    half = repo.path / ".git" / "jellyml" / "20260101-000000-cccccc" / ".jellyml-x.tmp"
+    half.parent.mkdir(parents=True)
+    half.write_text('{"version": 1, "entr')
+    assert "Nothing to undo" in jellyml("undo", cwd=repo.path).stdout
+    assert not (repo.path / ".git" / "jellyml").exists()

@@ -325,8 +325,9 @@ def remove(repo: Repo, item_id: str) -> bool:
         except OSError:
             return False
     try:
-        with contextlib.suppress(FileNotFoundError):  # a kill may have removed it already
-            os.unlink(os.path.join(base, _JOURNAL))
+        for name in os.listdir(base):  # the journal, and one a kill left half written
+            if name == _JOURNAL or name.startswith(".jellyml-"):
+                os.unlink(os.path.join(base, name))
         os.rmdir(base)
     except FileNotFoundError:
         pass
@@ -348,3 +349,5 @@ def sweep(repo: Repo, known: Iterable[str]) -> None:
         return
     for name in set(names) - set(known):
         remove(repo, name)
+    with contextlib.suppress(OSError):  # made by an eat killed before its own folder
+        os.rmdir(parent)
