@@ -152,11 +152,32 @@ if TYPE_CHECKING:
     from .errors import CannotPutAsideError, PutAsideMissingError
 __all__ += ["CannotPutAsideError", "PutAsideMissingError"]
 
+# Errors of `jellyml env` (issue 20), kept apart so parallel additions merge cleanly.
+if TYPE_CHECKING:
+    from .errors import (
+        EnvironmentBuildError,
+        SnapshotDateUnknownError,
+        UvNotFoundError,
+        VenvExistsError,
+    )
+__all__ += [
+    "EnvironmentBuildError",
+    "SnapshotDateUnknownError",
+    "UvNotFoundError",
+    "VenvExistsError",
+]
+
 # Raised by the parsers and turned into one of the errors above before a user sees them;
 # exported all the same, as every exception class of jellyml is.
 if TYPE_CHECKING:
-    from .errors import BundleFormatError, HeaderError, NewerFormatError, PickleStripError
-__all__ += ["BundleFormatError", "HeaderError", "NewerFormatError", "PickleStripError"]
+    from .errors import (
+        BundleFormatError,
+        HeaderError,
+        NewerFormatError,
+        PackError,
+        PickleStripError,
+    )
+__all__ += ["BundleFormatError", "HeaderError", "NewerFormatError", "PackError", "PickleStripError"]
 
 # The module each lazily loaded public name lives in (every error class lives in errors).
 _HOME = {

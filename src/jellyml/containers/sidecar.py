@@ -27,6 +27,7 @@ from typing import Any, Optional, Union
 from .. import format as fmt
 from ..errors import OutputPathError
 from ..outputs import replacing
+from ..sources import is_url
 
 #: The file's name inside a checkpoint folder.
 SNAPSHOT_FILE_NAME = "jellyml-snapshot.jelly"
@@ -47,13 +48,16 @@ def save_snapshot(
 
     The folder is created if missing; the file is written to a temporary file in the same
     folder, fsynced and renamed into place, so a reader never sees half a file. Returns the
-    file's path.
+    file's path (or URL).
 
     Args:
-        path: the checkpoint folder (a local path).
+        path: the checkpoint folder: a local path, or an fsspec URL (``s3://bucket/run/step-5``),
+            written in one request where the backend allows (S3 under 100 MB: one PUT).
         snapshot: what ``jellyml.create_snapshot`` returned (uint8 tensors), or the same two
-            keys as bytes. None: call ``jellyml.create_snapshot(**create_snapshot_kwargs)`` now.
-        storage_options: reserved for remote folders, which are not supported yet.
+            keys as bytes. None: make it now, with ``create_snapshot``'s options
+            (``create_snapshot_kwargs``); torch is not needed for that (nor imported, unless
+            the process imported it already).
+        storage_options: passed to fsspec for a URL (credentials, ``endpoint_url``, ...).
         **create_snapshot_kwargs: passed to ``create_snapshot`` when ``snapshot`` is None.
 
     Which process writes is the caller's choice. With ``snapshot=None`` the call is collective
@@ -62,24 +66,41 @@ def save_snapshot(
     and call ``save_snapshot(folder, snapshot)`` on the rank that saves the checkpoint.
     """
     folder = os.fspath(path)
-    if "://" in folder:
-        raise OutputPathError(
-            folder, "writing a snapshot file to a remote folder (URL) is not supported yet"
-        )
     if snapshot is None:
-        from ..snapshot.create import create_snapshot
+        from ..snapshot.create import snapshot_for_file
 
-        snapshot = create_snapshot(**create_snapshot_kwargs)
+        snapshot = snapshot_for_file(**create_snapshot_kwargs)
     elif create_snapshot_kwargs:
         raise TypeError("create_snapshot options are only used when snapshot is None")
-    parts = [_as_bytes(snapshot, key) for key in _KEYS]
+    if is_url(folder):
+        return write_jelly(folder.rstrip("/") + "/" + SNAPSHOT_FILE_NAME, snapshot, storage_options)
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as exc:
         raise OutputPathError(folder, exc.strerror or str(exc)) from None
-    target = os.path.join(folder, SNAPSHOT_FILE_NAME)
-    _write_atomically(target, encode_header(len(p) for p in parts), parts)
+    return write_jelly(os.path.join(folder, SNAPSHOT_FILE_NAME), snapshot)
+
+
+def write_jelly(
+    target: str, snapshot: Mapping[str, Any], storage_options: Optional[dict[str, Any]] = None
+) -> str:
+    """Write ``snapshot`` as the snapshot file ``target`` (a path, replaced atomically, or an
+    fsspec URL, written in one request where the backend allows); returns ``target``."""
+    pieces = file_pieces(snapshot)
+    if is_url(target):
+        from ..sources.remote import write_file
+
+        write_file(target, pieces, storage_options)
+    else:
+        _write_atomically(target, pieces)
     return target
+
+
+def file_pieces(snapshot: Mapping[str, Any]) -> list[Any]:
+    """The snapshot file's bytes, in order, as buffers (the tensors' own, not copied): its
+    header, then the two tensors."""
+    parts = [_as_bytes(snapshot, key) for key in _KEYS]
+    return [encode_header(len(memoryview(p).cast("B")) for p in parts), *parts]
 
 
 def encode_header(sizes: Any) -> bytes:
@@ -122,8 +143,7 @@ def _as_bytes(snapshot: Mapping[str, Any], key: str) -> Any:
     return value.detach().cpu().contiguous().numpy()
 
 
-def _write_atomically(target: str, header: bytes, parts: list[Any]) -> None:
+def _write_atomically(target: str, pieces: list[Any]) -> None:
     with replacing(target, ".jelly.part", durable=True) as (out, _tmp):
-        out.write(header)
-        for part in parts:
-            out.write(memoryview(part).cast("B"))
+        for piece in pieces:
+            out.write(memoryview(piece).cast("B"))

@@ -15,9 +15,10 @@ from typing import Any, Optional
 from ..sources import is_url
 from .reader import Snapshot, read_snapshot
 
-#: The version of the document `describe` returns (and `jellyml show --json` prints). Adding a
-#: field keeps it; renaming, removing or retyping one raises it.
-SCHEMA_VERSION = 1
+#: The version of the document `describe` returns (and `jellyml show --json` prints): 2 since
+#: the environment fields (``distributions``, ``python_implementation``, ``platform_tag``,
+#: ``torch_cuda``, ``torch_rocm``) were added. Renaming, removing or retyping a field raises it.
+SCHEMA_VERSION = 2
 
 # A type spec is a tuple of allowed Python types, or one of these shapes:
 # ("list", spec), ("map", spec) (string keys), ("record", {field: spec}).
@@ -63,6 +64,13 @@ METADATA_SCHEMA: dict[str, Spec] = {
     "argv": ("list", _STR),
     "cwd": _STR,
     "packages": ("map", _STR),
+    # The environment (issue 20); each distribution record is checked on its own
+    # (read/environment.py), so one bad record does not hide the others.
+    "distributions": (dict,),
+    "python_implementation": _STR,
+    "platform_tag": _STR,
+    "torch_cuda": _OPT_STR,
+    "torch_rocm": _OPT_STR,
 }
 
 
@@ -70,16 +78,11 @@ def describe(model: str) -> dict[str, Any]:
     """The snapshot as one flat, JSON-ready dict: every field docs/FORMAT.md defines, ``None``
     where it was not recorded (or not valid). Files from JellyML 1.0.0 carry no metadata; their
     commit is read from the bundle itself."""
+    from .environment import distribution_records  # it imports this module
+
     snapshot = read_snapshot(model)
-    invalid: list[str] = []
-    meta = snapshot.metadata or {}
-    git_section = meta.get("git")
-    if not isinstance(git_section, dict):
-        if git_section is not None:
-            invalid.append("git")
-        git_section = {}
-    git = _checked(git_section, GIT_SCHEMA, "git.", invalid)
-    runtime = _checked(meta, METADATA_SCHEMA, "", invalid)
+    runtime, git, invalid = checked_metadata(snapshot.metadata or {})
+    runtime["distributions"] = distribution_records(runtime["distributions"])
     commit = snapshot.commit or git["commit"] or _bundle_commit(snapshot)
     return {
         "schema_version": SCHEMA_VERSION,
@@ -95,6 +98,21 @@ def describe(model: str) -> dict[str, Any]:
         "commit": commit,
         **runtime,
     }
+
+
+def checked_metadata(
+    meta: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """The metadata's top-level fields and its ``git`` section, each field of the wrong type
+    replaced by ``None``, and the names of those fields."""
+    invalid: list[str] = []
+    git_section = meta.get("git")
+    if not isinstance(git_section, dict):
+        if git_section is not None:
+            invalid.append("git")
+        git_section = {}
+    git = _checked(git_section, GIT_SCHEMA, "git.", invalid)
+    return _checked(meta, METADATA_SCHEMA, "", invalid), git, invalid
 
 
 def _checked(

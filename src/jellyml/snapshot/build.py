@@ -18,7 +18,6 @@ import contextlib
 import dataclasses
 import os
 import time
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Optional
@@ -27,7 +26,6 @@ from ..errors import (
     NotAFolderError,
     NotAGitRepoError,
     PathNotFoundError,
-    SnapshotWarning,
 )
 from ..gitcore import run as gitrun
 from ..gitcore import shallow
@@ -35,6 +33,7 @@ from ..gitcore.index import NO_SPLIT, commit_tree, temporary_index
 from ..gitcore.repo import Repo, locate
 from ..gitcore.store import repo_store
 from ..tempdirs import temporary_dir
+from ..warn import warn
 from . import bundling, report, which
 from .guards import Guards, LeftOut
 from .stage import stage_working_tree
@@ -351,11 +350,7 @@ def _warn_left_out(left_out: list[LeftOut]) -> None:
         return
     listed = "; ".join(f"{item.path}: {item.reason}" for item in left_out[:20])
     more = f" (and {len(left_out) - 20} more)" if len(left_out) > 20 else ""
-    warnings.warn(
-        f"JellyML left {len(left_out)} untracked file(s) out of the snapshot: {listed}{more}.",
-        SnapshotWarning,
-        stacklevel=5,
-    )
+    warn(f"JellyML left {len(left_out)} untracked file(s) out of the snapshot: {listed}{more}.")
 
 
 @contextlib.contextmanager

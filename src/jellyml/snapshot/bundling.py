@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import warnings
 from dataclasses import dataclass
 
-from ..errors import InvalidSnapshotOptionError, SnapshotTooLargeError, SnapshotWarning
+from ..errors import InvalidSnapshotOptionError, SnapshotTooLargeError
 from ..gitcore import run as gitrun
 from ..gitcore import shallow
 from ..gitcore.bundle import create_bundle
 from ..gitcore.repo import Repo
+from ..warn import warn
 
 AUTO, FULL, SHALLOW = "auto", "full", "shallow"
 HISTORY_MODES = (AUTO, FULL, SHALLOW)
@@ -90,19 +90,17 @@ def write_bundle(
             shallow_size, max_total_size, "git bundle (shallow: no history)"
         )
     if mode == FULL:  # fell back from the full history: said once the shallow one is made
-        _warn_shallow(reason, stacklevel=6)
+        _warn_shallow(reason)
     return Bundled(SHALLOW, twin, reason, shallow_size)
 
 
 def _plan(repo: Repo, requested: str) -> tuple[str, str]:
     if repo.is_shallow:
         if requested == FULL:
-            warnings.warn(
+            warn(
                 f"{repo.top} is a shallow clone: its history is incomplete, so JellyML made a "
                 "shallow snapshot instead of history='full' (eaten into a full clone, it "
-                "restores the very same commit).",
-                SnapshotWarning,
-                stacklevel=6,
+                "restores the very same commit)."
             )
         return SHALLOW, "the repository is a shallow clone"
     if requested != AUTO:
@@ -111,7 +109,7 @@ def _plan(repo: Repo, requested: str) -> tuple[str, str]:
     if estimate > _auto_limit():
         limit = _limit_text(_auto_limit())
         reason = f"its history takes {estimate / MiB:.1f} MiB ({measured}), over {limit}"
-        _warn_shallow(reason, stacklevel=7)
+        _warn_shallow(reason)
         return SHALLOW, reason
     return FULL, f"history='auto': its history takes at most {estimate / MiB:.1f} MiB"
 
@@ -148,14 +146,12 @@ def _objects_size(repo: Repo) -> int:
     return total
 
 
-def _warn_shallow(reason: str, *, stacklevel: int) -> None:
-    warnings.warn(
+def _warn_shallow(reason: str) -> None:
+    warn(
         f"JellyML made a shallow snapshot (the code, without its history): {reason}. Eaten into "
         "a clone that has its base commit, it restores the very same commit. Pass "
         "history='full' to keep the history in every checkpoint, or history='shallow' to "
-        "choose this without a warning.",
-        SnapshotWarning,
-        stacklevel=stacklevel,
+        "choose this without a warning."
     )
 
 

@@ -16,13 +16,16 @@ from .._version import __version__
 
 
 def runtime_metadata() -> dict[str, Any]:
-    """Time, host, interpreter, versions, command line and installed distributions.
+    """Time, host, interpreter, versions, command line and installed distributions (with
+    what it takes to install them again: snapshot/environment.py).
 
     No subprocess: distributions come from ``importlib.metadata``.
     """
     import datetime
     import platform
     import socket
+
+    from .environment import environment_metadata
 
     torch = sys.modules.get("torch")
     return {
@@ -35,20 +38,8 @@ def runtime_metadata() -> dict[str, Any]:
         "torch": getattr(torch, "__version__", None) if torch is not None else None,
         **_argv_fields(sys.argv),
         "cwd": os.getcwd(),
-        "packages": installed_distributions(),
+        **environment_metadata(),  # packages, distributions, interpreter, platform tag
     }
-
-
-def installed_distributions() -> dict[str, str]:
-    """``{name: version}`` of every distribution importable from this interpreter, sorted."""
-    import importlib.metadata
-
-    found: dict[str, str] = {}
-    for dist in importlib.metadata.distributions():
-        name = dist.metadata["Name"]
-        if name and name not in found:
-            found[name] = dist.version
-    return dict(sorted(found.items(), key=lambda item: item[0].lower()))
 
 
 def strip_credentials(url: str) -> str:

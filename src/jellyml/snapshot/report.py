@@ -6,11 +6,10 @@ from __future__ import annotations
 import logging
 import os
 import struct
-import warnings
 from collections.abc import Mapping, Sequence
 
-from ..errors import SnapshotWarning
 from ..gitcore import run as gitrun
+from ..warn import warn
 
 logger = logging.getLogger("jellyml")
 MiB = 1024 * 1024
@@ -53,11 +52,9 @@ def warn_if_large(size: int, cwd: str, env: Mapping[str, str], tree: str, histor
         if history == "full"
         else " Add large files to .gitignore, or leave them out with exclude=[...]."
     )
-    warnings.warn(
+    warn(
         f"JellyML's snapshot is {size / MiB:.1f} MiB, and it goes into every checkpoint. "
-        f"Its largest files: {largest}.{advice}",
-        SnapshotWarning,
-        stacklevel=5,
+        f"Its largest files: {largest}.{advice}"
     )
 
 
@@ -80,11 +77,9 @@ def warn_if_untracked_large(paths: Sequence[bytes], sizes: Sequence[int]) -> Non
         return
     largest = sorted(zip(sizes, paths), reverse=True)[:3]
     named = ", ".join(f"{os.fsdecode(path)} ({size / MiB:.1f} MiB)" for size, path in largest)
-    warnings.warn(
+    warn(
         f"JellyML's snapshot carries {total / MiB:.1f} MiB of untracked files "
         f"({len(paths)} files), over the {UNTRACKED_WARNING_SIZE / MiB:.0f} MiB that is usual "
         f"for code; the largest: {named}. Add them to .gitignore, or leave them out with "
-        "exclude=[...].",
-        SnapshotWarning,
-        stacklevel=5,
+        "exclude=[...]."
     )

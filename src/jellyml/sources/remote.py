@@ -321,6 +321,20 @@ def filesystem(url: str, storage_options: Optional[Mapping[str, Any]]) -> tuple[
         raise RemoteAccessError(url, _describe(exc)) from None
 
 
+def write_file(url: str, parts: list[Any], storage_options: Optional[Mapping[str, Any]]) -> None:
+    """Write ``parts`` (buffers, in order) as the file ``url``, in one request where the backend
+    can (``pipe_file``: S3 sends files under 100 MB in one PUT, which is atomic there: a
+    reader sees the old object or the new one, never half). Errors are one line."""
+    from ..errors import OutputPathError
+
+    data = b"".join(memoryview(p).cast("B") for p in parts)
+    fs, path = filesystem(url, storage_options)
+    try:
+        fs.pipe_file(path, data)
+    except Exception as exc:  # each backend raises its own types (credentials, network, ...)
+        raise OutputPathError(url, _describe(exc)) from None
+
+
 def _info(fs: Any, path: str, url: str) -> dict[str, Any]:
     try:
         info = fs.info(path)
