@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Optional
 
@@ -178,6 +178,29 @@ def tree_entries(
     if cacheable:
         _TREES[key] = found
     return dict(found) if cacheable else found
+
+
+def object_types(
+    names: Sequence[str], *, cwd: Optional[str] = None, env: Optional[Mapping[str, str]] = None
+) -> list[tuple[str, str]]:
+    """For each of ``names`` (object ids, or anything ``rev-parse`` reads: ``X^{tree}``,
+    ``refs/heads/main``), the object id and type it names, or ``(name, "missing")``: one
+    ``git cat-file --batch-check`` for all of them."""
+    if not names:
+        return []
+    proc = run.run(
+        ["cat-file", "--batch-check=%(objectname) %(objecttype)"],
+        cwd=cwd,
+        env=env,
+        input="".join(f"{name}\n" for name in names).encode(),
+        check=False,
+    )
+    found: list[tuple[str, str]] = []
+    for name, line in zip(names, proc.stdout.decode("ascii", "replace").splitlines()):
+        oid, _, kind = line.partition(" ")
+        known = kind in ("commit", "tree", "blob", "tag")  # else "missing" or "ambiguous"
+        found.append((oid, kind) if known else (name, "missing"))
+    return found + [(name, "missing") for name in names[len(found) :]]
 
 
 def empty_tree(repo: Repo) -> str:

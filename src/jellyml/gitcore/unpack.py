@@ -18,7 +18,7 @@ from typing import Optional
 from ..errors import BundleFormatError as BundleFormatError  # re-exported
 from . import run
 from .index import add_paths, list_untracked, temporary_index
-from .repo import Repo
+from .repo import Repo, object_types
 
 #: A bundle's header (signature, capabilities, prerequisites, refs) is read up to this size:
 #: JellyML writes one ref; a header this large is not a bundle we wrote.
@@ -89,15 +89,8 @@ def index_pack(store: str, pack: Iterable[bytes], *, thin: bool) -> None:
 
 def missing(store: str, oids: list[str]) -> list[str]:
     """Which of ``oids`` the store (alternates included) does not have."""
-    if not oids:
-        return []
-    proc = run.run(
-        ["cat-file", "--batch-check=%(objectname)"],
-        env={"GIT_DIR": store},
-        input="".join(f"{oid}\n" for oid in oids).encode(),
-        check=False,
-    )
-    return [line.split()[0] for line in proc.stdout.decode().splitlines() if "missing" in line]
+    found = object_types(oids, env={"GIT_DIR": store})
+    return [oid for oid, (_name, kind) in zip(oids, found) if kind == "missing"]
 
 
 def resolve(store: str, revision: str, *, cwd: Optional[str] = None) -> Optional[str]:

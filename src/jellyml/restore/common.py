@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from typing import Optional
 
 from ..errors import (
-    CorruptHistoryError,
     CurrentFolderGoneError,
     NotAGitRepoError,
     OperationInProgressError,
@@ -18,7 +17,7 @@ from ..gitcore import run as gitrun
 from ..gitcore.repo import Repo, find_repo
 from ..outputs import replacing
 from . import history
-from .history import History, HistoryItem
+from .history import History
 
 #: The file in the git dir holding the repository's identity (see ``repo_id``).
 ID_FILE = "jellyml-id"
@@ -101,23 +100,6 @@ def history_transaction(repo: Repo, *, create_id: bool = False) -> Iterator[Hist
     identity = repo_id(repo, create=create_id) or ""
     with history.transaction(history_of(repo), repo.top, identity) as h:
         yield h
-
-
-def check_commits(repo: Repo, hist: str, item: HistoryItem) -> None:
-    """The commits an item names must be in the repository (one ``cat-file`` for all)."""
-    wanted = [c for c in (item.head, item.saved_index, item.saved_worktree) if c is not None]
-    proc = gitrun.run(
-        ["cat-file", "--batch-check=%(objecttype)"],
-        cwd=repo.top,
-        input="".join(f"{c}\n" for c in wanted).encode(),
-        check=False,
-    )
-    kinds = proc.stdout.decode("ascii", "replace").split()
-    for commit, kind in zip(wanted, kinds + ["missing"] * len(wanted)):
-        if kind != "commit":
-            raise CorruptHistoryError(
-                hist, f"item {item.id} names commit {commit[:12]}, which is not in {repo.top}"
-            )
 
 
 #: Files in the git dir that mean an operation is half done; eat's checkout and undo's restore

@@ -19,7 +19,7 @@ from typing import Any, Optional
 from .. import settings
 from ..errors import CorruptSnapshotError, GitCommandError, SnapshotLimitError
 from ..gitcore import run as gitrun
-from ..gitcore.repo import Repo
+from ..gitcore.repo import Repo, object_types
 from ..gitcore.shallow import parents
 from ..gitcore.store import scratch_store, write_alternates
 from ..gitcore.unpack import (
@@ -122,14 +122,8 @@ def _keep_only_new(store: str, commit: str, have: list[str]) -> None:
 
 def commits_in(repo: Repo, oids: list[str]) -> set[str]:
     """Which of ``oids`` are commits in the repository (one ``cat-file`` for all)."""
-    proc = gitrun.run(
-        ["cat-file", "--batch-check=%(objectname) %(objecttype)"],
-        cwd=repo.top,
-        input="".join(f"{oid}\n" for oid in oids).encode(),
-        check=False,
-    )
-    lines = proc.stdout.decode("ascii", "replace").splitlines()
-    return {oid for oid, line in zip(oids, lines) if line == f"{oid} commit"}
+    found = object_types(oids, cwd=repo.top)
+    return {oid for oid, (name, kind) in zip(oids, found) if kind == "commit" and name == oid}
 
 
 def recorded_commits(metadata: Optional[dict[str, Any]]) -> list[str]:

@@ -23,7 +23,15 @@ from ..errors import (
     WouldOverwriteIgnoredError,
 )
 from ..gitcore import run as gitrun
-from ..gitcore.repo import Repo, TreeEntry, empty_tree, find_repo, short_branch, tree_entries
+from ..gitcore.repo import (
+    Repo,
+    TreeEntry,
+    empty_tree,
+    find_repo,
+    object_types,
+    short_branch,
+    tree_entries,
+)
 from ..gitcore.status import Status, status
 from . import aside, crash, gitlocks, legacy, savepoint
 from .common import (
@@ -181,24 +189,17 @@ def _check_commits(repo: Repo, hist: str, item: HistoryItem) -> tuple[list[str],
     when it was deleted since, or when HEAD was detached)."""
     wanted = [c for c in (item.head, item.saved_index, item.saved_worktree) if c is not None]
     questions = [*wanted, *(f"{c}^{{tree}}" for c in wanted), item.branch or "HEAD"]
-    proc = gitrun.run(
-        ["cat-file", "--batch-check=%(objectname) %(objecttype)"],
-        cwd=repo.top,
-        input="".join(f"{q}\n" for q in questions).encode(),
-        check=False,
-    )
-    answers = [line.split() for line in proc.stdout.decode("ascii", "replace").splitlines()]
-    answers += [["", "missing"]] * (len(questions) - len(answers))
-    for commit, answer in zip(wanted, answers):
-        if answer[-1] != "commit":
+    answers = object_types(questions, cwd=repo.top)
+    for commit, (_oid, kind) in zip(wanted, answers):
+        if kind != "commit":
             raise CorruptHistoryError(
                 hist, f"item {item.id} names commit {commit[:12]}, which is not in {repo.top}"
             )
-    trees = [answer[0] for answer in answers[len(wanted) : 2 * len(wanted)]]
+    trees = [oid for oid, _kind in answers[len(wanted) : 2 * len(wanted)]]
     if item.head is None:
         trees.insert(0, empty_tree(repo))
-    tip = answers[-1]
-    branch_tip = tip[0] if item.branch is not None and tip[-1] == "commit" else None
+    tip, kind = answers[-1]
+    branch_tip = tip if item.branch is not None and kind == "commit" else None
     return trees, branch_tip
 
 
