@@ -256,6 +256,9 @@ def _move(source: bytes, target: bytes, *, mode: int) -> None:
     """Rename ``source`` to ``target`` (making its folders with ``mode``); across file systems,
     copy to ``target.jellyml-part``, remove the source, then rename the copy into place."""
     os.makedirs(os.path.dirname(target), mode=mode, exist_ok=True)
+    if os.path.isdir(target) and not os.path.islink(target):
+        with contextlib.suppress(OSError):  # an empty folder git made (a submodule's path)
+            os.rmdir(target)
     if os.path.lexists(target):
         raise FileExistsError(errno.EEXIST, "something is in the way", os.fsdecode(target))
     try:
