@@ -152,6 +152,21 @@ if TYPE_CHECKING:
     from .errors import CannotPutAsideError, PutAsideMissingError
 __all__ += ["CannotPutAsideError", "PutAsideMissingError"]
 
+# Errors of worktrees and branches (issue 18).
+if TYPE_CHECKING:
+    from .errors import (
+        BranchNameError,
+        NotAJellyWorktreeError,
+        WorktreeChangesError,
+        WorktreePlaceError,
+    )
+__all__ += [
+    "BranchNameError",
+    "NotAJellyWorktreeError",
+    "WorktreeChangesError",
+    "WorktreePlaceError",
+]
+
 # Errors of `jellyml env` (issue 20), kept apart so parallel additions merge cleanly.
 if TYPE_CHECKING:
     from .errors import (

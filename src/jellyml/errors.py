@@ -329,6 +329,63 @@ class PutAsideMissingError(JellyMLError, FileNotFoundError):
         )
 
 
+# --- worktrees and branches (issue 18) ------------------------------------------------------
+
+
+class BranchNameError(JellyMLError, ValueError):
+    """``eat -b NAME``: NAME is not a valid branch name, or that branch exists."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+        super().__init__(
+            f"Branch {name} {reason}.",
+            hint=f"Choose another name for -b; {NOTHING_CHANGED}",
+        )
+
+
+class WorktreePlaceError(JellyMLError, ValueError):
+    """``eat --worktree DIR``: DIR cannot hold a new worktree (not empty, inside the user's
+    tree and not ignored there, inside .git, registered with git already, ...)."""
+
+    def __init__(self, folder: str, reason: str, *, hint: str = "") -> None:
+        self.path = folder
+        self.reason = reason
+        super().__init__(
+            f"Cannot make a worktree at {folder}: {reason}.",
+            hint=f"{hint + '; ' if hint else 'Choose another folder; '}{NOTHING_CHANGED}",
+        )
+
+
+class WorktreeChangesError(JellyMLError, RuntimeError):
+    """``undo --worktree DIR``: DIR holds work that removing it would lose."""
+
+    def __init__(self, folder: str, what: str, *, forceable: bool = True) -> None:
+        self.path = folder
+        self.what = what
+        self.forceable = forceable
+        how = (
+            "Keep what you want elsewhere, or pass --force to remove it anyway (changes and "
+            "untracked files are then kept on a jellyml-undo-* branch; ignored files are deleted)"
+            if forceable
+            else "Move it out of the worktree first"
+        )
+        super().__init__(f"{folder} holds {what}.", hint=f"{how}; {NOTHING_CHANGED}")
+
+
+class NotAJellyWorktreeError(JellyMLError, LookupError):
+    """``undo --worktree DIR``: no worktree made by ``eat --worktree`` is recorded at DIR."""
+
+    def __init__(self, folder: str, top: str) -> None:
+        self.path = folder
+        self.top = top
+        super().__init__(
+            f"{folder} is not a worktree made by `jellyml eat --worktree` in {top}.",
+            hint="`jellyml status` lists those; run it from (or -c) the repository it was "
+            f"made from; `git worktree remove` removes any other worktree; {NOTHING_CHANGED}",
+        )
+
+
 # --- the history file ----------------------------------------------------------------------
 
 

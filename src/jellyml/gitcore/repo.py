@@ -36,6 +36,19 @@ class Repo:
     head: Optional[str] = None
     #: Full ref name (``refs/heads/main``) when HEAD is on a branch, born or not.
     branch: Optional[str] = None
+    #: The git dir shared by every worktree of the repository (``--git-common-dir``, absolute);
+    #: ``git_dir`` itself in the main worktree. Empty: not asked (``common`` is then git_dir).
+    common_dir: str = ""
+
+    @property
+    def common(self) -> str:
+        """The repository's common git dir: refs, objects and config of all its worktrees."""
+        return self.common_dir or self.git_dir
+
+    @property
+    def is_linked_worktree(self) -> bool:
+        """Whether this is a worktree made by ``git worktree add`` (not the main one)."""
+        return os.path.realpath(self.common) != os.path.realpath(self.git_dir)
 
     @property
     def short_branch(self) -> Optional[str]:
@@ -103,6 +116,7 @@ _PATHS = (
     "--absolute-git-dir",
     *("--git-path", "objects", "--git-path", "index", "--git-path", "shallow"),
     "--show-object-format",
+    "--git-common-dir",
     "--show-toplevel",
 )
 
@@ -116,10 +130,10 @@ def _rev_parse(folder: str, extra: tuple[str, ...]) -> Optional[tuple[Repo, list
     if not probe.stdout:
         return None
     lines = probe.stdout.decode("utf-8", "surrogateescape").split("\n")
-    if lines[0] == "true" or len(lines) < 8:  # no working tree: --show-toplevel failed
+    if lines[0] == "true" or len(lines) < 9:  # no working tree: --show-toplevel failed
         raise BareRepoError(folder)
-    _, git_dir, objects, index, shallow, object_format, top = lines[:7]
-    # --git-path answers relative to the folder it ran in.
+    _, git_dir, objects, index, shallow, object_format, common, top = lines[:8]
+    # --git-path and --git-common-dir answer relative to the folder they ran in.
     repo = Repo(
         top=top,
         git_dir=git_dir,
@@ -127,8 +141,9 @@ def _rev_parse(folder: str, extra: tuple[str, ...]) -> Optional[tuple[Repo, list
         index=os.path.join(folder, index),
         shallow=os.path.join(folder, shallow),
         object_format=object_format,
+        common_dir=os.path.abspath(os.path.join(folder, common)),
     )
-    return repo, lines[7:-1] if probe.returncode == 0 else []
+    return repo, lines[8:-1] if probe.returncode == 0 else []
 
 
 def _dubious(folder: str, stderr: str) -> DubiousOwnershipError:

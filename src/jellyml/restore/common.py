@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
+import time
 from collections.abc import Iterator
 from typing import Optional
 
@@ -54,6 +56,26 @@ def require_repo(code_dir: Optional[str]) -> Repo:
     if repo is None:
         raise NotAGitRepoError(folder, hint="Pass -c with a folder inside the repository.")
     return repo
+
+
+def shared(repo: Repo) -> Repo:
+    """``repo`` seen from its common git dir: the main repository's history, identity and lock,
+    where the worktrees made by ``eat --worktree`` are recorded, whichever worktree of the
+    repository the command runs in (the same ``repo`` in the main worktree)."""
+    return dataclasses.replace(repo, git_dir=repo.common)
+
+
+def new_id() -> str:
+    """A history item's id: when it began, and a random part (``20240501-120000-a1b2c3``)."""
+    return time.strftime("%Y%m%d-%H%M%S-") + os.urandom(3).hex()
+
+
+def utc_now() -> str:
+    """Now, in ISO 8601 (UTC) to the microsecond: undo tells the files written since the eat
+    from those left in place by their change time. (``time``: ``datetime`` costs an import.)"""
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+    return f"{stamp}.{int(now % 1 * 1_000_000):06d}+00:00"
 
 
 def history_of(repo: Repo) -> str:
@@ -130,10 +152,10 @@ def create_refs(repo: Repo, prefix: str, **targets: str) -> None:
     repo.git_bytes("update-ref", "--stdin", input=commands.encode())
 
 
-def delete_refs(repo: Repo, prefix: str) -> None:
-    """Delete an item's refs, ``<prefix>/snapshot`` and ``<prefix>/saved`` (the only ones eat
-    makes), in one ``update-ref``: deleting a missing ref is not an error."""
-    commands = b"".join(f"delete {prefix}/{name}\n".encode() for name in ("snapshot", "saved"))
+def delete_refs(repo: Repo, prefix: str, names: tuple[str, ...] = ("snapshot", "saved")) -> None:
+    """Delete an item's refs ``<prefix>/<name>`` (eat makes ``snapshot`` and ``saved``, eat
+    --worktree ``worktree``), in one ``update-ref``: deleting a missing ref is not an error."""
+    commands = b"".join(f"delete {prefix}/{name}\n".encode() for name in names)
     gitrun.run(["update-ref", "--stdin"], cwd=repo.top, input=commands, check=False)
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import time
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
@@ -55,8 +54,10 @@ from .common import (
     folder_of,
     history_of,
     history_transaction,
+    new_id,
     read_history,
     set_state,
+    utc_now,
 )
 from .history import EATEN, EATING, HistoryItem
 from .incoming import Bundle, check_limits, fetch_to_store, is_related, move_into, read_bundle
@@ -255,7 +256,7 @@ def _eat_into(repo: Repo, incoming: _Incoming, folder: str) -> EatResult:
     if isinstance(checked, EatResult):
         return checked
     plan = checked
-    item_id = time.strftime("%Y%m%d-%H%M%S-") + os.urandom(3).hex()
+    item_id = new_id()
     prefix = f"refs/jellyml/{item_id}"
     move_into(plan.store, repo)
     # A shallow snapshot's real commit, rebuilt on its base commit when the repository has it.
@@ -436,7 +437,7 @@ def _new_item(
         saved_index=saved.index,
         saved_worktree=saved.worktree,
         ref_prefix=prefix,
-        created_at=_utc_now(),
+        created_at=utc_now(),
         untracked=[os.fsdecode(e.path) for e in entries if e.why == aside.CARRIED],
         aside=len(entries),
     )
@@ -453,14 +454,6 @@ def _roll_back(repo: Repo, hist: str, item: HistoryItem, cause: BaseException) -
             cause.hint = (
                 f"Putting your work back failed too ({again}); run `jellyml undo` to finish."
             )
-
-
-def _utc_now() -> str:
-    """Now, in ISO 8601 (UTC) to the microsecond: undo tells the files written since the eat
-    from those left in place by their change time. (``time``: ``datetime`` costs an import.)"""
-    now = time.time()
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
-    return f"{stamp}.{int(now % 1 * 1_000_000):06d}+00:00"
 
 
 def _changed(repo: Repo, old: str, new: str) -> Optional[list[tuple[str, str]]]:

@@ -24,12 +24,19 @@ from .lock import locked
 
 #: Version written by this jellyml. Older files are upgraded on read; newer ones refused.
 #: 2: items may have put files aside in ``<git dir>/jellyml/<id>/`` (``aside``).
-HISTORY_VERSION = 2
+#: 3: ``worktrees``, the linked worktrees made by ``eat --worktree``; items may name the branch
+#: ``eat -b`` made (``new_branch``).
+HISTORY_VERSION = 3
 
 #: Item states: the intent is written before the repository is touched, then completed.
 EATING = "eating"  # eat started: the user's work is saved, the tree may be half changed
 EATEN = "eaten"  # eat finished: the snapshot is checked out
 UNDOING = "undoing"  # undo started: the tree may be half restored
+
+#: Worktree states (``eat --worktree``), in the same spirit.
+ADDING = "adding"  # recorded before the worktree is made: it may be half made
+ADDED = "added"  # the worktree holds the snapshot
+REMOVING = "removing"  # undo started: what the user did there is kept; it may be half removed
 
 
 @dataclass
@@ -59,6 +66,9 @@ class HistoryItem:
     #: How many files and folders this eat moved into its put-aside folder
     #: (``<git dir>/jellyml/<id>/``, listed in its journal); 0: none (and no folder).
     aside: int = 0
+    #: The branch ``eat -b NAME`` made at the snapshot commit (its short name); undo leaves it,
+    #: unless the eat was interrupted before it finished.
+    new_branch: Optional[str] = None
 
     @classmethod
     def from_json(cls, data: Any, path: str) -> HistoryItem:
@@ -66,6 +76,36 @@ class HistoryItem:
         from .history_schema import check_item
 
         return cls(**check_item(data, path))
+
+
+@dataclass
+class WorktreeRecord:
+    """One linked worktree made by ``eat --worktree``: enough to find it and remove it whole."""
+
+    id: str
+    state: str
+    model: str
+    #: The worktree's folder, absolute.
+    path: str
+    #: The commit checked out there.
+    commit: str
+    #: ``refs/jellyml/<id>``: ``<ref_prefix>/worktree`` keeps the commit while the folder lives.
+    ref_prefix: str
+    created_at: str
+    #: The folder did not exist before (undo removes it; else it leaves it empty, as it was).
+    made_folder: bool = True
+    #: jellyml turned ``extensions.worktreeConfig`` on (to turn sparse checkout off there only).
+    worktree_config: bool = False
+    #: The branch ``-b NAME`` made for the worktree (short name), left by undo.
+    branch: Optional[str] = None
+    #: Set by an undo that kept what was done in the worktree on a branch.
+    after_branch: Optional[str] = None
+
+    @classmethod
+    def from_json(cls, data: Any, path: str) -> WorktreeRecord:
+        from .history_schema import check_worktree
+
+        return cls(**check_worktree(data, path))
 
 
 @dataclass
@@ -77,6 +117,8 @@ class History:
     identity: Optional[str] = None
     #: Items dropped on reading because they belong to another repository that was at this path.
     dropped: int = 0
+    #: The linked worktrees made by ``eat --worktree`` (kept in the main repository's history).
+    worktrees: list[WorktreeRecord] = field(default_factory=list)
 
     def last(self) -> Optional[HistoryItem]:
         return self.items[-1] if self.items else None
@@ -121,12 +163,16 @@ def load(path: str, repo: str, identity: Optional[str] = None) -> History:
     if not isinstance(items, list):
         raise CorruptHistoryError(path, "its items are not a list")
     parsed = [HistoryItem.from_json(i, path) for i in items]
+    worktrees = data.get("worktrees", [])
+    if not isinstance(worktrees, list):
+        raise CorruptHistoryError(path, "its worktrees are not a list")
+    made = [WorktreeRecord.from_json(w, path) for w in worktrees]
     recorded = data.get("repo_id")
     if recorded is not None and not isinstance(recorded, str):
         raise CorruptHistoryError(path, "its repo_id is not a string")
     if identity is not None and recorded is not None and recorded != identity:
-        return History(path, repo, identity=identity, dropped=len(parsed))
-    return History(path, repo, parsed, identity=identity or recorded)
+        return History(path, repo, identity=identity, dropped=len(parsed) + len(made))
+    return History(path, repo, parsed, identity=identity or recorded, worktrees=made)
 
 
 def _upgrade(data: Any, path: str) -> dict[str, Any]:
@@ -137,7 +183,8 @@ def _upgrade(data: Any, path: str) -> dict[str, Any]:
         raise CorruptHistoryError(path, "it has no valid version number")
     if version > HISTORY_VERSION:
         raise NewerHistoryError(path, version)
-    # Version 2 added the optional ``aside`` field to items: a version 1 file reads as it is.
+    # Version 2 added the optional ``aside`` field to items, version 3 the ``worktrees`` list
+    # and the items' ``new_branch``: an older file reads as it is (none of them).
     # An upgrade from version n to n + 1 goes here when one needs more. JellyML 1.0.0's files
     # (another layout, elsewhere) are read by ``legacy``.
     return data
@@ -149,6 +196,7 @@ def save(history: History) -> None:
         "version": HISTORY_VERSION,
         "repo": history.repo,
         "items": [asdict(item) for item in history.items],
+        "worktrees": [asdict(record) for record in history.worktrees],
     }
     if history.identity is not None:
         body["repo_id"] = history.identity

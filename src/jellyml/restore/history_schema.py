@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from ..errors import CorruptHistoryError
-from .history import EATEN, EATING, UNDOING
+from .history import ADDED, ADDING, EATEN, EATING, REMOVING, UNDOING
 
 #: A full object id (SHA-1 or SHA-256).
 _OID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?\Z")
@@ -40,27 +40,61 @@ _FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
     "after_branch": ((str, type(None)), False),
     "legacy_stash": ((str, type(None)), False),
     "aside": ((int,), False),
+    "new_branch": ((str, type(None)), False),
 }
+
+#: The fields of a worktree record (``eat --worktree``), as ``_FIELDS``.
+_WORKTREE_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
+    "id": ((str,), True),
+    "state": ((str,), True),
+    "model": ((str,), True),
+    "path": ((str,), True),
+    "commit": ((str,), True),
+    "ref_prefix": ((str,), True),
+    "created_at": ((str,), True),
+    "made_folder": ((bool,), False),
+    "worktree_config": ((bool,), False),
+    "branch": ((str, type(None)), False),
+    "after_branch": ((str, type(None)), False),
+}
+#: A worktree path longer than this is not one jellyml wrote (PATH_MAX is 4096 on Linux).
+MAX_PATH = 4096
 
 
 def check_item(data: Any, path: str) -> dict[str, Any]:
     """``data`` as keyword arguments of ``HistoryItem``, or ``CorruptHistoryError``."""
-    if not isinstance(data, dict):
-        raise CorruptHistoryError(path, "an item is not a JSON object")
-    for key, (types, required) in _FIELDS.items():
-        if key not in data:
-            if required:
-                raise CorruptHistoryError(path, f"an item has no {key}")
-            continue
-        if not isinstance(data[key], types):
-            raise CorruptHistoryError(path, f"an item's {key} has the wrong type")
-    unknown = sorted(set(data) - set(_FIELDS))
-    if unknown:
-        raise CorruptHistoryError(path, f"an item has unknown fields ({', '.join(unknown[:3])})")
+    _check_types(data, _FIELDS, "item", path)
     problem = _problem(data)
     if problem:
         raise CorruptHistoryError(path, f"item {_shown(data['id'])} {problem}")
     return dict(data)
+
+
+def check_worktree(data: Any, path: str) -> dict[str, Any]:
+    """``data`` as keyword arguments of ``WorktreeRecord``, or ``CorruptHistoryError``."""
+    _check_types(data, _WORKTREE_FIELDS, "worktree", path)
+    problem = _worktree_problem(data)
+    if problem:
+        raise CorruptHistoryError(path, f"worktree {_shown(data['id'])} {problem}")
+    return dict(data)
+
+
+def _check_types(
+    data: Any, fields: dict[str, tuple[tuple[type, ...], bool]], what: str, path: str
+) -> None:
+    """Every field of ``fields`` of the right type, required ones present, no other field."""
+    if not isinstance(data, dict):
+        raise CorruptHistoryError(path, f"an {what} is not a JSON object")
+    for key, (types, required) in fields.items():
+        if key not in data:
+            if required:
+                raise CorruptHistoryError(path, f"an {what} has no {key}")
+            continue
+        if not isinstance(data[key], types):
+            raise CorruptHistoryError(path, f"an {what}'s {key} has the wrong type")
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise CorruptHistoryError(path, f"an {what} has unknown fields ({', '.join(unknown[:3])})")
 
 
 def _problem(data: dict[str, Any]) -> str:
@@ -81,8 +115,7 @@ def _problem(data: dict[str, Any]) -> str:
     branch = data["branch"]
     if branch is not None and not (branch.startswith("refs/heads/") and _ref_ok(branch)):
         return "has a branch that is not under refs/heads/"
-    after = data.get("after_branch")
-    if after is not None and (after.startswith("-") or not _ref_ok(f"refs/heads/{after}")):
+    if not _branch_name_ok(data.get("after_branch")):
         return "has an after_branch that is not a branch name"
     untracked = data.get("untracked", [])
     if not all(isinstance(p, str) for p in untracked):
@@ -90,7 +123,38 @@ def _problem(data: dict[str, Any]) -> str:
     aside = data.get("aside", 0)
     if isinstance(aside, bool) or not 0 <= aside <= MAX_ASIDE:
         return "puts aside a number of files that jellyml does not write"
+    if not _branch_name_ok(data.get("new_branch")):
+        return "has a new_branch that is not a branch name"
     return ""
+
+
+def _worktree_problem(data: dict[str, Any]) -> str:
+    """What is wrong with a well-typed worktree record ('' when nothing)."""
+    record_id = data["id"]
+    if not _ID.match(record_id):
+        return "has an id that jellyml does not write"
+    if data["state"] not in (ADDING, ADDED, REMOVING):
+        return "has an unknown state"
+    if data["ref_prefix"] != f"refs/jellyml/{record_id}":
+        return "keeps its commit outside refs/jellyml/<its id>"
+    if not _OID.match(data["commit"]):
+        return "has a commit that is not a commit id"
+    folder = data["path"]
+    if not folder.startswith("/") or len(folder) > MAX_PATH or not folder.isprintable():
+        return "has a path that is not an absolute path jellyml writes"
+    if folder.rstrip("/") == "" or "/../" in f"{folder}/" or "/./" in f"{folder}/":
+        return "has a path that is not an absolute path jellyml writes"
+    for key in ("branch", "after_branch"):
+        if not _branch_name_ok(data.get(key)):
+            return f"has a {key} that is not a branch name"
+    return ""
+
+
+def _branch_name_ok(name: object) -> bool:
+    """None, or a short branch name ``git check-ref-format --branch`` would accept."""
+    if name is None:
+        return True
+    return isinstance(name, str) and not name.startswith("-") and _ref_ok(f"refs/heads/{name}")
 
 
 def _ref_ok(ref: str) -> bool:

@@ -34,6 +34,7 @@ from ..gitcore.repo import (
 )
 from ..gitcore.status import Status, status
 from . import aside, crash, gitlocks, legacy, savepoint
+from .branches import UNDO_PREFIX, free_branch_name
 from .common import (
     check_no_operation,
     delete_refs,
@@ -305,19 +306,11 @@ def _keep_work_after(
         return item.after_branch, []
     # JellyML 1.0.0's name for it, so scripts and habits built on 1.0.0 keep working
     # (the item id starts with the date: jellyml-undo-<date>-<time>-<id>).
-    name = _free_branch_name(repo, f"jellyml-undo-{item.id}")
+    name = free_branch_name(repo, f"{UNDO_PREFIX}{item.id}")
     repo.git("update-ref", "-m", "jellyml undo: work done after eating", f"refs/heads/{name}", tip)
     snapshot_files = tree_entries(repo, item.snapshot_commit)
     files = [("M" if p in snapshot_files else "A", p.decode("utf-8", "replace")) for p in new]
     return name, files
-
-
-def _free_branch_name(repo: Repo, base: str) -> str:
-    name, n = base, 1
-    while ref_exists(repo, f"refs/heads/{name}"):
-        n += 1
-        name = f"{base}-{n}"
-    return name
 
 
 def _restore_head(repo: Repo, item: HistoryItem, branch_tip: Optional[str]) -> Optional[str]:
