@@ -28,6 +28,7 @@ from .commands import (
     scan,
     show,
     snapshot,
+    status,
     strip,
     undo,
 )
@@ -62,6 +63,7 @@ EXIT_BROKEN_PIPE = 141
 COMMANDS = (
     eat,
     undo,
+    status,
     show,
     ls,
     cat,

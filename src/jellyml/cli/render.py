@@ -220,10 +220,16 @@ def eat_result(result: EatResult, *, quiet: bool, no_donut: bool) -> None:
     if not no_donut:
         logo(terminal_only=True)
     model, top = value(result.model), value(result.top)
+    if result.worktree_of is not None:
+        from .render_status import eat_worktree_result
+
+        eat_worktree_result(result)
+        return
+    on = f" on new branch [bold]{value(result.new_branch)}[/]" if result.new_branch else ""
     if result.cloned:
         info(
             f"Cloned the snapshot in {model} (commit [bold]{_short(result.commit)}[/], "
-            f"{result.files_changed} files) into {top}.\nThat folder was empty or new, so "
+            f"{result.files_changed} files) into {top}{on}.\nThat folder was empty or new, so "
             "there is nothing to undo: delete the folder to undo it."
         )
         if result.origin:
@@ -240,9 +246,10 @@ def eat_result(result: EatResult, *, quiet: bool, no_donut: bool) -> None:
     else:
         verb = "differs" if result.files_changed == 1 else "differ"
         differ = f"{count(result.files_changed, 'file')} {verb} from what you had"
+    head = f"on new branch [bold]{value(result.new_branch)}[/]" if on else "detached HEAD"
     info(
         f"Checked out the snapshot in {model}: commit [bold]{_short(result.commit)}[/] "
-        f"(detached HEAD) in {top}; {differ}{':' if result.changed else '.'}"
+        f"({head}) in {top}; {differ}{':' if result.changed else '.'}"
     )
     for line in summary([f"  {value(letter)} {value(path)}" for letter, path in result.changed]):
         info(line)
@@ -313,8 +320,17 @@ def undo_result(result: UndoResult, *, quiet: bool, no_donut: bool) -> None:
             f"Kept where they are: {what} written while the snapshot was checked out "
             f"({names(result.written_names, result.written)})."
         )
+    if result.new_branch:
+        info(f"Branch {value(result.new_branch)}, made by the eat, is left where it is.")
     if result.remaining:
         info(f"{count(result.remaining, 'earlier eat')} left to undo.")
+    from ..restore.branches import FEW  # the restore modules are loaded already
+
+    if result.undo_branches > FEW:
+        info(
+            f"This repository has {result.undo_branches} jellyml-undo-* branches; "
+            "`jellyml fix clean-undo-branches` deletes those that hold nothing of their own."
+        )
 
 
 def _undo_warnings(result: UndoResult) -> None:

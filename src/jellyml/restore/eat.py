@@ -46,6 +46,7 @@ from ..snapshot.stage import carried_untracked
 from ..tempdirs import temporary_dir
 from . import aside, crash, savepoint
 from . import shallow as shallow_eat  # shallow snapshots: the real commit, or what to fetch
+from .branches import check_new_branch
 from .common import (
     check_no_operation,
     create_refs,
@@ -111,14 +112,27 @@ class EatResult:
     origin: Optional[str] = None
     #: A shallow snapshot whose real commit could not be rebuilt here: what to fetch.
     history_note: Optional[str] = None
+    #: ``eat --worktree``: the repository the new worktree (``top``) was added to.
+    worktree_of: Optional[str] = None
+    #: ``eat -b NAME``: the branch made at the snapshot commit, HEAD on it.
+    new_branch: Optional[str] = None
+    #: ``--recurse-submodules`` failed: what happened and what to do.
+    submodule_note: Optional[str] = None
 
 
-def eat_snapshot(model: str, code_dir: Optional[str] = None, *, force: bool = False) -> EatResult:
+def eat_snapshot(
+    model: str,
+    code_dir: Optional[str] = None,
+    *,
+    force: bool = False,
+    branch: Optional[str] = None,
+) -> EatResult:
     """Check out the code saved in ``model`` into the repository holding ``code_dir``.
 
     In a repository the user's uncommitted work is saved first (``undo_last`` brings it back);
     a folder that is not in one is cloned into when it is empty or missing. A snapshot that
-    shares no history with the repository is refused unless ``force``.
+    shares no history with the repository is refused unless ``force``. ``branch``: land on
+    that new branch at the snapshot commit instead of a detached HEAD (``undo`` leaves it).
     """
     gitrun.check_git()
     folder = folder_of(code_dir)
@@ -131,10 +145,12 @@ def eat_snapshot(model: str, code_dir: Optional[str] = None, *, force: bool = Fa
         repo = find_repo(folder) if os.path.isdir(folder) else None
         if repo is None:
             _refuse_new_folder_in_repo(folder)
-            cloned = _clone(model, path, folder, bundle.tip[1], snapshot.metadata)
+            cloned = _clone(model, path, folder, bundle.tip[1], snapshot.metadata, branch)
             return shallow_eat.annotate(cloned, snapshot)
+        if branch is not None:
+            check_new_branch(repo, branch)
         with repo_lock(repo, history_of(repo)):
-            incoming = _Incoming(model, bundle, tmp, snapshot, force)
+            incoming = _Incoming(model, bundle, tmp, snapshot, force, branch)
             return shallow_eat.annotate(_eat_into(repo, incoming, folder), snapshot)
 
 
@@ -145,6 +161,7 @@ class _Incoming:
     tmp: str
     snapshot: Snapshot
     force: bool
+    branch: Optional[str] = None
 
     @property
     def metadata(self) -> Optional[dict[str, Any]]:
@@ -161,8 +178,26 @@ def _refuse_new_folder_in_repo(folder: str) -> None:
             raise MissingFolderInRepoError(folder, outer.top)
 
 
+def clone_into(model: str, folder: str, *, branch: Optional[str] = None) -> EatResult:
+    """Clone the snapshot in ``model`` into ``folder``, empty or new (``eat --worktree`` where
+    there is no repository to add a worktree to)."""
+    if os.path.isdir(folder) and os.listdir(folder):
+        raise DirectoryNotEmptyError(folder)
+    with temporary_dir("eat") as tmp:
+        snapshot = read_snapshot(model)
+        path = snapshot.extract_bundle(os.path.join(tmp, "snapshot.bundle"))
+        bundle = read_bundle(model, path, shallow_eat.expected_bundle_commit(snapshot))
+        cloned = _clone(model, path, folder, bundle.tip[1], snapshot.metadata, branch)
+        return shallow_eat.annotate(cloned, snapshot)
+
+
 def _clone(
-    model: str, bundle: str, folder: str, tip: str, metadata: Optional[dict[str, Any]]
+    model: str,
+    bundle: str,
+    folder: str,
+    tip: str,
+    metadata: Optional[dict[str, Any]],
+    branch: Optional[str] = None,
 ) -> EatResult:
     """Clone into an empty or new folder: objects first (no checkout), then the limits, then
     the files; on any failure the folder is left as it was (removed if it was made here)."""
@@ -177,8 +212,9 @@ def _clone(
             raise CorruptSnapshotError(model, f"its git bundle is damaged ({last[:200]})") from None
         commit = gitrun.out(["rev-parse", f"{_cloned_ref(tip)}^{{commit}}"], cwd=folder)
         check_limits(model, os.path.join(folder, ".git"), commit)
+        where = ["-b", branch] if branch else ["--detach"]
         gitrun.run(
-            ["-c", "advice.detachedHead=false", "checkout", "-q", "--detach", commit], cwd=folder
+            ["-c", "advice.detachedHead=false", "checkout", "-q", *where, commit], cwd=folder
         )
     except BaseException:
         _empty(folder, remove=made)
@@ -196,6 +232,7 @@ def _clone(
         cloned=True,
         files_changed=len(gitrun.split_z(files)),
         origin=origin,
+        new_branch=branch,
     )
 
 
@@ -265,6 +302,7 @@ def _eat_into(repo: Repo, incoming: _Incoming, folder: str) -> EatResult:
     if plan.entries:
         aside.write_journal(repo, item_id, plan.entries)
     item = _new_item(item_id, prefix, incoming.model, commit, saved, plan.entries)
+    item.new_branch = incoming.branch
     with history_transaction(repo, create_id=True) as h:
         h.items.append(item)
         depth = len(h.items)
@@ -274,6 +312,8 @@ def _eat_into(repo: Repo, incoming: _Incoming, folder: str) -> EatResult:
         aside.move_aside(repo, item_id, plan.entries, lambda: crash.point("eat:moving"))
         crash.point("eat:untracked-removed")
         savepoint.checkout_detached(repo, commit)
+        if incoming.branch is not None:
+            _land_on_branch(repo, incoming.branch, commit)
         crash.point("eat:checked-out")
         set_state(hist, repo, item.id, EATEN)
     except BaseException as exc:
@@ -305,7 +345,16 @@ def _eat_into(repo: Repo, incoming: _Incoming, folder: str) -> EatResult:
         depth=depth,
         gone_cwd=None if os.path.isdir(folder) else folder,
         dropped_history=dropped,
+        new_branch=incoming.branch,
     )
+
+
+def _land_on_branch(repo: Repo, name: str, commit: str) -> None:
+    """``eat -b NAME``: HEAD on the new branch NAME at the snapshot commit (made only if no
+    branch of that name appeared since the check)."""
+    ref = f"refs/heads/{name}"
+    repo.git("update-ref", "-m", "jellyml eat -b", ref, commit, "")
+    repo.git("symbolic-ref", "-m", "jellyml eat -b", "HEAD", ref)
 
 
 def _save(repo: Repo, incoming: _Incoming, plan: _Plan, prefix: str, commit: str) -> SavePoint:
@@ -340,7 +389,7 @@ def _checked(repo: Repo, incoming: _Incoming) -> Union[EatResult, _Plan]:
     # A shallow snapshot eaten before is checked out as its real commit (the header's).
     head = repo.head
     there = head is not None and head in (commit, incoming.snapshot.commit)
-    if there and head is not None and not current.tracked_changes:
+    if there and head is not None and not current.tracked_changes and incoming.branch is None:
         # Checked out already: only untracked files differ, which a second eat leaves alone
         # (the user's outputs since the first one), whatever the ignore files say.
         return EatResult(model, repo.top, head, False, already=True, depth=len(found.items))

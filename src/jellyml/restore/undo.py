@@ -34,7 +34,7 @@ from ..gitcore.repo import (
 )
 from ..gitcore.status import Status, status
 from . import aside, crash, gitlocks, legacy, savepoint
-from .branches import UNDO_PREFIX, free_branch_name
+from .branches import UNDO_PREFIX, free_branch_name, undo_branches
 from .common import (
     check_no_operation,
     delete_refs,
@@ -86,6 +86,10 @@ class UndoResult:
     #: and the first ``NAMED``.
     written: int = 0
     written_names: tuple[str, ...] = ()
+    #: The branch ``eat -b`` made, left where it is.
+    new_branch: Optional[str] = None
+    #: How many ``jellyml-undo-*`` branches the repository has now.
+    undo_branches: int = 0
 
 
 def undo_last(code_dir: Optional[str] = None) -> UndoResult:
@@ -144,6 +148,7 @@ def undo_item(repo: Repo, hist: str, item: HistoryItem, *, up_to_date: bool = Fa
     back = aside.move_back(repo, item.id, entries, lambda: crash.point("undo:moving"))
     savepoint.load_index(repo, item.saved_index)
     moved = _restore_head(repo, item, branch_tip)
+    _drop_unfinished_branch(repo, item)
     crash.point("undo:head-restored")
     with history_transaction(repo) as h:
         h.items = [i for i in h.items if i.id != item.id]
@@ -171,7 +176,18 @@ def undo_item(repo: Repo, hist: str, item: HistoryItem, *, up_to_date: bool = Fa
         came_back_size=back[1],
         written=len(written),
         written_names=tuple(written[:NAMED]),
+        new_branch=item.new_branch if item.state == EATEN else None,
+        undo_branches=len(undo_branches(repo)),
     )
+
+
+def _drop_unfinished_branch(repo: Repo, item: HistoryItem) -> None:
+    """The branch ``eat -b`` made is the user's once the eat finished; an eat that did not
+    finish (rolled back, or killed) takes it back, if it is still at the snapshot commit."""
+    if item.new_branch is None or item.state == EATEN:
+        return
+    ref = f"refs/heads/{item.new_branch}"
+    gitrun.run(["update-ref", "-d", ref, item.snapshot_commit], cwd=repo.top, check=False)
 
 
 def _read_again(repo: Repo) -> Repo:
@@ -224,7 +240,8 @@ def _work_after(
     any; what must leave the tree for the work to come back is returned."""
     staying = [*current.untracked, *current.ignored]
     way = _in_the_way(repo, item, current, entries) if staying else []
-    untouched = repo.head == item.snapshot_commit and repo.branch is None
+    landed = None if item.new_branch is None else f"refs/heads/{item.new_branch}"
+    untouched = repo.head == item.snapshot_commit and repo.branch in (None, landed)
     if untouched and not current.tracked_changes and not way:  # the common case
         crash.point("undo:saved")
         return _After([], item.after_branch, [], staying)

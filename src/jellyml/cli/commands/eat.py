@@ -13,11 +13,15 @@ DESCRIPTION = (
     "secret-looking, large, or model and data files, moved into .git/jellyml/) and leaves "
     "everything else where it is; the snapshot's commit is checked out on a detached HEAD: "
     "`jellyml undo` puts everything back. An empty or missing folder gets a clone of the "
-    "snapshot."
+    "snapshot. With --worktree DIR the snapshot is checked out in a new linked worktree at DIR "
+    "instead, beside your own work, which stays exactly as it is (`jellyml undo --worktree DIR` "
+    "removes it). With -b NAME you land on a new branch NAME at the snapshot commit."
 )
 EXAMPLES = (
     "jellyml eat model.pth              # the code that trained model.pth, here",
     "jellyml eat model.pth -c ~/project # into another checkout",
+    "jellyml eat model.pth --worktree ../old-model  # beside your own code",
+    "jellyml eat model.pth -b old-model # on a new branch, not a detached HEAD",
 )
 
 
@@ -39,13 +43,55 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="check the snapshot out even if it shares no history with the repository",
     )
+    parser.add_argument(
+        "--worktree",
+        metavar="DIR",
+        default=None,
+        help="check the snapshot out in a new linked worktree at DIR (a new or empty folder), "
+        "leaving your own worktree untouched",
+    )
+    parser.add_argument(
+        "-b",
+        "--branch",
+        dest="branch",
+        metavar="NAME",
+        default=None,
+        help="land on a new branch NAME at the snapshot commit instead of a detached HEAD "
+        "(refused if NAME exists; undo leaves it)",
+    )
+    parser.add_argument(
+        "--recurse-submodules",
+        action="store_true",
+        help="with --worktree: initialise the snapshot's submodules there (git submodule "
+        "update --init, which may need the network)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ...restore.eat import eat_snapshot
     from .. import render
 
-    result = eat_snapshot(args.model_file, args.code_dir, force=args.force)
+    if args.recurse_submodules and args.worktree is None:
+        from ...errors import JellyMLError
+
+        raise JellyMLError(
+            "--recurse-submodules goes with --worktree DIR.",
+            hint="An eat in place leaves submodules as they are; nothing was changed.",
+        )
+    if args.worktree is not None:
+        from ...restore.worktrees import eat_into_worktree
+
+        result = eat_into_worktree(
+            args.model_file,
+            args.worktree,
+            args.code_dir,
+            force=args.force,
+            branch=args.branch,
+            recurse_submodules=args.recurse_submodules,
+        )
+    else:
+        from ...restore.eat import eat_snapshot
+
+        result = eat_snapshot(args.model_file, args.code_dir, force=args.force, branch=args.branch)
     render.eat_result(result, quiet=args.quiet, no_donut=args.no_donut)
     return 0

@@ -22,6 +22,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_common(fix)
     commands = add_subcommands(fix, dest="fix_command", metavar="COMMAND", required=True)
     _register_history(commands)
+    _register_clean(commands)
     extract_bundle.register(commands)  # also a command of its own: `jellyml extract-bundle`
 
 
@@ -56,6 +57,52 @@ def _register_history(commands: argparse._SubParsersAction[argparse.ArgumentPars
         )
         add_common(parser, code_dir=True)
         parser.set_defaults(handler=handler)
+
+
+def _register_clean(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = add_parser(
+        commands,
+        "clean-undo-branches",
+        help="delete the jellyml-undo-* branches whose commits are all on other branches",
+        description="Delete the jellyml-undo-* branches that undo made and that hold nothing "
+        "not reachable from another branch (so deleting them loses nothing); list the others, "
+        "which are never deleted.",
+        examples=(
+            "jellyml fix clean-undo-branches --dry-run",
+            "jellyml fix clean-undo-branches --older-than 30",
+        ),
+    )
+    add_common(parser, code_dir=True)
+    parser.add_argument(
+        "--older-than",
+        type=_days,
+        metavar="DAYS",
+        default=None,
+        help="only branches whose last commit is more than DAYS days old",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="list what would be deleted, delete nothing"
+    )
+    parser.set_defaults(handler=run_clean)
+
+
+def _days(text: str) -> float:
+    try:
+        days = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from None
+    if not 0 <= days < 1e6:
+        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}")
+    return days
+
+
+def run_clean(args: argparse.Namespace) -> int:
+    from ...restore.branches import clean_undo_branches
+    from .. import render_status
+
+    result = clean_undo_branches(args.code_dir, older_than=args.older_than, dry_run=args.dry_run)
+    render_status.cleaned(result, quiet=args.quiet)
+    return 0
 
 
 def run_delete_last(args: argparse.Namespace) -> int:

@@ -11,11 +11,14 @@ DESCRIPTION = (
     "staged and unstaged changes and untracked files. Eats stack: each undo undoes one. Files "
     "written while the snapshot was checked out stay where they are; edits and commits made "
     "after eating are kept on a new branch, named in the output. Also finishes an eat or undo "
-    "that was interrupted (killed, crashed)."
+    "that was interrupted (killed, crashed). With --worktree DIR (or run inside DIR) it removes "
+    "the worktree `jellyml eat --worktree` made there instead, with its ref and lock; it refuses "
+    "when DIR holds changes, unless --force (they are then kept on a jellyml-undo-* branch)."
 )
 EXAMPLES = (
     "jellyml undo                # back to what you had before the last eat",
     "jellyml undo -c ~/project   # in another checkout",
+    "jellyml undo --worktree ../old-model  # remove a worktree eat --worktree made",
 )
 
 
@@ -29,13 +32,30 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         examples=EXAMPLES,
     )
     add_common(parser, code_dir=True)
+    parser.add_argument(
+        "--worktree",
+        metavar="DIR",
+        default=None,
+        help="remove the worktree `jellyml eat --worktree` made at DIR",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="remove that worktree even if it holds changes (kept on a jellyml-undo-* branch)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ...restore.undo import undo_last
+    from ...restore.undo import UndoResult
+    from ...restore.worktrees import undo_any
     from .. import render
 
-    result = undo_last(args.code_dir)
-    render.undo_result(result, quiet=args.quiet, no_donut=args.no_donut)
+    result = undo_any(args.code_dir, args.worktree, force=args.force)
+    if isinstance(result, UndoResult):
+        render.undo_result(result, quiet=args.quiet, no_donut=args.no_donut)
+    else:
+        from .. import render_status
+
+        render_status.undo_worktree_result(result, quiet=args.quiet)
     return 0
