@@ -60,6 +60,12 @@ def folder(repo: Repo, item_id: str) -> str:
     return os.path.join(repo.git_dir, ASIDE, item_id)
 
 
+def stored_size(repo: Repo, item_id: str) -> int:
+    """The bytes of the files an item's eat put aside, as they are now (``jellyml status``)."""
+    files = os.path.join(os.fsencode(folder(repo, item_id)), _FILES)
+    return tree_size(files) if os.path.isdir(files) else 0
+
+
 def entry(top: bytes, path: bytes, why: str) -> Entry:
     """What is at ``path`` now (never following a symbolic link), to put aside."""
     full = os.path.join(top, path)

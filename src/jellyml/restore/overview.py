@@ -109,10 +109,6 @@ def _eat(repo: Repo, item: HistoryItem) -> ActiveEat:
     )
 
 
-def _size(folder: str) -> int:
-    return aside.tree_size(os.fsencode(folder)) if os.path.isdir(folder) else 0
-
-
 def _worktree(record: WorktreeRecord) -> MadeWorktree:
     return MadeWorktree(
         path=record.path,
