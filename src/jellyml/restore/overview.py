@@ -102,9 +102,7 @@ def _eat(repo: Repo, item: HistoryItem) -> ActiveEat:
         saved_changes=saved,
         saved_commit=item.saved_worktree if saved else None,
         put_aside=item.aside,
-        put_aside_size=_size(os.path.join(aside.folder(repo, item.id), "files"))
-        if item.aside
-        else 0,
+        put_aside_size=aside.stored_size(repo, item.id) if item.aside else 0,
         new_branch=item.new_branch,
     )
 
