@@ -451,6 +451,8 @@ def eat_warnings(result: EatResult) -> None:
     """What eat must say even with ``-q`` (warnings are never silenced)."""
     if result.history_note:  # a shallow snapshot without its base commit here
         warning(result.history_note)
+    if result.submodule_note:  # eat --worktree --recurse-submodules could not fetch them
+        warning(result.submodule_note)
     if result.dropped_history:
         warning(
             f"Dropped {result.dropped_history} history item(s) of an earlier repository that "
