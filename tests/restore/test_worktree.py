@@ -176,6 +176,7 @@ def test_undo_inside_the_worktree_and_a_branch(make_repo: Any, tmp_path: Path, b
     jellyml("eat", str(model), "--worktree", str(target), *extra, cwd=repo.path)
     head = git_in(target, "symbolic-ref", "-q", "--short", "HEAD") if branch else None
     assert head == branch
+    assert git_in(target, "rev-parse", "HEAD") == commit
     status = json.loads(jellyml("status", "--json", cwd=repo.path).stdout)
     assert [w["path"] for w in status["worktrees"]] == [str(target)]
     assert status["worktrees"][0]["branch"] == branch
