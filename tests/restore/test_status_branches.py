@@ -119,6 +119,12 @@ def test_eat_b_into_an_empty_folder(make_repo: Any, tmp_path: Path) -> None:
         ["git", "symbolic-ref", "--short", "HEAD"], cwd=target, capture_output=True, text=True
     )
     assert head.stdout.strip() == "old"
+    assert (
+        subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=target, capture_output=True, text=True
+        ).stdout.strip()
+        == commit
+    )
 
 
 def _undo_branch(repo: Any, name: str, *, unique: bool, when: str = "1700000000 +0000") -> str:
