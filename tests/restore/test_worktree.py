@@ -10,14 +10,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from crash_runner import crashing
 
+from jellyml.restore.crash import WORKTREE_POINTS
 from jellyml_testkit import jellyml, make_model, user_state
 
+KILLED = -signal.SIGKILL
 BASE = {
     "model.py": "layers = 2\n",
     "train.py": "lr = 0.1\n",
@@ -307,3 +311,41 @@ def test_api_worktree(make_repo: Any, tmp_path: Path) -> None:
     assert undo(UndoArgs(code_dir=str(repo.path)), worktree=str(target)) == 0
     assert not target.exists()
     assert _everything(repo) == before
+
+
+@pytest.mark.parametrize("point", WORKTREE_POINTS)
+def test_kill_at_every_step_then_undo_removes_everything(
+    make_repo: Any, tmp_path: Path, point: str
+) -> None:
+    """kill -9 anywhere in eat --worktree or undo --worktree: `jellyml undo --worktree DIR`
+    then leaves the repository as it was, and status says what is pending meanwhile."""
+    repo, model, _commit = _snapshot(make_repo, tmp_path)
+    repo.write("train.py", "lr = 0.7\n")
+    before = _everything(repo)
+    target = tmp_path / "wt"
+    killed = point != "worktree:removing"
+    eat = crashing("eat", str(model), "--worktree", str(target), cwd=repo.path, CRASH_KILL_AT=point)
+    assert eat.returncode == (KILLED if killed else 0), eat.stderr
+    if not killed:
+        undo = crashing("undo", "--worktree", str(target), cwd=repo.path, CRASH_KILL_AT=point)
+        assert undo.returncode == KILLED
+    status = json.loads(jellyml("status", "--json", cwd=repo.path).stdout)
+    assert status["next_command"] == f"jellyml undo --worktree {target}"
+    jellyml("undo", "--worktree", str(target), cwd=repo.path)
+    assert not target.exists()
+    assert _everything(repo) == before
+    assert "Nothing of jellyml's is active" in jellyml("status", cwd=repo.path).stdout
+
+
+def test_every_worktree_crash_point_is_reached(make_repo: Any, tmp_path: Path) -> None:
+    repo, model, _commit = _snapshot(make_repo, tmp_path)
+    log = tmp_path / "points.log"
+    target = str(tmp_path / "wt")
+    assert (
+        crashing(
+            "eat", str(model), "--worktree", target, cwd=repo.path, CRASH_LOG=str(log)
+        ).returncode
+        == 0
+    )
+    assert crashing("undo", "--worktree", target, cwd=repo.path, CRASH_LOG=str(log)).returncode == 0
+    assert tuple(log.read_text().split()) == WORKTREE_POINTS

@@ -27,6 +27,14 @@ POINTS = (
     "undo:head-restored",
 )
 
+#: The crash points of ``eat --worktree`` and ``undo --worktree``, in the order they are reached.
+WORKTREE_POINTS = (
+    "worktree:recorded",
+    "worktree:added",
+    "worktree:populated",
+    "worktree:removing",
+)
+
 _hook: Optional[Callable[[str], None]] = None
 
 

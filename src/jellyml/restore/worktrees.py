@@ -29,7 +29,7 @@ from ..gitcore.repo import Repo, find_repo
 from ..gitcore.status import status
 from ..read.reader import read_snapshot
 from ..tempdirs import temporary_dir
-from . import savepoint
+from . import crash, savepoint
 from . import shallow as shallow_eat
 from .branches import UNDO_PREFIX, check_new_branch, free_branch_name
 from .common import (
@@ -182,6 +182,7 @@ def _add(repo: Repo, main: Repo, record: WorktreeRecord, recurse: bool) -> Optio
         delete_refs(repo, record.ref_prefix, ("worktree",))
         raise
     try:
+        crash.point("worktree:recorded")
         sparse, worktree_config = gitworktree.sparse_settings(repo.top)
         if sparse and not worktree_config:
             # Needed for a setting of that worktree only; noted, so undo turns it off again.
@@ -191,8 +192,10 @@ def _add(repo: Repo, main: Repo, record: WorktreeRecord, recurse: bool) -> Optio
         gitworktree.add(
             repo.top, record.path, record.commit, reason=lock_reason(record), branch=record.branch
         )
+        crash.point("worktree:added")
         gitworktree.populate(record.path, sparse_off=sparse)
         note = _submodules(record.path) if recurse else None
+        crash.point("worktree:populated")
         record.state = ADDED
         _update(main, record)
     except BaseException:
@@ -317,6 +320,7 @@ def undo_worktree(
         record.state = REMOVING
         record.after_branch = after
         _update(main, record)
+        crash.point("worktree:removing")
         if os.path.realpath(os.getcwd() if _cwd_ok() else "/") == os.path.realpath(record.path):
             os.chdir(os.path.dirname(record.path))  # a process cannot stay in a removed folder
         _remove_all(repo, main, record)
@@ -367,6 +371,8 @@ def _keep_work(repo: Repo, record: WorktreeRecord, *, force: bool) -> tuple[Opti
     kept on a new ``jellyml-undo-*`` branch (its name, and what it holds)."""
     if record.after_branch is not None or not os.path.isdir(record.path):
         return record.after_branch, ""  # an undo killed after keeping it, or nothing left
+    if record.state == ADDING:
+        return None, ""  # an eat killed while it made the worktree: nothing of the user's yet
     there = find_repo(record.path)
     if there is None or not there.is_linked_worktree:
         return None, ""  # a half-made worktree (no .git file): nothing of the user's in it
