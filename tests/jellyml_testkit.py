@@ -112,14 +112,15 @@ def snapshot_tensor(bundle: bytes, commit: str, metadata_sha256: Optional[str] =
     return header + bundle
 
 
-def make_model(repo_path: PathLike, out: PathLike) -> str:
+def make_model(repo_path: PathLike, out: PathLike, **options: Any) -> str:
     """Snapshot ``repo_path`` as it is now into checkpoint ``out``; return the snapshot commit.
 
     The tensors are ``create_snapshot()``'s two, made from the same pieces, after a weight.
+    ``options`` go to ``snapshot_repo`` (``history="shallow"``, ...).
     """
     with tempfile.TemporaryDirectory(prefix="jellyml-testkit-") as tmp:
         bundle = os.path.join(tmp, "b.bundle")
-        snap = snapshot_repo(str(repo_path), bundle_path=bundle)
+        snap = snapshot_repo(str(repo_path), bundle_path=bundle, **options)
         meta, meta_sha = encode_metadata(snapshot_metadata(snap))
         payload = Path(bundle).read_bytes()
         tensor = snapshot_tensor(payload, snap.commit, meta_sha)

@@ -349,3 +349,22 @@ def test_every_worktree_crash_point_is_reached(make_repo: Any, tmp_path: Path) -
     )
     assert crashing("undo", "--worktree", target, cwd=repo.path, CRASH_LOG=str(log)).returncode == 0
     assert tuple(log.read_text().split()) == WORKTREE_POINTS
+
+
+def test_a_shallow_snapshot_gets_the_same_commit_where_its_base_is(
+    make_repo: Any, tmp_path: Path
+) -> None:
+    repo = make_repo(BASE, name="project")
+    repo.write("model.py", "layers = 3\n")
+    base = repo.git("rev-parse", "HEAD")
+    full, thin = tmp_path / "full.pth", tmp_path / "thin.pth"
+    commit = make_model(repo.path, full, history="full")
+    assert make_model(repo.path, thin, history="shallow") == commit
+    repo.git("checkout", "-q", "--", "model.py")
+    target = tmp_path / "wt"
+    out = jellyml("eat", str(thin), "--worktree", str(target), cwd=repo.path)
+    assert "no history" not in out.stderr
+    assert git_in(target, "rev-parse", "HEAD") == commit
+    assert git_in(target, "rev-parse", "HEAD^") == base
+    assert _files(target) == _snapshot_files(full, repo.path)
+    jellyml("undo", "--worktree", str(target), cwd=repo.path)
