@@ -59,6 +59,9 @@ def test_status_before_during_and_after_eats(make_repo: Any, tmp_path: Path) -> 
     assert text.endswith("Next: jellyml undo\n")
 
     jellyml("undo", cwd=repo.path)
+    out = jellyml("undo", cwd=repo.path)  # nothing to undo here: the worktree is named
+    assert f"Nothing to undo in {repo.path}." in out.stdout
+    assert f"`jellyml undo --worktree {target}` removes one" in out.stdout
     text, data = _status(repo)
     assert data["eats"] == [] and len(data["worktrees"]) == 1
     assert f"No active eat in {repo.path}." in text

@@ -300,6 +300,12 @@ def undo_result(result: UndoResult, *, quiet: bool, no_donut: bool) -> None:
         return
     if result.nothing_to_undo:
         info(f"Nothing to undo in {value(result.top)}.")
+        if result.worktrees:
+            made = names(result.worktrees[:3], len(result.worktrees))
+            info(
+                f"Worktrees made by `jellyml eat --worktree`: {made}; "
+                f"`jellyml undo --worktree {value(result.worktrees[0])}` removes one."
+            )
         return
     if not no_donut:
         logo(terminal_only=True)

@@ -90,6 +90,9 @@ class UndoResult:
     new_branch: Optional[str] = None
     #: How many ``jellyml-undo-*`` branches the repository has now.
     undo_branches: int = 0
+    #: With nothing to undo: the worktrees ``eat --worktree`` made, which ``undo --worktree``
+    #: removes.
+    worktrees: tuple[str, ...] = ()
 
 
 def undo_last(code_dir: Optional[str] = None) -> UndoResult:

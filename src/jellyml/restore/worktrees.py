@@ -11,6 +11,7 @@ it, refusing when DIR holds work unless ``force`` (then kept on a ``jellyml-undo
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from typing import Optional, Union
@@ -341,7 +342,11 @@ def undo_any(
     inside = repo is not None and repo.is_linked_worktree and not read_history(repo).items
     if inside and find_record(code_dir, None) is not None:
         return undo_worktree(None, code_dir, force=force)
-    return undo_last(code_dir)
+    result = undo_last(code_dir)
+    if result.nothing_to_undo and repo is not None:
+        made = read_history(shared(repo)).worktrees
+        return dataclasses.replace(result, worktrees=tuple(r.path for r in made))
+    return result
 
 
 def _home(repo: Repo) -> Repo:
