@@ -165,7 +165,7 @@ def _world_readable_holding(git_dir: Path, secret: bytes) -> list[str]:
             path = Path(root) / name
             if secret not in path.read_bytes():
                 continue
-            chain = [path, *path.parents[: len(path.relative_to(git_dir).parts)]]
+            chain = [path, *list(path.parents)[: len(path.relative_to(git_dir).parts)]]
             if all(os.stat(p).st_mode & stat.S_IROTH for p in chain):
                 found.append(str(path))
     return found
