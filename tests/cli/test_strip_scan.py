@@ -273,7 +273,7 @@ def test_strip_keeps_any_checkpoint_s_other_keys(make_repo: Any, tmp_path: Path)
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    from jellyml.containers.strip import strip
+    from jellyml.publish.strip import strip
 
     snapshot = jellyml.create_snapshot(str(make_repo({"a.py": "x = 1\n"}).path))
     base = torch.arange(12, dtype=torch.float32)

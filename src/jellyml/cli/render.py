@@ -22,6 +22,7 @@ from .._version import __version__
 from . import donut
 from .console import PlainConsole, escape
 from .options import styled
+from .text import SHOWN, clean, summary
 
 TYPE_CHECKING = False  # not typing's: see options.py (start-up time)
 if TYPE_CHECKING:  # only for annotations: rich and restore load when a command needs them
@@ -30,28 +31,15 @@ if TYPE_CHECKING:  # only for annotations: rich and restore load when a command 
     from rich.console import Console
     from rich.text import Text
 
-    from ..containers.strip import StripResult
-    from ..read.scan import ScanEntry
+    from ..publish.scan import ScanEntry
+    from ..publish.strip import StripResult
     from ..restore.eat import EatResult
     from ..restore.history import HistoryItem
     from ..restore.undo import UndoResult
 
     AnyConsole = Union[Console, PlainConsole]
 
-__all__ = ["clean", "escape", "value"]
-
-# C0 (tab and newline included: ``clean`` keeps newlines only when asked), DEL, C1, and the
-# Unicode bidi controls that reorder what a line shows (CVE-2021-42574, "Trojan Source").
-_UNSAFE = [*range(0x20), 0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
-_SHOWN = {c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _UNSAFE}
-_KEEP_NEWLINES = {c: s for c, s in _SHOWN.items() if c != 0x0A}
-
-
-def clean(text: object, *, newlines: bool = False) -> str:
-    """``text`` made safe to print: every control character shown as an escape (``\\x1b``,
-    ``\\x07``, ``\\u202e``), newlines too unless ``newlines`` (a value from a checkpoint must
-    not start a line of its own). The one function every output path uses."""
-    return str(text).translate(_KEEP_NEWLINES if newlines else _SHOWN)
+__all__ = ["SHOWN", "clean", "escape", "summary", "value"]
 
 
 def value(text: object) -> str:
@@ -175,17 +163,6 @@ def _head(branch: Optional[str], commit: Optional[str]) -> str:
     if branch is not None:
         return f"branch [bold]{value(branch)}[/]"
     return f"commit {_short(commit)} (detached HEAD)"
-
-
-#: How many items of a list are shown before "... and N more".
-SHOWN = 10
-
-
-def summary(items: list[str], *, limit: int = SHOWN, more: str = "") -> list[str]:
-    """``items`` as lines, the first ``limit`` of them and a count of the rest."""
-    if len(items) <= limit:
-        return items
-    return [*items[:limit], f"... and {len(items) - limit:,} more{more}"]
 
 
 def eat_result(

@@ -1,11 +1,11 @@
-"""The snapshot as a file of its own inside a checkpoint folder: ``jellyml-snapshot.jelly``.
+"""How the snapshot is laid out as a file of its own in a checkpoint folder (the sidecar).
 
 Checkpoints that are folders (a Hugging Face ``checkpoint-N``, a ``save_pretrained`` output)
 carry the snapshot as one more file beside the weights, instead of inside a weights file, so
 that nothing is added to the model's tensors. The file uses the safetensors layout, so
-``safetensors.safe_open`` reads it, yet it is written here, and read by
-``jellyml.containers.safetensors``, with ``struct`` and ``json`` only (no torch, no
-safetensors package):
+``safetensors.safe_open`` reads it, yet its header is encoded here (``jellyml.save_snapshot``,
+in ``jellyml.snapshot.save``, writes the file) and read by ``jellyml.containers.safetensors``,
+with ``struct`` and ``json`` only (no torch, no safetensors package):
 
 - 8 bytes: the header's length N, unsigned little-endian;
 - N bytes: a JSON object, padded with spaces to a multiple of 8, mapping
@@ -21,73 +21,26 @@ from __future__ import annotations
 import json
 import os
 import struct
-from collections.abc import Mapping
-from typing import Any, Optional, Union
+from collections.abc import Iterable
+from typing import Any, Union
 
 from .. import format as fmt
-from ..errors import OutputPathError
-from ..outputs import replacing
 
 #: The file's name inside a checkpoint folder.
 SNAPSHOT_FILE_NAME = "jellyml-snapshot.jelly"
 _LENGTH = struct.Struct("<Q")
-_KEYS = (fmt.SNAPSHOT_KEY, fmt.METADATA_KEY)
+#: Its tensors, in the order of the file.
+KEYS = (fmt.SNAPSHOT_KEY, fmt.METADATA_KEY)
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-def save_snapshot(
-    path: PathLike,
-    snapshot: Optional[Mapping[str, Any]] = None,
-    *,
-    storage_options: Optional[dict[str, Any]] = None,
-    **create_snapshot_kwargs: Any,
-) -> str:
-    """Write the snapshot into the checkpoint folder ``path`` as ``jellyml-snapshot.jelly``.
-
-    The folder is created if missing; the file is written to a temporary file in the same
-    folder, fsynced and renamed into place, so a reader never sees half a file. Returns the
-    file's path.
-
-    Args:
-        path: the checkpoint folder (a local path).
-        snapshot: what ``jellyml.create_snapshot`` returned (uint8 tensors), or the same two
-            keys as bytes. None: call ``jellyml.create_snapshot(**create_snapshot_kwargs)`` now.
-        storage_options: reserved for remote folders, which are not supported yet.
-        **create_snapshot_kwargs: passed to ``create_snapshot`` when ``snapshot`` is None.
-
-    Which process writes is the caller's choice. With ``snapshot=None`` the call is collective
-    under ``torch.distributed`` (as ``create_snapshot`` is): call it on every rank, and every
-    rank writes the same bytes. Otherwise make the snapshot on every rank at the same point,
-    and call ``save_snapshot(folder, snapshot)`` on the rank that saves the checkpoint.
-    """
-    folder = os.fspath(path)
-    if "://" in folder:
-        raise OutputPathError(
-            folder, "writing a snapshot file to a remote folder (URL) is not supported yet"
-        )
-    if snapshot is None:
-        from ..snapshot.create import create_snapshot
-
-        snapshot = create_snapshot(**create_snapshot_kwargs)
-    elif create_snapshot_kwargs:
-        raise TypeError("create_snapshot options are only used when snapshot is None")
-    parts = [_as_bytes(snapshot, key) for key in _KEYS]
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError as exc:
-        raise OutputPathError(folder, exc.strerror or str(exc)) from None
-    target = os.path.join(folder, SNAPSHOT_FILE_NAME)
-    _write_atomically(target, encode_header(len(p) for p in parts), parts)
-    return target
-
-
-def encode_header(sizes: Any) -> bytes:
+def encode_header(sizes: Iterable[int]) -> bytes:
     """The 8-byte length and the padded JSON header for tensors of ``sizes`` bytes (in order
     ``SNAPSHOT_KEY``, ``METADATA_KEY``)."""
     header: dict[str, Any] = {"__metadata__": {"format": "jellyml"}}
     begin = 0
-    for key, size in zip(_KEYS, sizes):
+    for key, size in zip(KEYS, sizes):
         header[key] = {"dtype": "U8", "shape": [size], "data_offsets": [begin, begin + size]}
         begin += size
     raw = json.dumps(header, separators=(",", ":")).encode("utf-8")
@@ -107,23 +60,3 @@ def read_sidecar_tensors(path: PathLike) -> dict[str, tuple[int, int]]:
     with open_source(os.fspath(path)) as source:
         found = Safetensors(source)
         return {e.name: (found.data_start + e.begin, e.size) for e in found.entries}
-
-
-def _as_bytes(snapshot: Mapping[str, Any], key: str) -> Any:
-    """A buffer holding the tensor's bytes: no copy for a contiguous CPU uint8 tensor."""
-    if key not in snapshot:
-        raise ValueError(f"the snapshot has no {key!r}; pass what create_snapshot returned")
-    value = snapshot[key]
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return value
-    dtype = getattr(value, "dtype", None)
-    if str(dtype) != "torch.uint8" or getattr(value, "dim", lambda: 0)() != 1:
-        raise ValueError(f"the snapshot's {key!r} is not a 1-D uint8 tensor or bytes")
-    return value.detach().cpu().contiguous().numpy()
-
-
-def _write_atomically(target: str, header: bytes, parts: list[Any]) -> None:
-    with replacing(target, ".jelly.part", durable=True) as (out, _tmp):
-        out.write(header)
-        for part in parts:
-            out.write(memoryview(part).cast("B"))

@@ -41,7 +41,8 @@ from typing import Any, Optional
 
 from transformers import TrainerCallback
 
-from ..containers.sidecar import SNAPSHOT_FILE_NAME, save_snapshot
+from ..containers.sidecar import SNAPSHOT_FILE_NAME
+from ..snapshot.save import save_snapshot
 from . import RunSnapshot
 
 __all__ = ["JellyMLCallback"]

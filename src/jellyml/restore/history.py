@@ -19,15 +19,14 @@ from typing import Any, Optional
 
 from .. import settings
 from ..errors import CorruptHistoryError, HistoryError, NewerHistoryError
+from .history_schema import EATEN as EATEN  # the item states: re-exported, with the schema
+from .history_schema import EATING as EATING
+from .history_schema import UNDOING as UNDOING
+from .history_schema import check_item
 from .lock import locked
 
 #: Version written by this jellyml. Older files are upgraded on read; newer ones refused.
 HISTORY_VERSION = 1
-
-#: Item states: the intent is written before the repository is touched, then completed.
-EATING = "eating"  # eat started: the user's work is saved, the tree may be half changed
-EATEN = "eaten"  # eat finished: the snapshot is checked out
-UNDOING = "undoing"  # undo started: the tree may be half restored
 
 
 @dataclass
@@ -58,8 +57,6 @@ class HistoryItem:
     @classmethod
     def from_json(cls, data: Any, path: str) -> HistoryItem:
         """An item read from the file, every field checked (``history_schema``) before use."""
-        from .history_schema import check_item
-
         return cls(**check_item(data, path))
 
 

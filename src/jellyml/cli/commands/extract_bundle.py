@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from ...extract_bundle import STDOUT, extract
+    from ...read.extract import STDOUT, extract
     from .. import render
 
     if args.output_path == STDOUT and _terminal():

@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from ...git import run_git
+    from ...read.passthrough import run_git
 
     if not args.git_args:
         args.usage_error("ARGS are missing: say what git should do, with {} for the bundle")

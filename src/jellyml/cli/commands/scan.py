@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from ...read.scan import scan
+    from ...publish.scan import scan
     from .. import render
 
     entries = scan(args.paths)

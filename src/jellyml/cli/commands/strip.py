@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from ...containers.strip import strip
+    from ...publish.strip import strip
     from .. import render
 
     result = strip(args.model_file, args.output, in_place=args.in_place)

@@ -23,8 +23,8 @@ from ..errors import (
     SnapshotNotFoundError,
     UnsupportedFormatError,
 )
+from ..read.reader import read_snapshot
 from ..sources import is_url
-from .reader import read_snapshot
 
 #: Folders never walked into (a repository's own objects are not checkpoints).
 _SKIPPED_DIRS = frozenset({".git", "__pycache__", ".venv", "node_modules"})

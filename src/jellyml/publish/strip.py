@@ -26,6 +26,10 @@ from dataclasses import dataclass
 from typing import BinaryIO, Callable, Optional
 
 from .. import format as fmt
+from ..containers import folder as folders
+from ..containers.safetensors import Safetensors
+from ..containers.strip_zip import write_stripped_zip
+from ..containers.torch_zip import TorchZip
 from ..errors import (
     CorruptSnapshotError,
     JellyMLError,
@@ -37,10 +41,6 @@ from ..errors import (
 )
 from ..outputs import replacing
 from ..sources import Source, is_url, iter_range, open_source
-from . import folder as folders
-from .safetensors import Safetensors
-from .strip_zip import write_stripped_zip
-from .torch_zip import TorchZip
 
 _OURS = frozenset({fmt.SNAPSHOT_KEY, fmt.METADATA_KEY})
 
@@ -73,7 +73,7 @@ def strip(path: str, output: Optional[str] = None, *, in_place: bool = False) ->
 
 
 def _strip_into(source: Source, out: BinaryIO) -> tuple[str, tuple[str, ...]]:
-    from . import open_container
+    from ..containers import open_container
 
     container = open_container(source)
     if isinstance(container, Safetensors):
