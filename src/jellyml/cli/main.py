@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 
     from _typeshed import SupportsWrite
 
+    from .. import progress
+
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_NOT_A_CHECKPOINT = 3
@@ -203,10 +205,12 @@ def _run(
 ) -> int:
     """Run a command; a failure becomes one line on stderr (the traceback too with ``debug``)."""
     # Imported here, not at the top: parsing and help need neither errors nor render.
+    from .. import progress
     from ..errors import JellyMLError, NotACheckpointError, SnapshotNotFoundError
 
     try:
-        return int(handler(args))
+        with progress.reporting(_progress_reporter(args)):
+            return int(handler(args))
     except JellyMLError as exc:
         _report(exc, debug=debug)
         if isinstance(exc, NotACheckpointError):
@@ -225,6 +229,20 @@ def _run(
     except OSError as exc:
         _report(JellyMLError(f"{exc.strerror or exc}: {exc.filename or ''}".strip()), debug=debug)
         return EXIT_FAILURE
+
+
+def _progress_reporter(args: argparse.Namespace) -> Optional[progress.Reporter]:
+    """The CLI's progress bar, on a terminal only, unless -q or JELLYML_DISABLE_PROGRESS_BARS."""
+    if getattr(args, "quiet", False) or settings.no_progress_bars():
+        return None
+    try:
+        if not sys.stderr.isatty():
+            return None
+    except (AttributeError, ValueError):
+        return None
+    from . import render
+
+    return render.progress_bar
 
 
 def _report(exc: BaseException, *, debug: bool) -> None:

@@ -155,6 +155,21 @@ def spinning_donut() -> None:
     console.print("[bold #ff69b4]Mmm, donut.[/] Now go train something.")
 
 
+#: The progress bar's width, in characters.
+_BAR = 30
+
+
+def progress_bar(what: str, done: int, total: int, finished: bool) -> None:
+    """A ``jellyml.progress`` reporter: one line on stderr (a terminal), redrawn in place."""
+    out = sys.stderr
+    if finished:
+        out.write("\n")
+    else:
+        filled = "#" * (_BAR * done // total if total else _BAR)
+        out.write(f"\r{what} [{filled:<{_BAR}}] {done / 1e6:,.1f}/{total / 1e6:,.1f} MB")
+    out.flush()
+
+
 def _short(commit: Optional[str]) -> str:
     return value(commit[:12]) if commit else "(no commit yet)"
 

@@ -65,9 +65,8 @@ def open_container(source: Source) -> Container:
         return Safetensors(source)  # type: ignore[return-value]  # its errors say what is wrong
     try:
         archive = TorchZip(source)
-        prefetch = getattr(source, "prefetch", None)
-        if prefetch is not None:
-            return _Prefetching(archive, prefetch)  # type: ignore[return-value]
+        if source.remote:
+            return _Prefetching(archive, source.prefetch)  # type: ignore[return-value]
         return archive  # type: ignore[return-value]
     except NotACheckpointError:
         if looks_like_safetensors(source.read_at(0, 9)):

@@ -14,7 +14,7 @@ from typing import IO, BinaryIO, cast
 
 from .. import format as fmt
 from ..errors import SnapshotNotFoundError, StripError
-from ..sources import Source, iter_range
+from ..sources import Source
 from .strip_pickle import PickleStripError, strip_pickle
 from .torch_zip import TorchZip
 
@@ -54,7 +54,7 @@ def write_stripped_zip(archive: TorchZip, source: Source, out: BinaryIO) -> tupl
                 _write_entry(zf, entry.name, len(stripped.data), [stripped.data])
             else:
                 at, _ = archive.data_offset(entry)
-                _write_entry(zf, entry.name, entry.size, iter_range(source, at, entry.size))
+                _write_entry(zf, entry.name, entry.size, source.iter_range(at, entry.size))
     return stripped.removed_keys
 
 

@@ -8,8 +8,6 @@ carrying one: its bytes may still hold code.
 
 from __future__ import annotations
 
-import os
-import posixpath
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Optional
@@ -24,7 +22,7 @@ from ..errors import (
     UnsupportedFormatError,
 )
 from ..read.reader import read_snapshot
-from ..sources import is_url
+from ..sources import Stat, Storage, storage_for
 
 #: Folders never walked into (a repository's own objects are not checkpoints).
 _SKIPPED_DIRS = frozenset({".git", "__pycache__", ".venv", "node_modules"})
@@ -54,64 +52,42 @@ def scan(
     """Every checkpoint under ``paths`` (files, folders walked recursively, URLs)."""
     entries: list[ScanEntry] = []
     for path in paths:
-        for file, size, named in _files(path, storage_options):
-            entry = _check(file, size, storage_options, named=named)
+        storage = storage_for(path, storage_options)
+        for found, named in _files(path, storage):
+            entry = _check(found.name, found.size, storage_options, named=named)
             if entry is not None:
                 entries.append(entry)
     return entries
 
 
-def _files(
-    path: str, storage_options: Optional[Mapping[str, Any]]
-) -> Iterator[tuple[str, int, bool]]:
-    """(file, size, named by the user) for ``path`` and, for a folder, every file under it."""
-    if is_url(path):
-        yield from _remote_files(path, storage_options)
+def _files(path: str, storage: Storage) -> Iterator[tuple[Stat, bool]]:
+    """(file, named by the user) for ``path`` and, for a folder, every file under it."""
+    found = storage.stat(path)
+    if found.is_file:
+        yield found, True
         return
-    if os.path.isfile(path):
-        yield path, os.path.getsize(path), True
-        return
-    if not os.path.isdir(path):
+    if not found.is_folder:
         raise ModelFileNotFoundError(path)
-    for top, dirs, files in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS)
-        for name in sorted(files):
-            file = os.path.join(top, name)
-            if os.path.isfile(file) and not os.path.islink(file) and _may_be_checkpoint(file):
-                yield file, os.path.getsize(file), False
+    for entry in storage.walk(path, skip=_SKIPPED_DIRS):
+        if _may_be_checkpoint(storage, entry.name):
+            yield entry, False
 
 
-def _may_be_checkpoint(file: str) -> bool:
-    """A checkpoint-like name, or a file that starts like a zip or a safetensors file."""
+def _may_be_checkpoint(storage: Storage, file: str) -> bool:
+    """A checkpoint-like name, or (where reading a few bytes costs no request) a file that
+    starts like a zip or a safetensors file."""
     if file.lower().endswith(CHECKPOINT_SUFFIXES):
         return True
+    if not storage.cheap_reads:
+        return False
     from ..containers.safetensors import looks_like_safetensors
 
     try:
-        with open(file, "rb") as f:
-            head = f.read(9)
-    except OSError:
+        with storage.open(file) as source:
+            head = source.read_at(0, 9)
+    except ModelFileError:
         return False
     return head.startswith(_ZIP) or looks_like_safetensors(head)
-
-
-def _remote_files(
-    url: str, storage_options: Optional[Mapping[str, Any]]
-) -> Iterator[tuple[str, int, bool]]:
-    from ..sources.remote import stat
-
-    fs, path, info = stat(url, storage_options)
-    if info.get("type") != "directory":
-        yield url, int(info.get("size") or 0), True
-        return
-    # Over a network only checkpoint-like names are looked at: sniffing costs a request each.
-    base = url.rstrip("/")
-    found = fs.find(path, detail=True)
-    for name in sorted(found):
-        meta = found[name]
-        relative = posixpath.relpath(name, path.rstrip("/"))
-        if meta.get("type") == "file" and relative.lower().endswith(CHECKPOINT_SUFFIXES):
-            yield f"{base}/{relative}", int(meta.get("size") or 0), False
 
 
 def _check(

@@ -40,7 +40,7 @@ from ..errors import (
     UnsupportedFormatError,
 )
 from ..outputs import replacing
-from ..sources import Source, is_url, iter_range, open_source
+from ..sources import Source, open_source, storage_for
 
 _OURS = frozenset({fmt.SNAPSHOT_KEY, fmt.METADATA_KEY})
 
@@ -58,7 +58,7 @@ class StripResult:
 
 def strip(path: str, output: Optional[str] = None, *, in_place: bool = False) -> StripResult:
     """Write ``path`` without its snapshot to ``output`` (or over itself with ``in_place``)."""
-    if is_url(path):
+    if storage_for(path).local_path(path) is None:
         raise StripError(path, "it is a URL", hint="Download it, strip the local copy, upload.")
     if in_place == (output is not None):
         raise StripError(path, "say where to write", hint="Pass either -o OUT or --in-place.")
@@ -104,7 +104,7 @@ def _strip_safetensors(archive: Safetensors, source: Source, out: BinaryIO) -> t
     out.write(struct.pack("<Q", len(text)) + text)
     for entry in kept:
         start = archive.data_start + entry.begin
-        for chunk in iter_range(source, start, entry.size):
+        for chunk in source.iter_range(start, entry.size):
             out.write(chunk)
     return removed
 
@@ -178,7 +178,7 @@ def _strip_folder_in_place(path: str, shown: Optional[str] = None) -> tuple[str,
     removed: list[str] = []
     for _ in range(8):  # a snapshot file, then one inside a weights file: never more than a few
         try:
-            file = folders.snapshot_file(path)
+            file = folders.snapshot_file(path, storage_for(path))
             carries = _has_snapshot(file)
         except (NotACheckpointError, SnapshotNotFoundError):  # nothing (left) to carry one
             if removed:

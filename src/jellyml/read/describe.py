@@ -9,10 +9,9 @@ The document's names are those of docs/FORMAT.md; docs/CLI.md documents it (``SC
 
 from __future__ import annotations
 
-import os
 from typing import Any, Optional
 
-from ..sources import is_url
+from ..sources import storage_for
 from .reader import Snapshot, read_snapshot
 
 #: The version of the document `describe` returns (and `jellyml show --json` prints). Adding a
@@ -83,7 +82,7 @@ def describe(model: str) -> dict[str, Any]:
     commit = snapshot.commit or git["commit"] or _bundle_commit(snapshot)
     return {
         "schema_version": SCHEMA_VERSION,
-        "model": model if is_url(model) else os.path.abspath(model),
+        "model": (snapshot.storage or storage_for(model)).absolute(model),
         "entry": snapshot.entry,
         "format_version": snapshot.format_version,
         "snapshot_size": snapshot.bundle_size,

@@ -9,10 +9,12 @@ import json
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Optional, Union
+from typing import Any, Optional, Union
 
 from .. import format as fmt
+from .. import progress
 from ..containers import Container, TensorEntry, open_container
+from ..containers import folder as folders
 from ..errors import (
     CorruptSnapshotError,
     ModelFileError,
@@ -21,13 +23,14 @@ from ..errors import (
     UnsupportedFormatError,
 )
 from ..outputs import replacing
-from ..sources import CHUNK, Source, is_url, iter_range, open_source
+from ..sources import Source, Storage, storage_for
 from ..tempdirs import temporary_dir
 
 PathLike = Union[str, "os.PathLike[str]"]
 StorageOptions = Optional[Mapping[str, Any]]
-#: Local sources copy a bundle this much at a time (tests read it).
-_CHUNK = CHUNK
+#: A bundle read from a source whose reads are requests (a URL) and longer than this reports
+#: its progress (``jellyml.progress``; the CLI draws it on a terminal).
+PROGRESS_OVER = 4 * 1024 * 1024
 #: Bytes read from each candidate tensor before deciding whether to read its whole header.
 _SNIFF = 32
 
@@ -48,9 +51,9 @@ class Snapshot:
     metadata: Optional[dict[str, Any]]
     source: str = ""
     storage_options: StorageOptions = field(default=None, repr=False, compare=False)
-    #: A remote source kept open (it holds no file descriptor) so that extracting reuses what
-    #: it fetched already and costs no second ``info`` request.
-    reusable_source: Optional[Source] = field(default=None, repr=False, compare=False)
+    #: Where ``file`` lives; kept, so that reading the bundle reuses what finding it fetched
+    #: (a remote file's tail and headers) and costs no second request for its size.
+    storage: Optional[Storage] = field(default=None, repr=False, compare=False)
 
     @property
     def file(self) -> str:
@@ -93,30 +96,26 @@ def read_snapshot(path: PathLike, *, storage_options: StorageOptions = None) -> 
     or one written by a newer jellyml.
     """
     name = os.fspath(path)
-    file, known = locate(name, storage_options)
-    with open_source(file, storage_options, known=known) as source:
-        found = _find(open_container(source))
-        reusable = source if hasattr(source, "iter_range") else None
+    storage = storage_for(name, storage_options)
+    file = locate(name, storage)
+    with storage.open(file) as source:
+        try:
+            found = _find(open_container(source))
+        except SnapshotNotFoundError:
+            if file == name:  # a file given itself: its folder may carry the snapshot
+                folders.refuse_beside_snapshot_file(name, storage)
+            raise
     return dataclasses.replace(
-        found, path=name, source=file, storage_options=storage_options, reusable_source=reusable
+        found, path=name, source=file, storage_options=storage_options, storage=storage
     )
 
 
-def locate(name: str, storage_options: StorageOptions = None) -> tuple[str, Any]:
-    """The file that carries ``name``'s snapshot (``name`` itself, or the one file of a
-    checkpoint folder that does: ``jellyml.containers.folder``), and for a URL file what
-    ``remote.stat`` said of it (so that opening it costs no second request)."""
-    from ..containers import folder
-
-    if is_url(name) and not name.endswith("/"):
-        from ..sources import remote
-
-        known = remote.stat(name, storage_options)
-        if known[2].get("type") != "directory":
-            return name, known
-    elif not folder.is_folder(name):
-        return name, None
-    return folder.snapshot_file(name, storage_options), None
+def locate(name: str, storage: Storage) -> str:
+    """The file that carries ``name``'s snapshot: ``name`` itself, or the one file of a
+    checkpoint folder that does (``jellyml.containers.folder``)."""
+    if storage.stat(name).is_folder:
+        return folders.snapshot_file(name, storage)
+    return name
 
 
 @contextlib.contextmanager
@@ -206,10 +205,9 @@ def _extract(snapshot: Snapshot, output_path: str) -> str:
     check_output_path(snapshot.file, output_path)
     with replacing(output_path, ".bundle.part") as (out, tmp):
         with reopen(snapshot) as source:
-            digest = _copy_range(snapshot, source, out)
+            for chunk in bundle_chunks(snapshot, source):
+                out.write(chunk)
         out.flush()
-        if digest != snapshot.header.sha256 and snapshot.header.sha256 is not None:
-            raise CorruptSnapshotError(snapshot.path, "its bundle does not match its sha256")
         if not _looks_like_bundle(tmp):
             raise CorruptSnapshotError(snapshot.path, "its payload is not a git bundle")
     return output_path
@@ -217,13 +215,33 @@ def _extract(snapshot: Snapshot, output_path: str) -> str:
 
 @contextlib.contextmanager
 def reopen(snapshot: Snapshot) -> Iterator[Source]:
-    """The source of the file that holds ``snapshot`` (a folder's snapshot file, a URL's
-    open connection when there is one), to read its bundle."""
-    if snapshot.reusable_source is not None:
-        yield snapshot.reusable_source
-    else:
-        with open_source(snapshot.file, snapshot.storage_options) as source:
-            yield source
+    """The source of the file that holds ``snapshot`` (a folder's snapshot file; for a URL
+    the file opened while finding it, with what it fetched), to read its bundle."""
+    storage = snapshot.storage or storage_for(snapshot.file, snapshot.storage_options)
+    with storage.open(snapshot.file) as source:
+        yield source
+
+
+def bundle_chunks(snapshot: Snapshot, source: Source) -> Iterator[bytes]:
+    """The bundle's bytes, in the source's own pieces (one or two requests for a URL, 1 MiB
+    reads for a local file: memory stays at one piece): the one path every command reads a
+    bundle through. A long read from a URL reports its progress (``jellyml.progress``). At the
+    end, a bundle cut short or whose sha256 differs from the header's raises
+    ``CorruptSnapshotError``: a consumer that wrote the pieces somewhere must discard them."""
+    digest = hashlib.sha256()
+    total = snapshot.bundle_size
+    shown = source.remote and total > PROGRESS_OVER
+    done = 0
+    with progress.task("Downloading the snapshot", total, shown=shown) as advance:
+        for chunk in source.iter_range(snapshot.bundle_offset, total):
+            digest.update(chunk)
+            done += len(chunk)
+            advance(done)
+            yield chunk
+    if done != total:
+        raise CorruptSnapshotError(snapshot.path, "its bundle is cut off")
+    if snapshot.header.sha256 is not None and digest.hexdigest() != snapshot.header.sha256:
+        raise CorruptSnapshotError(snapshot.path, "its bundle does not match its sha256")
 
 
 def check_output_path(model: str, output_path: str) -> None:
@@ -237,19 +255,6 @@ def check_output_path(model: str, output_path: str) -> None:
     if same:
         # os.replace would put the bundle where the checkpoint was, destroying it.
         raise OutputPathError(output_path, "it is the model file itself")
-
-
-def _copy_range(snapshot: Snapshot, source: Source, out: BinaryIO) -> str:
-    """Copy the bundle in 1 MiB chunks and return its sha256: memory stays at one chunk."""
-    digest = hashlib.sha256()
-    left = snapshot.bundle_size
-    for chunk in iter_range(source, snapshot.bundle_offset, left):
-        digest.update(chunk)
-        out.write(chunk)
-        left -= len(chunk)
-    if left:
-        raise CorruptSnapshotError(snapshot.path, "its bundle is cut off")
-    return digest.hexdigest()
 
 
 def _looks_like_bundle(path: str) -> bool:

@@ -10,7 +10,6 @@ revision, a base commit the bundle does not carry).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
 import os
 import re
@@ -40,12 +39,11 @@ from ..gitcore.unpack import (
     parse_bundle_header,
     scratch_store,
 )
-from ..sources import Source
-from .reader import Snapshot, read_snapshot, reopen
+from ..tempdirs import temporary_dir
+from .reader import Snapshot, bundle_chunks, read_snapshot, reopen
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _HEX = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
-_CHUNK = 1 << 20
 #: Remotes shown from a snapshot's metadata (untrusted: it could list thousands).
 MAX_REMOTES = 20
 
@@ -118,7 +116,7 @@ class Scratch:
         snapshot = read_snapshot(model)
         folder = tempfile.mkdtemp(prefix="bundle-", dir=self.tmp)
         with reopen(snapshot) as source:  # the file itself: a folder's snapshot file, a URL
-            chunks = _bundle_chunks(snapshot, source)
+            chunks = bundle_chunks(snapshot, source)
             raw = b""
             for chunk in chunks:  # the header, and the start of the pack
                 raw += chunk
@@ -192,22 +190,6 @@ class Scratch:
             raise MissingCommitError(absent[0], repo.top if repo else None, loaded.remotes)
 
 
-def _bundle_chunks(snapshot: Snapshot, source: Source) -> Iterator[bytes]:
-    """The bundle's bytes in chunks; at the end, its sha256 is checked against the header."""
-    digest = hashlib.sha256()
-    pos, left = snapshot.bundle_offset, snapshot.bundle_size
-    while left:
-        chunk = source.read_at(pos, min(_CHUNK, left))
-        if not chunk:
-            raise CorruptSnapshotError(snapshot.path, "its bundle is cut off")
-        digest.update(chunk)
-        pos += len(chunk)
-        left -= len(chunk)
-        yield chunk
-    if snapshot.header.sha256 is not None and digest.hexdigest() != snapshot.header.sha256:
-        raise CorruptSnapshotError(snapshot.path, "its bundle does not match its sha256")
-
-
 def _locate(folder: str) -> Optional[Repo]:
     """The repository holding ``folder`` (one ``rev-parse``: its HEAD is not needed)."""
     if not os.path.isdir(folder):
@@ -224,7 +206,7 @@ def _write_alternates(store: str, lenders: Sequence[str]) -> None:
 def scratch(code_dir: Optional[str] = None) -> Iterator[Scratch]:
     """A scratch store in a temporary folder, removed when the block ends."""
     gitrun.check_git()
-    with tempfile.TemporaryDirectory(prefix="jellyml-tree-") as tmp:
+    with temporary_dir("tree") as tmp:
         yield Scratch(tmp, code_dir)
 
 

@@ -27,6 +27,7 @@ from ..gitcore import run as gitrun
 from ..gitcore.repo import Repo
 from ..gitcore.unpack import resolve, worktree_index
 from ..snapshot.guards import Guards
+from ..sources import MISSING, storage_for
 from .tree import Loaded, Scratch, printable, scratch, snapshot_path, under
 
 #: ``diff``'s output formats, as git spells them.
@@ -64,8 +65,8 @@ def planned_diff(
     ``other`` None: against the working tree; an existing file: a second checkpoint; else a
     revision of the repository. ``base``: the snapshot's base commit against the snapshot.
     """
-    # A folder too: folder checkpoints hold a snapshot file.
-    two = other is not None and not base and os.path.exists(other)
+    # A folder too: folder checkpoints hold a snapshot file. A URL too.
+    two = other is not None and not base and storage_for(other).stat(other).kind != MISSING
     with scratch(code_dir) as work:
         loaded, *second = work.load_all([model, other] if two and other else [model])
         new: Optional[str] = loaded.tip

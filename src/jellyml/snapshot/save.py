@@ -13,6 +13,7 @@ from typing import Any, Optional, Union
 from ..containers.sidecar import KEYS, SNAPSHOT_FILE_NAME, encode_header
 from ..errors import OutputPathError
 from ..outputs import replacing
+from ..sources import storage_for
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -42,10 +43,11 @@ def save_snapshot(
     rank writes the same bytes. Otherwise make the snapshot on every rank at the same point,
     and call ``save_snapshot(folder, snapshot)`` on the rank that saves the checkpoint.
     """
-    folder = os.fspath(path)
-    if "://" in folder:
+    name = os.fspath(path)
+    folder = storage_for(name, storage_options).local_path(name)
+    if folder is None:
         raise OutputPathError(
-            folder, "writing a snapshot file to a remote folder (URL) is not supported yet"
+            name, "writing a snapshot file to a remote folder (URL) is not supported yet"
         )
     if snapshot is None:
         from .create import create_snapshot
