@@ -25,6 +25,7 @@ from typing import Any
 from .. import format as fmt
 from ..errors import AmbiguousFolderError, NotACheckpointError, SnapshotNotFoundError
 from ..sources import Storage
+from . import checkpoint_suffixes
 from .sidecar import SNAPSHOT_FILE_NAME
 
 #: The snapshot file beside the weights (written by ``jellyml.save_snapshot``).
@@ -34,8 +35,6 @@ HF_SINGLE = ("model.safetensors", "pytorch_model.bin")
 LIGHTNING_META = "meta.pt"
 DEEPSPEED_LATEST = "latest"
 DEEPSPEED_MODEL_STATES = "mp_rank_00_model_states.pt"
-#: File names that may be checkpoints, for a folder of no layout we know.
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".safetensors", ".jelly")
 #: Index and tag files larger than this are refused before they are read.
 MAX_SMALL_FILE = 50_000_000
 
@@ -117,7 +116,8 @@ def _plain_name(folder: Folder, where: str, value: Any) -> str:
 
 
 def _only_candidate(folder: Folder) -> str:
-    names = [n for n in folder.files() if n.lower().endswith(CHECKPOINT_SUFFIXES)]
+    suffixes = checkpoint_suffixes()
+    names = [n for n in folder.files() if n.lower().endswith(suffixes)]
     if len(names) == 1:
         return names[0]
     if len(names) > 1:

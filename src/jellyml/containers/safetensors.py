@@ -13,10 +13,10 @@ import json
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Optional, cast
+from typing import Any, BinaryIO, Optional, cast
 
 from .. import format as fmt
-from ..errors import NotACheckpointError, TruncatedCheckpointError
+from ..errors import NotACheckpointError, SnapshotNotFoundError, TruncatedCheckpointError
 from ..sources import Source
 
 #: safetensors' own limit (MAX_HEADER_SIZE in its Rust core): refused before it is read.
@@ -173,3 +173,50 @@ def not_safetensors(path: str) -> NotACheckpointError:
         f"{path} is not a safetensors file.",
         hint="Pass a file written by safetensors' save_file.",
     )
+
+
+def _strip(archive: Safetensors, source: Source, out: BinaryIO) -> tuple[str, ...]:
+    """The header rewritten without our two tensors (``__metadata__`` kept), every other
+    tensor's bytes copied unchanged, in the same order."""
+    removed = tuple(e.name for e in archive.entries if e.name in _OURS)
+    if not removed:
+        raise SnapshotNotFoundError(archive.path)
+    kept = sorted((e for e in archive.entries if e.name not in _OURS), key=lambda e: e.begin)
+    header: dict[str, object] = {}
+    if archive.metadata:
+        header["__metadata__"] = archive.metadata
+    pos = 0
+    for entry in kept:
+        header[entry.name] = {
+            "dtype": entry.dtype,
+            "shape": list(entry.shape),
+            "data_offsets": [pos, pos + entry.size],
+        }
+        pos += entry.size
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    text += b" " * (-len(text) % 8)  # safetensors pads its header to 8 bytes
+    out.write(_LENGTH.pack(len(text)) + text)
+    for entry in kept:
+        start = archive.data_start + entry.begin
+        for chunk in source.iter_range(start, entry.size):
+            out.write(chunk)
+    return removed
+
+
+class _SafetensorsFormat:
+    """What safetensors' ``save_file`` writes; also a checkpoint folder's snapshot file."""
+
+    name = "safetensors"
+    suffixes: tuple[str, ...] = (".safetensors", ".jelly")
+
+    def claims(self, source: Source) -> bool:
+        return looks_like_safetensors(source.read_at(0, _LENGTH.size + 1))
+
+    def open(self, source: Source) -> Safetensors:
+        return Safetensors(source)  # its errors say what is wrong with a damaged file
+
+    def strip(self, source: Source, out: BinaryIO) -> tuple[str, ...]:
+        return _strip(Safetensors(source), source, out)
+
+
+FORMAT = _SafetensorsFormat()

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
-from ..containers.folder import CHECKPOINT_SUFFIXES
+from ..containers import checkpoint_suffixes, recognised
 from ..errors import (
     CorruptSnapshotError,
     ModelFileError,
@@ -26,7 +26,6 @@ from ..sources import Stat, Storage, storage_for
 
 #: Folders never walked into (a repository's own objects are not checkpoints).
 _SKIPPED_DIRS = frozenset({".git", "__pycache__", ".venv", "node_modules"})
-_ZIP = b"PK\x03\x04"
 
 
 @dataclass(frozen=True)
@@ -74,20 +73,17 @@ def _files(path: str, storage: Storage) -> Iterator[tuple[Stat, bool]]:
 
 
 def _may_be_checkpoint(storage: Storage, file: str) -> bool:
-    """A checkpoint-like name, or (where reading a few bytes costs no request) a file that
-    starts like a zip or a safetensors file."""
-    if file.lower().endswith(CHECKPOINT_SUFFIXES):
+    """A checkpoint-like name, or (where reading a few bytes costs no request) a file whose
+    bytes a container format recognises."""
+    if file.lower().endswith(checkpoint_suffixes()):
         return True
     if not storage.cheap_reads:
         return False
-    from ..containers.safetensors import looks_like_safetensors
-
     try:
         with storage.open(file) as source:
-            head = source.read_at(0, 9)
+            return recognised(source)
     except ModelFileError:
         return False
-    return head.startswith(_ZIP) or looks_like_safetensors(head)
 
 
 def _check(

@@ -20,16 +20,13 @@ import contextlib
 import json
 import os
 import shutil
-import struct
 import tempfile
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Optional
 
 from .. import format as fmt
+from ..containers import detect
 from ..containers import folder as folders
-from ..containers.safetensors import Safetensors
-from ..containers.strip_zip import write_stripped_zip
-from ..containers.torch_zip import TorchZip
 from ..errors import (
     CorruptSnapshotError,
     JellyMLError,
@@ -73,40 +70,31 @@ def strip(path: str, output: Optional[str] = None, *, in_place: bool = False) ->
 
 
 def _strip_into(source: Source, out: BinaryIO) -> tuple[str, tuple[str, ...]]:
-    from ..containers import open_container
+    """The format's own strip; a file whose snapshot is not under our two keys is refused."""
+    found = detect(source)
+    try:
+        return found.name, found.strip(source, out)
+    except SnapshotNotFoundError:
+        _nothing_under_our_keys(source.name)
+        raise
 
-    container = open_container(source)
-    if isinstance(container, Safetensors):
-        return "safetensors", _strip_safetensors(container, source, out)
-    if isinstance(container, TorchZip):
-        return "torch zip", write_stripped_zip(container, source, out)
-    raise StripError(source.name, "jellyml cannot rewrite this kind of file")
 
+def _nothing_under_our_keys(path: str) -> None:
+    """Neither of our keys at the top: say whether the file carries no snapshot at all (the
+    caller's error stands), or one stored elsewhere (nested in another dict, another tensor
+    name), which strip does not take apart."""
+    from ..read.reader import read_snapshot
 
-def _strip_safetensors(archive: Safetensors, source: Source, out: BinaryIO) -> tuple[str, ...]:
-    removed = tuple(e.name for e in archive.entries if e.name in _OURS)
-    if not removed:
-        raise SnapshotNotFoundError(archive.path)
-    kept = sorted((e for e in archive.entries if e.name not in _OURS), key=lambda e: e.begin)
-    header: dict[str, object] = {}
-    if archive.metadata:
-        header["__metadata__"] = archive.metadata
-    pos = 0
-    for entry in kept:
-        header[entry.name] = {
-            "dtype": entry.dtype,
-            "shape": list(entry.shape),
-            "data_offsets": [pos, pos + entry.size],
-        }
-        pos += entry.size
-    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    text += b" " * (-len(text) % 8)  # safetensors pads its header to 8 bytes
-    out.write(struct.pack("<Q", len(text)) + text)
-    for entry in kept:
-        start = archive.data_start + entry.begin
-        for chunk in source.iter_range(start, entry.size):
-            out.write(chunk)
-    return removed
+    try:
+        read_snapshot(path)
+    except SnapshotNotFoundError:
+        return
+    raise StripError(
+        path,
+        f"its snapshot is not stored under the top-level keys {fmt.SNAPSHOT_KEY} and "
+        f"{fmt.METADATA_KEY}, the only place strip removes it from",
+        hint="Load it, delete the snapshot's two tensors, and save it again.",
+    )
 
 
 def _check_output(path: str, output: str) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Optional, Union
 
 from .. import format as fmt
 from .. import progress
-from ..containers import Container, TensorEntry, open_container
+from ..containers import Container, E, open_container
 from ..containers import folder as folders
 from ..errors import (
     CorruptSnapshotError,
@@ -128,9 +128,9 @@ def temporary_bundle(
         yield snapshot, bundle
 
 
-def _find(archive: Container) -> Snapshot:
-    found: Optional[tuple[TensorEntry, fmt.Header, int]] = None
-    metadata: dict[str, tuple[TensorEntry, fmt.Header, int]] = {}
+def _find(archive: Container[E]) -> Snapshot:
+    found: Optional[tuple[E, fmt.Header, int]] = None
+    metadata: dict[str, tuple[E, fmt.Header, int]] = {}
     # A tensor that merely looks like a header (user data that starts with "{" and mentions
     # our magic) must not hide a valid snapshot elsewhere, so a bad candidate's error is kept
     # and raised only if nothing valid is found.
@@ -169,7 +169,7 @@ def _find(archive: Container) -> Snapshot:
     )
 
 
-def _parse_candidate(archive: Container, entry: TensorEntry) -> Optional[tuple[fmt.Header, int]]:
+def _parse_candidate(archive: Container[E], entry: E) -> Optional[tuple[fmt.Header, int]]:
     # Sniff a few bytes first: a header starts with "{", model data almost never does, and a
     # checkpoint of thousands of tensors should cost ~200 bytes each, not over 1 KiB.
     start, block = archive.data_offset(entry, peek=_SNIFF)
@@ -188,7 +188,7 @@ def _parse_candidate(archive: Container, entry: TensorEntry) -> Optional[tuple[f
         raise CorruptSnapshotError(archive.path, exc.problem, field=exc.field) from None
 
 
-def _read_metadata(archive: Container, header: fmt.Header, start: int) -> Any:
+def _read_metadata(archive: Container[E], header: fmt.Header, start: int) -> Any:
     raw = archive.read_at(start + header.offset, header.size)
     if header.sha256 is not None and hashlib.sha256(raw).hexdigest() != header.sha256:
         raise CorruptSnapshotError(archive.path, "its metadata does not match its sha256")
