@@ -20,7 +20,6 @@ import contextlib
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Optional
 
@@ -29,14 +28,13 @@ from ..containers import detect
 from ..containers import folder as folders
 from ..errors import (
     CorruptSnapshotError,
-    JellyMLError,
     NotACheckpointError,
     OutputPathError,
     SnapshotNotFoundError,
     StripError,
     UnsupportedFormatError,
 )
-from ..outputs import replacing
+from ..outputs import creating_folder, replacing
 from ..sources import Source, open_source, storage_for
 
 _OURS = frozenset({fmt.SNAPSHOT_KEY, fmt.METADATA_KEY})
@@ -141,22 +139,9 @@ def _strip_folder(path: str, target: str, *, in_place: bool) -> StripResult:
         return StripResult(path, path, "folder", removed, size_before, _tree_size(path))
     if os.path.lexists(target):
         raise OutputPathError(target, "it exists already (a folder is written as a new folder)")
-    parent = os.path.dirname(os.path.abspath(target))
-    try:
-        staging = tempfile.mkdtemp(prefix=".jellyml-strip-", dir=parent)
-    except OSError as exc:
-        raise OutputPathError(target, exc.strerror or str(exc)) from None
-    copy = os.path.join(staging, "checkpoint")
-    try:
+    with creating_folder(target) as copy:
         shutil.copytree(path, copy, symlinks=True)
         removed = _strip_folder_in_place(copy, shown=path)
-        os.rename(copy, target)
-    except OSError as exc:
-        if isinstance(exc, JellyMLError):
-            raise
-        raise OutputPathError(target, exc.strerror or str(exc)) from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return StripResult(path, target, "folder", removed, size_before, _tree_size(target))
 
 
@@ -211,11 +196,10 @@ def _drop_from_index(path: str) -> None:
             continue
         for key in _OURS:
             weight_map.pop(key, None)
-        fd, tmp = tempfile.mkstemp(prefix=".jellyml-", suffix=".json.part", dir=path)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=2, sort_keys=True)
-            out.write("\n")
-        os.replace(tmp, name)
+        with replacing(name, ".json.part", durable=True) as (out, tmp):
+            out.write(json.dumps(data, indent=2, sort_keys=True).encode("utf-8") + b"\n")
+            with contextlib.suppress(OSError):
+                shutil.copymode(name, tmp)
 
 
 def _tree_size(path: str) -> int:

@@ -10,10 +10,9 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 from typing import BinaryIO, Optional
 
-from ..errors import OutputExistsError, OutputPathError
+from ..errors import OutputExistsError
 from .reader import Snapshot, check_output_path, read_snapshot
 
 #: The output path that means standard output.
@@ -37,7 +36,9 @@ def extract(
     """Extract the bundle; return the snapshot found and the path written (``-``: stdout).
 
     The bundle is checked (sha256, git bundle signature) before anything reaches the output, so
-    a damaged snapshot writes nothing, not even to stdout.
+    a damaged snapshot writes nothing, not even to stdout. A file is written once, beside its
+    target, and put in place whole (``jellyml.outputs``); without ``force`` it never replaces
+    a file, not even one that appeared while the bundle was being read.
     """
     snapshot = read_snapshot(model)
     if output_path == STDOUT:
@@ -45,46 +46,11 @@ def extract(
             _copy_to(bundle, sys.stdout.buffer)
         return snapshot, STDOUT
     target = bundle_output_path(model, output_path)
-    _check_target(model, target, force=force)
-    folder = os.path.dirname(os.path.abspath(target))
-    try:
-        scratch = tempfile.mkdtemp(prefix="jellyml-", dir=folder)
-    except OSError as exc:
-        raise OutputPathError(target, exc.strerror or str(exc)) from None
-    try:
-        part = snapshot.extract_bundle(os.path.join(scratch, "bundle"))
-        os.chmod(part, 0o600)
-        _put(part, target, force=force)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return snapshot, target
-
-
-def _check_target(model: str, target: str, *, force: bool) -> None:
     check_output_path(model, target)
-    if not force and os.path.lexists(target):
+    if not force and os.path.lexists(target):  # said before anything is read
         raise OutputExistsError(target)
-
-
-def _put(part: str, target: str, *, force: bool) -> None:
-    """Move the checked bundle to ``target``: a hard link when it must not replace a file (so
-    a file that appeared meanwhile is not overwritten either), else an atomic rename."""
-    try:
-        if force:
-            os.replace(part, target)
-            return
-        try:
-            os.link(part, target)
-        except FileExistsError:
-            raise OutputExistsError(target) from None
-        except OSError:  # a file system without hard links: check, then rename
-            if os.path.lexists(target):
-                raise OutputExistsError(target) from None
-            os.replace(part, target)
-    except OutputPathError:
-        raise
-    except OSError as exc:
-        raise OutputPathError(target, exc.strerror or str(exc)) from None
+    snapshot.extract_bundle(target, replace=force)
+    return snapshot, target
 
 
 def _copy_to(path: str, out: BinaryIO) -> None:

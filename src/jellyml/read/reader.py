@@ -73,9 +73,11 @@ class Snapshot:
         """The snapshot commit id (None for files from JellyML 1.0.0, which did not record it)."""
         return self.header.commit
 
-    def extract_bundle(self, output_path: PathLike) -> str:
-        """Stream the bundle to ``output_path`` (replaced atomically) and verify its sha256."""
-        return _extract(self, os.fspath(output_path))
+    def extract_bundle(self, output_path: PathLike, *, replace: bool = True) -> str:
+        """Stream the bundle to ``output_path`` and verify its sha256; the file (mode 0600) is
+        put in place whole once checked, replacing an existing one (``replace=False``: an
+        existing file is left alone, and ``OutputExistsError`` raised)."""
+        return _extract(self, os.fspath(output_path), replace=replace)
 
     @contextlib.contextmanager
     def extracted_bundle(self) -> Iterator[str]:
@@ -201,9 +203,9 @@ def _read_metadata(archive: Container[E], header: fmt.Header, start: int) -> Any
     return value
 
 
-def _extract(snapshot: Snapshot, output_path: str) -> str:
+def _extract(snapshot: Snapshot, output_path: str, *, replace: bool) -> str:
     check_output_path(snapshot.file, output_path)
-    with replacing(output_path, ".bundle.part") as (out, tmp):
+    with replacing(output_path, ".bundle.part", no_clobber=not replace) as (out, tmp):
         with reopen(snapshot) as source:
             for chunk in bundle_chunks(snapshot, source):
                 out.write(chunk)

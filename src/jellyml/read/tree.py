@@ -14,7 +14,6 @@ import itertools
 import os
 import re
 import subprocess
-import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -99,6 +98,8 @@ class Scratch:
     _looked: bool = False
     #: Bundles load in threads (``load_all``): the store and its alternates change under it.
     _lock: threading.RLock = field(default_factory=threading.RLock)
+    #: Numbers the folder each loaded bundle's store gets.
+    _loaded: Iterator[int] = field(default_factory=itertools.count)
 
     def load_all(self, models: Sequence[str]) -> list[Loaded]:
         """``load`` each model, at the same time: indexing a pack is mostly one core's work,
@@ -114,7 +115,8 @@ class Scratch:
         """Read ``model``'s snapshot and index its bundle, streamed from the model file (into
         a store of its own, so that git does not compare its objects with those it has)."""
         snapshot = read_snapshot(model)
-        folder = tempfile.mkdtemp(prefix="bundle-", dir=self.tmp)
+        folder = os.path.join(self.tmp, f"bundle-{next(self._loaded)}")
+        os.mkdir(folder)
         with reopen(snapshot) as source:  # the file itself: a folder's snapshot file, a URL
             chunks = bundle_chunks(snapshot, source)
             raw = b""
