@@ -50,6 +50,12 @@ class DiffPlan:
         sides = [self.old] if self.new is None else [self.old, self.new]
         return ["diff", *options, *sides, "--", *rels]
 
+    def run(self, options: Sequence[str], paths: Sequence[str], *, pager: bool = True) -> int:
+        """Run that ``git diff`` with the terminal attached, so that the user's colours and
+        pager apply (``pager=False``: none); git's exit code."""
+        argv = self.argv(options, paths) if pager else ["--no-pager", *self.argv(options, paths)]
+        return gitrun.attached(argv, cwd=self.cwd, env=self.env)
+
 
 @contextlib.contextmanager
 def planned_diff(

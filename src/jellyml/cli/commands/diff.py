@@ -92,12 +92,9 @@ def git_options(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ...gitcore import run as gitrun
     from ...read.tree_diff import planned_diff
 
     with planned_diff(
         args.model_file, args.other, base=args.base, paths=args.paths, code_dir=args.code_dir
     ) as plan:
-        pager = ["--no-pager"] if args.no_pager else []
-        argv = [*pager, *plan.argv(git_options(args), args.paths)]
-        return gitrun.attached(argv, cwd=plan.cwd, env=plan.env)
+        return plan.run(git_options(args), args.paths, pager=not args.no_pager)
