@@ -7,8 +7,10 @@ clear sentence followed by what to do next; the CLI prints exactly that.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Optional
+TYPE_CHECKING = False  # not typing's: see cli/options.py (start-up time)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Optional
 
 #: Said after every refusal that changed nothing.
 NOTHING_CHANGED = "nothing was changed."

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
-from typing import BinaryIO
 
 from .errors import JellyMLError, OutputExistsError, OutputPathError
 from .tempdirs import new_file_beside, temporary_dir
+
+TYPE_CHECKING = False  # not typing's: see cli/options.py (start-up time)
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import BinaryIO
 
 
 @contextlib.contextmanager

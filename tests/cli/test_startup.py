@@ -163,3 +163,45 @@ def test_on_a_terminal_only_help_imports_rich(tmp_path):
     out, err = _on_a_terminal([sys.executable, "-c", code], cwd=tmp_path, env=_plain_env())
     assert [json.loads(line) for line in err.splitlines()] == [False, True]
     assert "\x1b[" in out
+
+
+#: What a piped `show` or `extract-bundle` must not load (issue 22, "Speed": within 3x of bare
+#: Python): each costs milliseconds of start-up and none is needed to read a snapshot.
+NOT_FOR_READING = (
+    "dataclasses",  # with inspect, ast, dis, tokenize
+    "typing",
+    "tempfile",  # with random
+    "shutil",  # with zlib, bz2, lzma
+    "hashlib",  # OpenSSL, for a small payload
+    "jellyml.sources.remote",
+    "jellyml.cli.commands.eat",  # another command's module
+    "jellyml.cli.commands.diff",
+)
+
+_READ_AND_LIST = """
+import contextlib, io, json, sys
+from jellyml.cli.main import main
+with contextlib.redirect_stdout(io.StringIO()):
+    code = main(json.loads(sys.argv[1]))
+print(json.dumps([code, [name for name in json.loads(sys.argv[2]) if name in sys.modules]]))
+"""
+
+
+@pytest.mark.parametrize("command", [["show"], ["extract-bundle"], ["fix", "extract-bundle"]])
+def test_a_piped_read_loads_one_command_and_no_heavy_module(make_repo, tmp_path, command):
+    from jellyml_testkit import make_model
+
+    model = tmp_path / "m.pth"
+    make_model(make_repo({"a.py": "1\n"}).path, model)
+    argv = [*command, str(model)]
+    if "extract-bundle" in command:
+        argv += ["-o", str(tmp_path / "out.bundle")]
+    proc = subprocess.run(
+        [sys.executable, "-c", _READ_AND_LIST, json.dumps(argv), json.dumps(NOT_FOR_READING)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=_plain_env(),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == [0, []]

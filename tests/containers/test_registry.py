@@ -9,7 +9,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pytest
 
@@ -19,8 +19,10 @@ from jellyml import format as fmt
 from jellyml.errors import NotACheckpointError, SnapshotNotFoundError
 from jellyml.publish.scan import scan
 from jellyml.publish.strip import strip
-from jellyml.sources import Source
 from jellyml_container_kit import snapshot_tensors
+
+if TYPE_CHECKING:  # the protocols exist for type checkers only
+    from jellyml.sources import Source
 
 _MAGIC = b"JLYT"
 _COUNT = struct.Struct("<I")

@@ -6,8 +6,6 @@ donut.c (Andy Sloane, 2006) in a few lines of Python: one frame takes about a mi
 
 from __future__ import annotations
 
-import math
-
 # The logo. Inside the ``{ }`` pairs is frosting (the braces print as spaces), where ``*~'`` are
 # sprinkles; ``render`` colours it all.
 LOGO_ART = (
@@ -37,6 +35,8 @@ _SHADES = ".,-~:;=!*#$@"
 
 def frame(a: float, b: float) -> str:
     """One frame of a torus rotated by ``a`` (around x) and ``b`` (around z), as text."""
+    import math  # only for the easter egg: the logo is text
+
     out = [" "] * (WIDTH * HEIGHT)
     depth = [0.0] * (WIDTH * HEIGHT)
     sin_a, cos_a, sin_b, cos_b = math.sin(a), math.cos(a), math.sin(b), math.cos(b)

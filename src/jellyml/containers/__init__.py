@@ -14,63 +14,63 @@ that carries the snapshot.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any, BinaryIO, Protocol, TypeVar
-
-from ..sources import Source
 from . import safetensors, torch_zip
 
+# The protocols are for type checkers only: typing costs start-up time (see cli/options.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any, BinaryIO, Protocol, TypeVar
 
-class TensorEntry(Protocol):
-    """One tensor of a container: its name (for messages) and its size in bytes."""
+    from ..sources import Source
 
-    @property
-    def name(self) -> str: ...
+    class TensorEntry(Protocol):
+        """One tensor of a container: its name (for messages) and its size in bytes."""
 
-    @property
-    def size(self) -> int: ...
+        @property
+        def name(self) -> str: ...
 
+        @property
+        def size(self) -> int: ...
 
-E = TypeVar("E", bound=TensorEntry)
+    E = TypeVar("E", bound=TensorEntry)
 
+    class Container(Protocol[E]):
+        """An open checkpoint of some format: its tensors (of entry type ``E``), and where each
+        one's bytes are."""
 
-class Container(Protocol[E]):
-    """An open checkpoint of some format: its tensors (of entry type ``E``), and where each
-    one's bytes are."""
+        path: str
 
-    path: str
+        def tensor_entries(self) -> Iterator[E]:
+            """Every tensor that may hold a snapshot, likeliest first."""
+            ...
 
-    def tensor_entries(self) -> Iterator[E]:
-        """Every tensor that may hold a snapshot, likeliest first."""
-        ...
+        def data_offset(self, entry: E, peek: int = 0) -> tuple[int, bytes]:
+            """Where ``entry``'s bytes start, and up to ``peek`` of its first bytes."""
+            ...
 
-    def data_offset(self, entry: E, peek: int = 0) -> tuple[int, bytes]:
-        """Where ``entry``'s bytes start in the source, and up to ``peek`` of its first bytes."""
-        ...
+        def read_at(self, offset: int, size: int) -> bytes: ...
 
-    def read_at(self, offset: int, size: int) -> bytes: ...
+    class ContainerFormat(Protocol):
+        """A checkpoint format: how to recognise, read and strip its files."""
 
+        #: What ``jellyml strip`` calls it ("torch zip").
+        name: str
+        #: The file names it usually has, lower case: tried first, and what ``scan`` looks at.
+        suffixes: tuple[str, ...]
 
-class ContainerFormat(Protocol):
-    """A checkpoint format: how to recognise, read and strip its files."""
+        def claims(self, source: Source) -> bool:
+            """Whether ``source``'s bytes look like this format (cheaply: a few bytes at an end)."""
+            ...
 
-    #: What ``jellyml strip`` calls it ("torch zip").
-    name: str
-    #: The file names it usually has, lower case: tried first, and what ``scan`` looks at.
-    suffixes: tuple[str, ...]
+        def open(self, source: Source) -> Container[Any]:
+            """The container; a file that is not one raises ``NotACheckpointError`` saying why."""
+            ...
 
-    def claims(self, source: Source) -> bool:
-        """Whether ``source``'s bytes look like this format (cheaply: a few bytes at an end)."""
-        ...
-
-    def open(self, source: Source) -> Container[Any]:
-        """The container; a file that is not one raises ``NotACheckpointError`` saying why."""
-        ...
-
-    def strip(self, source: Source, out: BinaryIO) -> tuple[str, ...]:
-        """Write the file without our two snapshot tensors to ``out``; the names removed.
-        Raises ``SnapshotNotFoundError`` when the file holds neither of them by name."""
-        ...
+        def strip(self, source: Source, out: BinaryIO) -> tuple[str, ...]:
+            """Write the file without our two snapshot tensors to ``out``; the names removed.
+            Raises ``SnapshotNotFoundError`` when the file holds neither of them by name."""
+            ...
 
 
 #: The formats, in the order they are tried when a file's name suggests none.

@@ -20,13 +20,17 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 from .. import format as fmt
 from ..errors import AmbiguousFolderError, NotACheckpointError, SnapshotNotFoundError
-from ..sources import Storage
 from . import checkpoint_suffixes
 from .sidecar import SNAPSHOT_FILE_NAME
+
+TYPE_CHECKING = False  # not typing's: see cli/options.py (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ..sources import Storage
 
 #: The snapshot file beside the weights (written by ``jellyml.save_snapshot``).
 SNAPSHOT_FILE = SNAPSHOT_FILE_NAME
@@ -141,7 +145,7 @@ def _only_candidate(folder: Folder) -> str:
 
 #: Folders a trainer saves its checkpoints as: ``checkpoint-500`` (the HF Trainer),
 #: ``checkpoint_3`` (Accelerate), ``global_step100`` (DeepSpeed); the number orders them.
-_CHECKPOINT_FOLDER = re.compile(r"(?:checkpoint[-_]?|global_step)(\d+)\Z", re.IGNORECASE)
+_CHECKPOINT_FOLDER = r"(?:checkpoint[-_]?|global_step)(\d+)\Z"
 #: Checkpoint folders named in a message, at most.
 _NAMED = 5
 
@@ -151,7 +155,7 @@ def checkpoint_folders(folder: Folder) -> list[str]:
     ``output_dir``), oldest first."""
     found = []
     for entry in folder.storage.list(folder.name):
-        match = _CHECKPOINT_FOLDER.match(_base(entry.name))
+        match = re.match(_CHECKPOINT_FOLDER, _base(entry.name), re.IGNORECASE)
         if entry.is_folder and match:
             found.append((int(match.group(1)), _base(entry.name)))
     return [name for _step, name in sorted(found)]

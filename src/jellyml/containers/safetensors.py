@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any, BinaryIO, Optional, cast
 
 from .. import format as fmt
 from ..errors import NotACheckpointError, SnapshotNotFoundError, TruncatedCheckpointError
-from ..sources import Source
+from ..records import Record
+
+TYPE_CHECKING = False  # not typing's: see cli/options.py (start-up time)
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any, BinaryIO, Optional, TypeGuard
+
+    from ..sources import Source
 
 #: safetensors' own limit (MAX_HEADER_SIZE in its Rust core): refused before it is read.
 MAX_HEADER_SIZE = 100_000_000
@@ -26,15 +30,18 @@ _LENGTH = struct.Struct("<Q")
 _OURS = (fmt.SNAPSHOT_KEY, fmt.METADATA_KEY)
 
 
-@dataclass(frozen=True)
-class SafetensorsEntry:
+class SafetensorsEntry(Record):
     """One tensor: its name, dtype, shape and where its bytes are, relative to the buffer."""
 
-    name: str
-    dtype: str
-    shape: tuple[int, ...]
-    begin: int
-    end: int
+    _fields = ("name", "dtype", "shape", "begin", "end")
+    __slots__ = _fields
+
+    def __init__(self, name: str, dtype: str, shape: tuple[int, ...], begin: int, end: int) -> None:
+        self.name = name
+        self.dtype = dtype
+        self.shape = shape
+        self.begin = begin
+        self.end = end
 
     @property
     def size(self) -> int:
@@ -144,7 +151,6 @@ def _entry(path: str, name: str, info: Any, buffer_size: int) -> SafetensorsEntr
     dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
     if not isinstance(dtype, str) or not _int_list(shape) or not _int_list(offsets):
         raise _damaged(path, f"tensor {name!r} has a bad dtype, shape or data_offsets")
-    offsets, shape = cast("list[int]", offsets), cast("list[int]", shape)
     if len(offsets) != 2 or not 0 <= offsets[0] <= offsets[1]:
         raise _damaged(path, f"tensor {name!r} has bad data_offsets")
     if offsets[1] > buffer_size:
@@ -154,7 +160,7 @@ def _entry(path: str, name: str, info: Any, buffer_size: int) -> SafetensorsEntr
     return SafetensorsEntry(name, dtype, tuple(shape), offsets[0], offsets[1])
 
 
-def _int_list(value: Any) -> bool:
+def _int_list(value: Any) -> TypeGuard[list[int]]:
     return isinstance(value, list) and all(
         isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value
     )

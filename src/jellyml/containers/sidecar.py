@@ -21,18 +21,21 @@ from __future__ import annotations
 import json
 import os
 import struct
-from collections.abc import Iterable
-from typing import Any, Union
 
 from .. import format as fmt
+
+TYPE_CHECKING = False  # not typing's: see cli/options.py (start-up time)
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any, Union
+
+    PathLike = Union[str, "os.PathLike[str]"]
 
 #: The file's name inside a checkpoint folder.
 SNAPSHOT_FILE_NAME = "jellyml-snapshot.jelly"
 _LENGTH = struct.Struct("<Q")
 #: Its tensors, in the order of the file.
 KEYS = (fmt.SNAPSHOT_KEY, fmt.METADATA_KEY)
-
-PathLike = Union[str, "os.PathLike[str]"]
 
 
 def encode_header(sizes: Iterable[int]) -> bytes:

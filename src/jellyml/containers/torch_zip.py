@@ -12,11 +12,7 @@ own sha256 guards its bytes instead.
 from __future__ import annotations
 
 import itertools
-import re
 import struct
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, BinaryIO, Optional, cast
 
 from ..errors import (
     NotACheckpointError,
@@ -24,10 +20,15 @@ from ..errors import (
     StripError,
     TruncatedCheckpointError,
 )
-from ..sources import Source
+from ..records import Record
 
+TYPE_CHECKING = False  # not typing's: see cli/options.py (start-up time)
 if TYPE_CHECKING:
     import zipfile
+    from collections.abc import Iterable, Iterator
+    from typing import BinaryIO, Optional
+
+    from ..sources import Source
 
 _EOCD = struct.Struct("<4s4H2LH")  # end of central directory record, 22 bytes
 _EOCD64_LOCATOR = struct.Struct("<4sLQL")  # 20 bytes
@@ -41,7 +42,6 @@ MAX_CENTRAL_DIRECTORY = 1 << 30
 #: How a pre-1.6 (non-zip) torch.save file starts: torch's magic number, pickled (protocol 2).
 _LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
 
-_DATA_ENTRY = re.compile(r"(?:^|/)data/[^/]+$")
 #: Tensors tried from each end of the archive before all the others.
 _ENDS = 4
 #: The longest a central directory record can be: its fixed part and three 16-bit lengths.
@@ -51,19 +51,26 @@ _MAX_RECORD = _CENTRAL.size + 3 * 0xFFFF
 _PEEK_REACH = 30 + 64 + 32
 
 
-@dataclass(frozen=True)
-class ZipEntry:
+class ZipEntry(Record):
     """One archive member, as the central directory describes it."""
 
-    name: str
-    local_offset: int
-    size: int
-    compressed_size: int
-    method: int
+    _fields = ("name", "local_offset", "size", "compressed_size", "method")
+    __slots__ = _fields
+
+    def __init__(
+        self, name: str, local_offset: int, size: int, compressed_size: int, method: int
+    ) -> None:
+        self.name = name
+        self.local_offset = local_offset
+        self.size = size
+        self.compressed_size = compressed_size
+        self.method = method
 
     @property
     def is_tensor_data(self) -> bool:
-        return self.method == 0 and bool(_DATA_ENTRY.search(self.name))
+        # ``data/<key>`` or ``<prefix>/data/<key>``, stored (uncompressed)
+        folder, _, key = self.name.rpartition("/")
+        return self.method == 0 and bool(key) and (folder == "data" or folder.endswith("/data"))
 
 
 class TorchZip:
@@ -356,7 +363,8 @@ def _write_entry(zf: zipfile.ZipFile, name: str, size: int, chunks: Iterable[byt
     info.compress_type = zipfile.ZIP_STORED
     info.file_size = size
     zip64 = size * 1.05 > zipfile.ZIP64_LIMIT  # zipfile's own rule: it adds a 20-byte extra
-    fp = cast("IO[bytes]", zf.fp)  # open for writing: zipfile sets it
+    fp = zf.fp  # open for writing: zipfile sets it
+    assert fp is not None
     offset = fp.tell()
     fixed = _LOCAL_HEADER + len(name.encode("utf-8")) + 4 + (20 if zip64 else 0)
     pad = -(offset + fixed) % _ALIGNMENT

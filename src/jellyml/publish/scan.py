@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from ..containers import checkpoint_suffixes, recognised
 from ..errors import (
@@ -22,7 +22,10 @@ from ..errors import (
     UnsupportedFormatError,
 )
 from ..read.reader import read_snapshot
-from ..sources import Stat, Storage, storage_for
+from ..sources import Stat, storage_for
+
+if TYPE_CHECKING:
+    from ..sources import Storage
 
 #: Folders never walked into (a repository's own objects are not checkpoints).
 _SKIPPED_DIRS = frozenset({".git", "__pycache__", ".venv", "node_modules"})

@@ -21,7 +21,7 @@ import json
 import os
 import shutil
 from dataclasses import dataclass
-from typing import BinaryIO, Callable, Optional
+from typing import TYPE_CHECKING, BinaryIO, Callable, Optional
 
 from .. import format as fmt
 from ..containers import detect
@@ -35,7 +35,10 @@ from ..errors import (
     UnsupportedFormatError,
 )
 from ..outputs import creating_folder, replacing
-from ..sources import Source, open_source, storage_for
+from ..sources import open_source, storage_for
+
+if TYPE_CHECKING:
+    from ..sources import Source
 
 _OURS = frozenset({fmt.SNAPSHOT_KEY, fmt.METADATA_KEY})
 

@@ -9,10 +9,16 @@ The document's names are those of docs/FORMAT.md; docs/CLI.md documents it (``SC
 
 from __future__ import annotations
 
-from typing import Any, Optional
-
 from ..sources import storage_for
-from .reader import Snapshot, read_snapshot
+from .reader import read_snapshot
+
+TYPE_CHECKING = False  # not typing's: see cli/options.py (start-up time)
+if TYPE_CHECKING:
+    from typing import Any, Optional
+
+    from .reader import Snapshot
+
+    Spec = Any
 
 #: The version of the document `describe` returns (and `jellyml show --json` prints). Adding a
 #: field keeps it; renaming, removing or retyping one raises it.
@@ -24,7 +30,6 @@ _STR: tuple[type, ...] = (str,)
 _OPT_STR: tuple[type, ...] = (str, type(None))
 _INT: tuple[type, ...] = (int,)
 _BOOL: tuple[type, ...] = (bool,)
-Spec = Any
 
 #: The `git` section (docs/FORMAT.md §4, and the fields issue 9 adds).
 GIT_SCHEMA: dict[str, Spec] = {

@@ -8,12 +8,16 @@ replaced only when asked (``force``); ``-`` means standard output, as for git an
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-from typing import BinaryIO, Optional
 
 from ..errors import OutputExistsError
-from .reader import Snapshot, check_output_path, read_snapshot
+from .reader import check_output_path, read_snapshot
+
+TYPE_CHECKING = False  # not typing's: see cli/options.py (start-up time)
+if TYPE_CHECKING:
+    from typing import BinaryIO, Optional
+
+    from .reader import Snapshot
 
 #: The output path that means standard output.
 STDOUT = "-"
@@ -54,6 +58,8 @@ def extract(
 
 
 def _copy_to(path: str, out: BinaryIO) -> None:
+    import shutil
+
     with open(path, "rb") as f:
         shutil.copyfileobj(f, out, 1 << 20)
     out.flush()

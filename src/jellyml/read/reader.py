@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import hashlib
 import json
 import os
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Optional, Union
 
 from .. import format as fmt
 from .. import progress
-from ..containers import Container, E, open_container
 from ..containers import folder as folders
+from ..containers import open_container
 from ..errors import (
     CorruptSnapshotError,
     ModelFileError,
@@ -22,12 +17,21 @@ from ..errors import (
     SnapshotNotFoundError,
     UnsupportedFormatError,
 )
-from ..outputs import replacing
-from ..sources import Source, Storage, storage_for
-from ..tempdirs import temporary_dir
+from ..records import Record
+from ..sources import storage_for
 
-PathLike = Union[str, "os.PathLike[str]"]
-StorageOptions = Optional[Mapping[str, Any]]
+# Not typing's TYPE_CHECKING: typing (and dataclasses) would add a tenth to a piped `jellyml
+# show`'s start-up; annotations are strings here, and type checkers take any TYPE_CHECKING.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+    from typing import Any, Optional, Union
+
+    from ..containers import Container, E
+    from ..sources import Source, Storage
+
+    PathLike = Union[str, "os.PathLike[str]"]
+    StorageOptions = Optional[Mapping[str, Any]]
 #: A bundle read from a source whose reads are requests (a URL) and longer than this reports
 #: its progress (``jellyml.progress``; the CLI draws it on a terminal).
 PROGRESS_OVER = 4 * 1024 * 1024
@@ -35,8 +39,7 @@ PROGRESS_OVER = 4 * 1024 * 1024
 _SNIFF = 32
 
 
-@dataclass(frozen=True)
-class Snapshot:
+class Snapshot(Record):
     """A snapshot found in a checkpoint: where its bundle lies, and its metadata.
 
     The bundle itself is not read until ``extract_bundle`` (or ``temporary_bundle``) asks.
@@ -44,16 +47,40 @@ class Snapshot:
     holds the snapshot (the same, but for a folder).
     """
 
-    path: str
-    entry: str
-    header: fmt.Header
-    bundle_offset: int
-    metadata: Optional[dict[str, Any]]
-    source: str = ""
-    storage_options: StorageOptions = field(default=None, repr=False, compare=False)
-    #: Where ``file`` lives; kept, so that reading the bundle reuses what finding it fetched
-    #: (a remote file's tail and headers) and costs no second request for its size.
-    storage: Optional[Storage] = field(default=None, repr=False, compare=False)
+    _fields = (
+        "path",
+        "entry",
+        "header",
+        "bundle_offset",
+        "metadata",
+        "source",
+        "storage_options",
+        "storage",
+    )
+    __slots__ = _fields
+    _hidden = ("storage_options", "storage")
+
+    def __init__(
+        self,
+        path: str,
+        entry: str,
+        header: fmt.Header,
+        bundle_offset: int,
+        metadata: Optional[dict[str, Any]],
+        source: str = "",
+        storage_options: StorageOptions = None,
+        storage: Optional[Storage] = None,
+    ) -> None:
+        self.path = path
+        self.entry = entry
+        self.header = header
+        self.bundle_offset = bundle_offset
+        self.metadata = metadata
+        self.source = source
+        self.storage_options = storage_options
+        #: Where ``file`` lives; kept, so that reading the bundle reuses what finding it
+        #: fetched (a remote file's tail and headers) and costs no second request for its size.
+        self.storage = storage
 
     @property
     def file(self) -> str:
@@ -82,6 +109,8 @@ class Snapshot:
     @contextlib.contextmanager
     def extracted_bundle(self) -> Iterator[str]:
         """The bundle extracted to a temporary file, removed when the block ends."""
+        from ..tempdirs import temporary_dir
+
         with temporary_dir("extract") as folder:
             yield self.extract_bundle(os.path.join(folder, "snapshot.bundle"))
 
@@ -107,9 +136,9 @@ def read_snapshot(path: PathLike, *, storage_options: StorageOptions = None) -> 
             if file == name:  # a file given itself: its folder may carry the snapshot
                 folders.refuse_beside_snapshot_file(name, storage)
             raise
-    return dataclasses.replace(
-        found, path=name, source=file, storage_options=storage_options, storage=storage
-    )
+    found.path, found.source = name, file
+    found.storage_options, found.storage = storage_options, storage
+    return found
 
 
 def locate(name: str, storage: Storage) -> str:
@@ -192,7 +221,9 @@ def _parse_candidate(archive: Container[E], entry: E) -> Optional[tuple[fmt.Head
 
 def _read_metadata(archive: Container[E], header: fmt.Header, start: int) -> Any:
     raw = archive.read_at(start + header.offset, header.size)
-    if header.sha256 is not None and hashlib.sha256(raw).hexdigest() != header.sha256:
+    digest = fmt.sha256(len(raw))
+    digest.update(raw)
+    if header.sha256 is not None and digest.hexdigest() != header.sha256:
         raise CorruptSnapshotError(archive.path, "its metadata does not match its sha256")
     try:
         value = json.loads(raw.decode("utf-8"))
@@ -204,6 +235,8 @@ def _read_metadata(archive: Container[E], header: fmt.Header, start: int) -> Any
 
 
 def _extract(snapshot: Snapshot, output_path: str, *, replace: bool) -> str:
+    from ..outputs import replacing  # only when a bundle is written
+
     check_output_path(snapshot.file, output_path)
     with replacing(output_path, ".bundle.part", no_clobber=not replace) as (out, tmp):
         with reopen(snapshot) as source:
@@ -230,8 +263,8 @@ def bundle_chunks(snapshot: Snapshot, source: Source) -> Iterator[bytes]:
     bundle through. A long read from a URL reports its progress (``jellyml.progress``). At the
     end, a bundle cut short or whose sha256 differs from the header's raises
     ``CorruptSnapshotError``: a consumer that wrote the pieces somewhere must discard them."""
-    digest = hashlib.sha256()
     total = snapshot.bundle_size
+    digest = fmt.sha256(total)
     shown = source.remote and total > PROGRESS_OVER
     done = 0
     with progress.task("Downloading the snapshot", total, shown=shown) as advance:

@@ -7,36 +7,61 @@ size, ranges of its bytes (``read_at``, ``iter_range``) and a hint to fetch a sp
 ``storage_for(name)`` and uses what it gets.
 
 ``local`` is the local file system; ``remote`` is any fsspec URL (``s3://``, ``gs://``,
-``hf://``, ``https://``, ...) with ranged requests. Another kind of storage is one module with
-a ``claims(name)`` and a ``storage(storage_options)``, named in ``_KINDS`` below (first claim
-wins; ``local`` takes what no other claims).
+``hf://``, ``https://``, ...) with ranged requests. Another kind of storage is one module with a
+``storage(storage_options)`` function returning a ``Storage``, named in ``_KINDS`` below with
+the pattern of the names it takes (the first that matches wins; ``local`` takes the rest).
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
-from collections.abc import Iterator, Mapping
-from typing import Any, NamedTuple, Optional, Protocol
 
-StorageOptions = Optional[Mapping[str, Any]]
+from ..records import Record
 
-#: The storage modules, asked in this order whether a name is theirs.
-_KINDS = ("remote", "local")
+# The protocols are for type checkers only: typing costs start-up time (see cli/options.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+    from typing import Any, Optional, Protocol
+
+    StorageOptions = Optional[Mapping[str, Any]]
+
+
+def _url(name: str) -> bool:
+    """``scheme://...`` with a scheme of two characters at least (``C:\\model.pth`` stays a
+    path), other than ``file://``."""
+    scheme, sep, _rest = name.partition("://")
+    return (
+        bool(sep)
+        and len(scheme) > 1
+        and scheme[0].isalpha()
+        and not scheme.strip("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
+        and scheme != "file"
+    )
+
+
+#: The storages other than the local file system: which names each takes, and its module
+#: (asked in order; the local file system takes every other name). The test is here, not in
+#: the module, so that a local path imports nothing else.
+_KINDS = ((_url, "remote"),)
 
 FILE = "file"
 FOLDER = "folder"
 MISSING = "missing"
 
 
-class Stat(NamedTuple):
+class Stat(Record):
     """What a storage says of a name: ``kind`` is ``FILE``, ``FOLDER`` or ``MISSING``."""
 
-    #: The name as the storage takes it back (a path, or a URL).
-    name: str
-    kind: str
-    #: A file's size in bytes (0 for a folder, or when the storage does not say).
-    size: int = 0
+    _fields = ("name", "kind", "size")
+    __slots__ = _fields
+
+    def __init__(self, name: str, kind: str, size: int = 0) -> None:
+        #: The name as the storage takes it back (a path, or a URL).
+        self.name = name
+        self.kind = kind
+        #: A file's size in bytes (0 for a folder, or when the storage does not say).
+        self.size = size
 
     @property
     def is_file(self) -> bool:
@@ -47,82 +72,88 @@ class Stat(NamedTuple):
         return self.kind == FOLDER
 
 
-class Source(Protocol):
-    """An open file: random access to its bytes."""
+if TYPE_CHECKING:
 
-    #: How the user named it (a path or URL), for messages.
-    name: str
-    size: int
-    #: Whether each read is a request over a network: a long one then reports its progress.
-    remote: bool
+    class Source(Protocol):
+        """An open file: random access to its bytes."""
 
-    def read_at(self, offset: int, size: int) -> bytes:
-        """Up to ``size`` bytes at ``offset`` (fewer only at the end)."""
-        ...
+        #: How the user named it (a path or URL), for messages.
+        name: str
+        size: int
+        #: Whether each read is a request over a network: a long one then reports its progress.
+        remote: bool
 
-    def iter_range(self, offset: int, size: int) -> Iterator[bytes]:
-        """``size`` bytes at ``offset``, in pieces of the source's choosing (a remote source
-        fetches a long range in few large requests); stops early only at the end of the file."""
-        ...
+        def read_at(self, offset: int, size: int) -> bytes:
+            """Up to ``size`` bytes at ``offset`` (fewer only at the end)."""
+            ...
 
-    def prefetch(self, start: int, stop: int) -> None:
-        """A hint that small reads inside ``[start, stop)`` follow: a source for which each
-        read costs a round trip fetches the span at once; others do nothing."""
-        ...
+        def iter_range(self, offset: int, size: int) -> Iterator[bytes]:
+            """``size`` bytes at ``offset``, in pieces of the source's choosing (a remote source
+            fetches a long range in few large requests); stops early only at the end of the file."""
+            ...
 
+        def prefetch(self, start: int, stop: int) -> None:
+            """A hint that small reads inside ``[start, stop)`` follow: a source for which each
+            read costs a round trip fetches the span at once; others do nothing."""
+            ...
 
-class Storage(Protocol):
-    """A place files live: the local file system, or one fsspec file system."""
+    class Storage(Protocol):
+        """A place files live: the local file system, or one fsspec file system."""
 
-    #: Whether reading a few bytes costs no round trip (worth sniffing a file's content).
-    cheap_reads: bool
+        #: Whether reading a few bytes costs no round trip (worth sniffing a file's content).
+        cheap_reads: bool
 
-    def stat(self, name: str) -> Stat:
-        """What ``name`` is: a file (with its size), a folder, or missing. Raises a
-        ``ModelFileError`` only when the storage cannot be asked (no access, no network)."""
-        ...
+        def stat(self, name: str) -> Stat:
+            """What ``name`` is: a file (with its size), a folder, or missing. Raises a
+            ``ModelFileError`` only when the storage cannot be asked (no access, no network)."""
+            ...
 
-    def list(self, folder: str) -> list[Stat]:
-        """The files and folders directly in ``folder``, sorted by name."""
-        ...
+        def list(self, folder: str) -> list[Stat]:
+            """The files and folders directly in ``folder``, sorted by name."""
+            ...
 
-    def walk(self, folder: str, *, skip: frozenset[str] = frozenset()) -> Iterator[Stat]:
-        """Every regular file under ``folder``, recursively, sorted; folders named in ``skip``
-        are not entered."""
-        ...
+        def walk(self, folder: str, *, skip: frozenset[str] = frozenset()) -> Iterator[Stat]:
+            """Every regular file under ``folder``, recursively, sorted; folders named in ``skip``
+            are not entered."""
+            ...
 
-    def open(self, name: str) -> contextlib.AbstractContextManager[Source]:
-        """The file ``name`` opened for reading (closed when the block ends); a missing file,
-        a folder, or anything but a regular file is refused with a ``ModelFileError``."""
-        ...
+        def open(self, name: str) -> contextlib.AbstractContextManager[Source]:
+            """The file ``name`` opened for reading (closed when the block ends); a missing file,
+            a folder, or anything but a regular file is refused with a ``ModelFileError``."""
+            ...
 
-    def read(self, name: str, limit: int) -> Optional[bytes]:
-        """The whole of the small file ``name``, or None when it is larger than ``limit``
-        bytes (nothing over the limit is transferred)."""
-        ...
+        def read(self, name: str, limit: int) -> Optional[bytes]:
+            """The whole of the small file ``name``, or None when it is larger than ``limit``
+            bytes (nothing over the limit is transferred)."""
+            ...
 
-    def join(self, folder: str, *parts: str) -> str:
-        """The name of ``parts`` inside ``folder``."""
-        ...
+        def join(self, folder: str, *parts: str) -> str:
+            """The name of ``parts`` inside ``folder``."""
+            ...
 
-    def local_path(self, name: str) -> Optional[str]:
-        """The path of ``name`` on this machine's disk, or None when it has none."""
-        ...
+        def local_path(self, name: str) -> Optional[str]:
+            """The path of ``name`` on this machine's disk, or None when it has none."""
+            ...
 
-    def absolute(self, name: str) -> str:
-        """``name`` as it reads anywhere: an absolute path, or the URL itself."""
-        ...
+        def absolute(self, name: str) -> str:
+            """``name`` as it reads anywhere: an absolute path, or the URL itself."""
+            ...
 
 
 def storage_for(name: str, storage_options: StorageOptions = None) -> Storage:
     """The storage that holds ``name`` (a path or a URL); ``storage_options`` go to it (fsspec's
     credentials, endpoint, ...)."""
-    for kind in _KINDS:
-        module = importlib.import_module(f"{__name__}.{kind}")
-        if module.claims(name):
-            storage: Storage = module.storage(storage_options)
+    import importlib
+
+    for takes, kind in _KINDS:
+        if takes(name):
+            storage: Storage = importlib.import_module(f"{__name__}.{kind}").storage(
+                storage_options
+            )
             return storage
-    raise AssertionError("the local storage claims every name")  # pragma: no cover
+    from . import local
+
+    return local.storage(storage_options)
 
 
 @contextlib.contextmanager

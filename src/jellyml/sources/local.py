@@ -5,20 +5,18 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-from collections.abc import Iterator
-from typing import Any, Optional
 
 from ..errors import ModelFileError, ModelFileNotFoundError, NotACheckpointError
 from . import FILE, FOLDER, MISSING, Stat
 
+TYPE_CHECKING = False  # not typing's: see cli/options.py (start-up time)
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any, Optional
+
 #: Bytes per piece when a long range is copied (memory stays at one piece).
 CHUNK = 1 << 20
 _FILE_URL = "file://"
-
-
-def claims(name: str) -> bool:
-    """Every name no other storage claims is a local path."""
-    return True
 
 
 def storage(storage_options: Any = None) -> LocalStorage:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import bisect
 import contextlib
 import posixpath
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Optional
 
@@ -41,8 +40,6 @@ _CACHE_LIMIT = 1 << 20
 
 #: A URL's filesystem, its path there, and fsspec's ``info`` about it.
 Known = tuple[Any, str, dict[str, Any]]
-#: A URL's scheme: two characters at least, so ``C:\\model.pth`` stays a path.
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
 #: How many files' ``stat`` (each with the file's tail) are kept for the ``open`` that follows.
 _KNOWN_KEPT = 4
 
@@ -211,11 +208,6 @@ async def _read_at_most(stream: Any, limit: int) -> bytes:
     return b"".join(parts)
 
 
-def claims(name: str) -> bool:
-    """A URL (``scheme://...``) other than ``file://``."""
-    return bool(_URL.match(name)) and not name.startswith("file://")
-
-
 def storage(storage_options: Optional[Mapping[str, Any]] = None) -> RemoteStorage:
     return RemoteStorage(storage_options)
 
@@ -256,7 +248,8 @@ class RemoteStorage:
         fs, path = filesystem(folder, self._options)
         base = folder.rstrip("/")
         listed = _listing(folder, lambda: fs.ls(path, detail=True))
-        return sorted(_entry(base, posixpath.basename(e["name"].rstrip("/")), e) for e in listed)
+        found = [_entry(base, posixpath.basename(e["name"].rstrip("/")), e) for e in listed]
+        return sorted(found, key=lambda entry: entry.name)
 
     def walk(self, folder: str, *, skip: frozenset[str] = frozenset()) -> Iterator[Stat]:
         fs, path = filesystem(folder, self._options)

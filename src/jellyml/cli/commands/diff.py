@@ -7,6 +7,10 @@ import argparse
 
 from ..options import COMMON_FLAG_NAMES, add_common, add_parser
 
+NAME = "diff"
+ALIASES: tuple[str, ...] = ()
+HELP = "compare a model file's code with your files, another model file or a revision"
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Optional
@@ -26,8 +30,8 @@ DESCRIPTION = (
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_parser(
         subparsers,
-        "diff",
-        help="compare a model file's code with your files, another model file or a revision",
+        NAME,
+        help=HELP,
         description=DESCRIPTION,
         usage="%(prog)s [options] MODEL_FILE [OTHER] [-- PATH ...]",
         examples=(

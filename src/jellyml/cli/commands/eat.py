@@ -6,6 +6,10 @@ import argparse
 
 from ..options import add_common, add_parser
 
+NAME = "eat"
+ALIASES: tuple[str, ...] = ("load-snapshot-from", "load")
+HELP = "check out the code saved in a model file"
+
 TYPE_CHECKING = False  # not typing's: see options.py (start-up time)
 if TYPE_CHECKING:
     from typing import Optional
@@ -28,9 +32,9 @@ EXAMPLES = (
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_parser(
         subparsers,
-        "eat",
-        aliases=["load-snapshot-from", "load"],
-        help="check out the code saved in a model file",
+        NAME,
+        aliases=list(ALIASES),
+        help=HELP,
         description=DESCRIPTION,
         examples=EXAMPLES,
         # The spec's usage line; the options are listed below it (and it fits 80 columns).
