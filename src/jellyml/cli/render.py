@@ -22,7 +22,7 @@ from .._version import __version__
 from . import donut
 from .console import PlainConsole, escape
 from .options import styled
-from .text import SHOWN, clean, summary
+from .text import SHOWN, clean, plural, summary
 
 TYPE_CHECKING = False  # not typing's: see options.py (start-up time)
 if TYPE_CHECKING:  # only for annotations: rich and restore load when a command needs them
@@ -66,8 +66,9 @@ def _console(*, stderr: bool) -> AnyConsole:
         return PlainConsole(stderr=stderr, clean=_clean_lines)
     from rich.console import Console
 
-    # emoji=False: ":smile:" in a file name stays text.
-    return Console(stderr=stderr, highlight=False, soft_wrap=True, emoji=False)
+    # emoji=False: ":smile:" in a file name stays text. soft_wrap=False: rich wraps lines at
+    # the terminal's width between words (the terminal itself would cut words in two).
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, emoji=False)
 
 
 def info(message: str, *, quiet: bool = False) -> None:
@@ -133,6 +134,7 @@ def logo_text() -> Text:
             else:
                 text.append(char, style="#d2691e")
         if words:
+            text.append(" " * (donut.LOGO_WIDTH - len(art)))
             text.append(f"   {words.format(version=__version__)}", style="bold #ff69b4")
         text.append("\n")
     text.rstrip()
@@ -208,9 +210,8 @@ def eat_result(
     if result.files_changed is None:
         differ = "git could not count the files that differ from what you had"
     else:
-        count = f"{result.files_changed} file{'' if result.files_changed == 1 else 's'}"
         verb = "differ" if result.files_changed != 1 else "differs"
-        differ = f"{count} {verb} from what you had"
+        differ = f"{plural(result.files_changed, 'file')} {verb} from what you had"
     info(
         f"Checked out the snapshot in {model}: commit [bold]{_short(result.commit)}[/] "
         f"(detached HEAD) in {top}; {differ}{':' if changed else '.'}"
@@ -220,7 +221,7 @@ def eat_result(
     where = _head(result.previous_branch, result.previous_commit)
     if result.saved:
         extra = (
-            f" ({result.untracked_saved} untracked file(s) included)"
+            f" ({plural(result.untracked_saved, 'untracked file')} included)"
             if (result.untracked_saved)
             else ""
         )
@@ -250,8 +251,6 @@ def undo_result(result: UndoResult, *, quiet: bool, no_donut: bool) -> None:
     if result.nothing_to_undo:
         info(f"Nothing to undo in {value(result.top)}.")
         return
-    if not no_donut:
-        logo(terminal_only=True)
     work = (
         " with your uncommitted work (staged, unstaged and untracked) as it was"
         if (result.restored_dirty)
@@ -261,7 +260,7 @@ def undo_result(result: UndoResult, *, quiet: bool, no_donut: bool) -> None:
     where = _head(result.restored_branch, result.restored_commit)
     info(f"Back on {where}{work} in {value(result.top)}{fixed}.")
     if result.remaining:
-        info(f"{result.remaining} earlier eat(s) left to undo.")
+        info(f"{plural(result.remaining, 'earlier eat')} left to undo.")
 
 
 def show(described: dict[str, Any], *, as_json: bool, everything: bool = False) -> None:
@@ -301,7 +300,8 @@ def cleared_history(path: str, existed: bool, refs: list[str], *, quiet: bool) -
     info(f"{what} {value(path)}.", quiet=quiet)
     if refs:
         info(
-            f"{len(refs)} ref(s) under refs/jellyml/ still keep work jellyml put aside "
+            f"{plural(len(refs), 'ref')} under refs/jellyml/ still "
+            f"{'keeps' if len(refs) == 1 else 'keep'} work jellyml put aside "
             "(see `git for-each-ref refs/jellyml/`); delete them with `git update-ref -d` "
             "when you no longer need them.",
             quiet=quiet,
@@ -342,7 +342,7 @@ def eat_warnings(result: EatResult) -> None:
         warning(result.history_note)
     if result.dropped_history:
         warning(
-            f"Dropped {result.dropped_history} history item(s) of an earlier repository that "
+            f"Dropped {plural(result.dropped_history, 'history item')} of an earlier repository that "
             f"was at {result.top} (it was deleted and made again)."
         )
     if result.gone_cwd:

@@ -1,5 +1,6 @@
 """Text helpers every output path of the CLI uses, whichever writer prints it: ``clean`` (what
-came from a checkpoint made safe to print) and ``summary`` (a long list cut short).
+came from a checkpoint made safe to print), ``summary`` (a long list cut short) and ``plural``
+(``1 file``, ``2 files``: never ``file(s)``).
 
 Plain functions on strings, importing nothing: ``render`` and the modules beside it build on
 them, so they sit below all of those.
@@ -30,3 +31,9 @@ def summary(items: list[str], *, limit: int = SHOWN, more: str = "") -> list[str
     if len(items) <= limit:
         return items
     return [*items[:limit], f"... and {len(items) - limit:,} more{more}"]
+
+
+def plural(count: int, noun: str, many: str = "") -> str:
+    """``count`` and ``noun``, in the plural when ``count`` is not 1 (``many``, else ``noun``
+    with an ``s``): ``1 file``, ``0 files``, ``2 eats``, ``1,234 files``."""
+    return f"{count:,} {noun if count == 1 else many or noun + 's'}"
