@@ -273,7 +273,9 @@ def show(described: dict[str, Any], *, as_json: bool, everything: bool = False) 
 
     width = stdout().width
     for line in show_lines(described, width=width, everything=everything):
-        stdout().print(line)
+        # Fitted to the width already; only an id or a path longer than the line is left
+        # longer, and it must stay whole (soft_wrap: not folded into pieces by rich).
+        stdout().print(line, soft_wrap=True)
     for field in described.get("invalid_fields") or ():
         warning(f"the snapshot's metadata field {field} has the wrong type; it is not shown.")
 
