@@ -320,22 +320,52 @@ def stripped(result: StripResult, *, quiet: bool) -> None:
 
 
 def scan_results(entries: list[ScanEntry], *, as_json: bool, quiet: bool) -> None:
+    """``jellyml scan``: JSON, or a table with a header row, a checkpoint a row."""
     if as_json:
         plain(json.dumps([e.to_json() for e in entries], indent=2, sort_keys=True))
         return
-    carrying = sum(1 for e in entries if e.snapshot)
+    header = ("snapshot", "commit", "state", "created", "branch", "size", "checkpoint")
+    rows = [header, *(_scan_row(e) for e in entries)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+    for row in rows:
+        cells = [
+            cell.rjust(width) if name == "size" else cell.ljust(width)
+            for name, cell, width in zip(header, row, widths)
+        ]
+        plain("  ".join([*cells, row[-1]]))
     for e in entries:
-        if e.snapshot:
-            state = "dirty" if e.dirty else ("clean" if e.dirty is False else "-")
-            what = f"snapshot  {_short(e.commit) if e.commit else '-':<12}  {state:<5}"
-        elif e.problem:
-            what = "unreadable"
-        else:
-            what = "no snapshot"
-        plain(f"{what:<32} {e.size:>15,}  {clean(e.path)}")
         if e.problem:
-            warning(clean(e.problem))
-    info(f"{len(entries)} checkpoint(s), {carrying} carrying a snapshot.", quiet=quiet or as_json)
+            warning(f"{clean(e.path)}: {clean(e.problem)}")
+    carrying = sum(1 for e in entries if e.snapshot)
+    info(f"{plural(len(entries), 'checkpoint')}, {carrying} carrying a snapshot.", quiet=quiet)
+
+
+#: A branch name longer than this is cut in the table (``jellyml show`` shows it whole).
+_BRANCH_SHOWN = 24
+
+
+def _scan_row(e: ScanEntry) -> tuple[str, ...]:
+    if not e.snapshot:
+        return (
+            "unreadable" if e.problem else "no",
+            "-",
+            "-",
+            "-",
+            "-",
+            f"{e.size:,}",
+            _scan_path(e),
+        )
+    state = "dirty" if e.dirty else ("clean" if e.dirty is False else "-")
+    created = e.created_at[:16].replace("T", " ") if e.created_at else "-"
+    branch = clean(e.branch) if e.branch else "-"
+    if len(branch) > _BRANCH_SHOWN:
+        branch = branch[: _BRANCH_SHOWN - 1] + "~"
+    commit = clean(e.commit[:12]) if e.commit else "-"
+    return ("yes", commit, state, clean(created), branch, f"{e.size:,}", _scan_path(e))
+
+
+def _scan_path(e: ScanEntry) -> str:
+    return clean(e.path) + ("/" if e.kind == "folder" else "")
 
 
 def eat_warnings(result: EatResult) -> None:
@@ -344,8 +374,8 @@ def eat_warnings(result: EatResult) -> None:
         warning(result.history_note)
     if result.dropped_history:
         warning(
-            f"Dropped {plural(result.dropped_history, 'history item')} of an earlier repository that "
-            f"was at {result.top} (it was deleted and made again)."
+            f"Dropped {plural(result.dropped_history, 'history item')} of an earlier "
+            f"repository that was at {result.top} (it was deleted and made again)."
         )
     if result.gone_cwd:
         warning(

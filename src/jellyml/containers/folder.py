@@ -39,6 +39,11 @@ HF_SINGLE = ("model.safetensors", "pytorch_model.bin")
 LIGHTNING_META = "meta.pt"
 DEEPSPEED_LATEST = "latest"
 DEEPSPEED_MODEL_STATES = "mp_rank_00_model_states.pt"
+#: The files whose presence makes a folder a checkpoint of a layout jellyml knows (the
+#: lookup above, and torch.distributed.checkpoint's ``.metadata``).
+LAYOUT_FILES = frozenset(
+    {SNAPSHOT_FILE, *HF_INDEXES, *HF_SINGLE, LIGHTNING_META, DEEPSPEED_LATEST, ".metadata"}
+)
 #: Index and tag files larger than this are refused before they are read.
 MAX_SMALL_FILE = 50_000_000
 

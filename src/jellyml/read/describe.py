@@ -84,7 +84,7 @@ def describe(model: str) -> dict[str, Any]:
         git_section = {}
     git = _checked(git_section, GIT_SCHEMA, "git.", invalid)
     runtime = _checked(meta, METADATA_SCHEMA, "", invalid)
-    commit = snapshot.commit or git["commit"] or _bundle_commit(snapshot)
+    commit = recorded_commit(snapshot)
     return {
         "schema_version": SCHEMA_VERSION,
         "model": (snapshot.storage or storage_for(model)).absolute(model),
@@ -130,6 +130,16 @@ def conforms(found: Any, spec: Spec) -> bool:
     return isinstance(found, dict) and all(
         name in found and conforms(found[name], field) for name, field in inner.items()
     )
+
+
+def recorded_commit(snapshot: Snapshot) -> Optional[str]:
+    """The snapshot commit: from the header, else the metadata, else (JellyML 1.0.0 files,
+    which recorded neither) the bundle's own head."""
+    if snapshot.commit:
+        return snapshot.commit
+    section = (snapshot.metadata or {}).get("git")
+    commit = section.get("commit") if isinstance(section, dict) else None
+    return commit if isinstance(commit, str) and commit else _bundle_commit(snapshot)
 
 
 def _bundle_commit(snapshot: Snapshot) -> Optional[str]:
