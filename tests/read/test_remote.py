@@ -105,7 +105,10 @@ def test_show_eat_extract_and_scan_every_container_on_s3_and_http(
     scanned = run_cli("scan", "--json", "--check", f"s3://models/{prefix}/", env_extra=s3.env())
     assert scanned.returncode == 1, scanned.stderr
     found = {Path(e["path"]).name: e for e in json.loads(scanned.stdout)}
-    assert set(found) == {"model.pth", "model.safetensors", "step-7"}  # a folder: one row
+    # the prefix holds model.safetensors: an HF checkpoint folder, one row (model.pth carries a
+    # snapshot of its own: a row too); step-7 a checkpoint folder of its own
+    assert set(found) == {prefix, "model.pth", "step-7"}
+    assert found[prefix]["file"] == "model.safetensors"
     assert all(e["snapshot"] and e["commit"] == commit and e["dirty"] for e in found.values())
 
 

@@ -139,13 +139,17 @@ def _owner(file: str, groups: Mapping[str, object]) -> Optional[str]:
 def _folder_rows(folder: str, size: int, found: list[ScanEntry]) -> list[ScanEntry]:
     """One row for the folder; rows of their own for its files that carry another snapshot
     or cannot be read (so the gate still sees them)."""
-    carrying = sorted(
-        (e for e in found if e.snapshot), key=lambda e: not e.path.endswith(folders.SNAPSHOT_FILE)
-    )
+    carrying = sorted((e for e in found if e.snapshot), key=lambda e: _rank(e.path))
     shown = carrying[0] if carrying else ScanEntry(folder, size, snapshot=False)
     row = replace(shown, path=folder, size=size, kind=FOLDER, file=_relative(shown.path, folder))
     others = [e for e in found if e is not shown and (e.snapshot or e.problem)]
     return [row, *others]
+
+
+def _rank(path: str) -> tuple[bool, bool, str]:
+    """The snapshot file first, then the file the folder's layout names, as the lookup goes."""
+    name = path.rpartition("/")[2]
+    return name != folders.SNAPSHOT_FILE, name not in folders.LAYOUT_FILES, path
 
 
 def _relative(path: str, folder: str) -> Optional[str]:
