@@ -147,6 +147,11 @@ __all__ += [
     "UnrelatedSnapshotError",
 ]
 
+# A snapshot of a sha256 repository met a sha1 one, or the other way round (issue 22).
+if TYPE_CHECKING:
+    from .errors import ObjectFormatMismatchError
+__all__ += ["ObjectFormatMismatchError"]
+
 # Raised by the parsers and turned into one of the errors above before a user sees them;
 # exported all the same, as every exception class of jellyml is.
 if TYPE_CHECKING:

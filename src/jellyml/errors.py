@@ -632,3 +632,23 @@ class PickleStripError(ValueError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
+
+
+class ObjectFormatMismatchError(JellyMLError, ValueError):
+    """The snapshot's commits are named by one hash (sha1, sha256), the repository's by the
+    other: git cannot put one's objects in the other."""
+
+    def __init__(
+        self, model: str, snapshot_format: str, repo_format: str, where: Optional[str]
+    ) -> None:
+        self.path = model
+        self.snapshot_format = snapshot_format
+        self.repo_format = repo_format
+        self.top = where
+        there = f"the repository {where}" if where else "the other snapshot"
+        super().__init__(
+            f"The snapshot in {model} is a {snapshot_format} repository's, and {there} uses "
+            f"{repo_format}: git cannot mix the two object formats.",
+            hint=f"Use a {snapshot_format} repository for it: `jellyml eat {model} -c NEWDIR` "
+            "makes one; nothing was changed.",
+        )

@@ -195,8 +195,8 @@ def eat_result(
     if result.cloned:
         info(
             f"Cloned the snapshot in {model} (commit [bold]{_short(result.commit)}[/], "
-            f"{result.files_changed} files) into {top}.\nThat folder was empty or new, so "
-            "there is nothing to undo: delete the folder to undo it."
+            f"{plural(result.files_changed or 0, 'file')}) into {top}.\nThat folder was empty "
+            "or new, so there is nothing to undo: delete the folder to undo it."
         )
         if result.origin:
             info(f"Its remote origin is {value(result.origin)}, as recorded in the snapshot.")

@@ -25,6 +25,7 @@ from ..errors import (
     JellyMLError,
     MissingCommitError,
     NotAFileInSnapshotError,
+    ObjectFormatMismatchError,
     PathNotFoundError,
     PathNotInSnapshotError,
 )
@@ -93,6 +94,9 @@ class Scratch:
     tmp: str
     code_dir: Optional[str] = None
     store: str = ""
+    #: The hash the loaded bundles name their objects by, and the model of the first one.
+    object_format: str = ""
+    _first: str = ""
     _lenders: list[str] = field(default_factory=list)
     _repo: Optional[Repo] = None
     _looked: bool = False
@@ -131,6 +135,11 @@ class Scratch:
             with self._lock:
                 if not self.store:
                     self.store = scratch_store(self.tmp, header.object_format)
+                    self.object_format, self._first = header.object_format, model
+                elif header.object_format != self.object_format:  # diff of two models
+                    raise ObjectFormatMismatchError(
+                        model, header.object_format, self.object_format, None
+                    )
             own = scratch_store(folder, header.object_format)
             loaded = Loaded(model, snapshot, header.tip)
             if header.prerequisites:  # a thin bundle: what it builds on must be at hand
@@ -163,6 +172,10 @@ class Scratch:
         """Lend the repository's objects to the store too; the repository, or None."""
         repo = self.repo()
         if repo is not None:
+            if self.object_format and repo.object_format != self.object_format:
+                raise ObjectFormatMismatchError(
+                    self._first, self.object_format, repo.object_format, repo.top
+                )
             self._lend(os.path.abspath(repo.objects))
         return repo
 

@@ -30,7 +30,7 @@ from ..errors import (
     UnrelatedSnapshotError,
 )
 from ..gitcore import run as gitrun
-from ..gitcore.bundle import bundle_heads
+from ..gitcore.bundle import bundle_heads, require_object_format
 from ..gitcore.repo import Repo, find_repo, short_branch
 from ..read.reader import Snapshot, read_snapshot
 from ..tempdirs import temporary_dir
@@ -106,6 +106,8 @@ def eat_snapshot(model: str, code_dir: Optional[str] = None, *, force: bool = Fa
         bundle = snapshot.extract_bundle(os.path.join(tmp, "snapshot.bundle"))
         tip = _check_heads(model, bundle, shallow_eat.expected_bundle_commit(snapshot))
         repo = find_repo(folder) if os.path.isdir(folder) else None
+        if repo is not None:
+            require_object_format(bundle, repo, model=model)
         if repo is None:
             _refuse_new_folder_in_repo(folder)
             cloned = _clone(model, bundle, folder, tip, snapshot.metadata)
