@@ -48,7 +48,9 @@ class DiffPlan:
         """``git diff`` of the two sides; ``paths`` are literal, from the repository's top."""
         rels = [os.fsdecode(snapshot_path(p)) or "." for p in paths]
         sides = [self.old] if self.new is None else [self.old, self.new]
-        return ["diff", *options, *sides, "--", *rels]
+        # --ignore-submodules=none: git does not read .gitmodules, whose `update = !command`
+        # it would die on (a snapshot is untrusted)
+        return ["diff", "--ignore-submodules=none", *options, *sides, "--", *rels]
 
     def run(self, options: Sequence[str], paths: Sequence[str], *, pager: bool = True) -> int:
         """Run that ``git diff`` with the terminal attached, so that the user's colours and
