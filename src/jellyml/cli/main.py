@@ -13,7 +13,6 @@ import sys
 
 from .. import settings
 from .._version import __version__
-from .donut import plain_logo
 from .options import (
     COMMON_FLAG_NAMES,
     JellyParser,
@@ -88,6 +87,8 @@ class _MainParser(JellyParser):
 
                 render.logo()
             else:
+                from .donut import plain_logo
+
                 print(plain_logo(__version__))
         super().print_help(file)
 
