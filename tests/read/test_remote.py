@@ -337,18 +337,17 @@ def test_a_server_error_mid_transfer_leaves_nothing(
     assert not (tmp_path / "fresh").exists()
 
 
-def _stderr_on_a_terminal(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
-    """Run ``argv`` with stderr on a pseudo-terminal; its exit code and what it wrote there."""
+def _stderr_on_a_terminal(argv: list[str], env: dict[str, str]) -> tuple[int, str, bytes]:
+    """Run ``argv`` with stderr on a pseudo-terminal: its exit code, what it wrote there, and
+    its stdout."""
     main, follower = pty.openpty()
     try:
-        proc = subprocess.run(
-            argv, env=env, stdout=subprocess.DEVNULL, stderr=follower, check=False
-        )
+        proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=follower, check=False)
         os.close(follower)
         seen = _read_all(main)
     finally:
         os.close(main)
-    return proc.returncode, seen
+    return proc.returncode, seen, proc.stdout
 
 
 def test_a_long_transfer_shows_progress_on_a_terminal_only(
@@ -361,7 +360,7 @@ def test_a_long_transfer_shows_progress_on_a_terminal_only(
     argv = [sys.executable, "-m", "jellyml", "fix", "extract-bundle", url, "--force", "-o"]
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     env.pop("JELLYML_DISABLE_PROGRESS_BARS", None)
-    code, seen = _stderr_on_a_terminal([*argv, str(tmp_path / "tty.bundle")], env)
+    code, seen, _ = _stderr_on_a_terminal([*argv, str(tmp_path / "tty.bundle")], env)
     assert code == 0 and "Downloading the snapshot" in seen and "MB" in seen
     assert seen.rstrip().endswith("MB") and "[" + "#" * 30 + "]" in seen  # finished, whole
     piped = subprocess.run(
@@ -369,10 +368,10 @@ def test_a_long_transfer_shows_progress_on_a_terminal_only(
     )
     assert piped.returncode == 0 and piped.stderr == ""
     # -q and the setting turn it off on a terminal too
-    code, seen = _stderr_on_a_terminal([*argv, str(tmp_path / "q.bundle"), "-q"], env)
+    code, seen, _ = _stderr_on_a_terminal([*argv, str(tmp_path / "q.bundle"), "-q"], env)
     assert code == 0 and seen == ""
     off = {**env, "JELLYML_DISABLE_PROGRESS_BARS": "1"}
-    code, seen = _stderr_on_a_terminal([*argv, str(tmp_path / "off.bundle")], off)
+    code, seen, _ = _stderr_on_a_terminal([*argv, str(tmp_path / "off.bundle")], off)
     assert code == 0 and seen == ""
 
 
@@ -393,15 +392,9 @@ def test_the_library_reports_progress_and_never_draws_it(
     )
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     argv = [sys.executable, "-c", code, url, str(tmp_path / "lib.bundle")]
-    main, follower = pty.openpty()
-    try:
-        proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=follower, check=False)
-        os.close(follower)
-        drawn = _read_all(main)
-    finally:
-        os.close(main)
-    assert proc.returncode == 0 and drawn == ""  # a terminal, and still nothing drawn
-    events = json.loads(proc.stdout)
+    status, drawn, out = _stderr_on_a_terminal(argv, env)
+    assert status == 0 and drawn == ""  # a terminal, and still nothing drawn
+    events = json.loads(out)
     total = (tmp_path / "lib.bundle").stat().st_size
     assert events[0] == ["Downloading the snapshot", 0, total, False]
     assert events[-1] == ["Downloading the snapshot", total, total, True]
