@@ -26,6 +26,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _big_history
 import _common
 import _eat
+import _engines
+import _env
 import _extraction
 import _memory
 import _remote
@@ -45,6 +47,8 @@ PARTS = (
     "remote",
     "safetensors",
     "tree",
+    "env",
+    "engines",
 )
 FULL = {
     "sizes": "100M,1G,4G",
@@ -61,6 +65,7 @@ FULL = {
     "remote_tensors": 1000,
     "tree_files": 20000,
     "tree_sizes": "100M,1G",
+    "engine_files": "2000,20000",
 }
 QUICK = {
     "sizes": "8M",
@@ -77,6 +82,7 @@ QUICK = {
     "remote_tensors": 1000,
     "tree_files": 500,
     "tree_sizes": "8M,32M",
+    "engine_files": "500",
 }
 
 
@@ -100,6 +106,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--remote-tensors", type=int, help="tensors per remote checkpoint")
     parser.add_argument("--tree-files", type=int, help="files in the ls/cat/diff repository")
     parser.add_argument("--tree-sizes", help="checkpoint sizes for ls/cat/diff, e.g. 100M,1G")
+    parser.add_argument("--engine-files", help="files per repository for the engines part")
     parser.add_argument("--no-v100", action="store_true", help="skip JellyML 1.0.0")
     parser.add_argument(
         "--v100-venv", help=f"JellyML 1.0.0's venv (made if missing; {_v100.default_location()})"
@@ -192,6 +199,10 @@ def run_parts(ctx: Context, args: argparse.Namespace, parts: Sequence[str]) -> s
             got = _run_formats(ctx, args, part)
         elif part == "tree":
             got = _tree.run(ctx, args.tree_files, args.tree_sizes)
+        elif part == "env":
+            got = _env.run(ctx)
+        elif part == "engines":
+            got = _engines.run(ctx, _ints(args.engine_files))
         else:
             got = _memory.run(ctx, parse_size(args.memory_size))
         tables += got[0]

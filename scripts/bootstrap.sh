@@ -16,10 +16,14 @@ if [ -f "$stamp" ] && [ -z "$(find $deps -newer "$stamp" 2>/dev/null)" ]; then
 fi
 pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 "${pip[@]}" "torch==2.13.0" numpy
-# The package with its test tools, the Hugging Face Trainer integration (safetensors reads the
-# snapshot file back in its tests), and remote storage: fsspec and the backends and servers its
-# tests use (moto here; nginx comes from .ci/run).
-"${pip[@]}" "torch==2.13.0" -e ".[test,transformers,test-remote]" safetensors
+# The package with its test tools (uv among them: `jellyml env` builds environments with it),
+# the Hugging Face Trainer integration (safetensors reads the snapshot file back in its tests),
+# and remote storage: fsspec and the backends and servers its tests use (moto here; nginx comes
+# from .ci/run).
+"${pip[@]}" "torch==2.13.0" -e ".[test,transformers,test-remote]" safetensors uv
+# The engines' integrations and their tests: Ray Train (a local cluster; ~1.5 GB, a few
+# minutes) and Accelerate (with torchrun), with torch pinned on the same command line.
+"${pip[@]}" "torch==2.13.0" -e ".[ray,accelerate]"
 if [ -f jellyml-lightning/pyproject.toml ]; then
     "${pip[@]}" "torch==2.13.0" -e "./jellyml-lightning[test]"
 fi

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -208,6 +209,16 @@ def dirty_repo(make_repo: Any) -> Any:
     return repo
 
 
+def training_project(make_repo: Any, script: Path) -> Any:
+    """A repository holding the training ``script`` (by its name), ``model.py`` committed as
+    ``layers = 2`` and now ``layers = 3``, and an untracked ``notes.txt``: a project whose
+    job runs the script, to be snapshotted or copied without ``.git``."""
+    repo = make_repo({"model.py": "layers = 2\n", script.name: script.read_text()})
+    repo.write("model.py", "layers = 3\n")
+    repo.write("notes.txt", "untracked\n")
+    return repo
+
+
 def snapshot_view(repo: Any) -> dict[str, tuple[str, bytes]]:
     """The working tree as a snapshot holds it: every file but the ignored ones."""
     listed = repo.git("ls-files", "-z", "--others", "--ignored", "--exclude-standard")
@@ -294,3 +305,33 @@ def read_pty(leader: int) -> bytes:
         chunks.append(chunk)
     os.close(leader)
     return b"".join(chunks)
+
+
+# --- counting git runs and disk use -----------------------------------------------------------
+
+
+def git_logging_wrapper(folder: Path, what: str = "rank=${RANK:-none}") -> Path:
+    """A ``git`` to put first on PATH: it logs ``what`` (shell words: by default the torchrun
+    rank of whoever ran it, ``none`` outside torchrun; ``pid=$PPID`` names the process), then
+    runs the real git. Returns the log file."""
+    real = shutil.which("git")
+    assert real is not None
+    folder.mkdir(parents=True, exist_ok=True)
+    wrapper = folder / "git"
+    log = folder / "calls.log"
+    wrapper.write_text(f'#!/bin/sh\necho "{what}" >> "{log}"\nexec "{real}" "$@"\n')
+    wrapper.chmod(0o755)
+    return log
+
+
+def git_calls(log: Path) -> list[str]:
+    """What ``git_logging_wrapper``'s log holds: one ``rank=...`` per git run."""
+    return log.read_text().split() if log.exists() else []
+
+
+def disk_usage(*paths: PathLike) -> int:
+    """Bytes on disk of ``paths`` together, as ``du`` counts them (a hard-linked file once)."""
+    out = subprocess.run(
+        ["du", "-c", "-B1", *map(str, paths)], capture_output=True, text=True, check=True
+    )
+    return int(out.stdout.strip().splitlines()[-1].split()[0])

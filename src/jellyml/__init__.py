@@ -147,6 +147,21 @@ __all__ += [
     "UnrelatedSnapshotError",
 ]
 
+# Errors of `jellyml env` (issue 20), kept apart so parallel additions merge cleanly.
+if TYPE_CHECKING:
+    from .errors import (
+        EnvironmentBuildError,
+        SnapshotDateUnknownError,
+        UvNotFoundError,
+        VenvExistsError,
+    )
+__all__ += [
+    "EnvironmentBuildError",
+    "SnapshotDateUnknownError",
+    "UvNotFoundError",
+    "VenvExistsError",
+]
+
 # A snapshot of a sha256 repository met a sha1 one, or the other way round (issue 22).
 if TYPE_CHECKING:
     from .errors import ObjectFormatMismatchError
@@ -155,8 +170,14 @@ __all__ += ["ObjectFormatMismatchError"]
 # Raised by the parsers and turned into one of the errors above before a user sees them;
 # exported all the same, as every exception class of jellyml is.
 if TYPE_CHECKING:
-    from .errors import BundleFormatError, HeaderError, NewerFormatError, PickleStripError
-__all__ += ["BundleFormatError", "HeaderError", "NewerFormatError", "PickleStripError"]
+    from .errors import (
+        BundleFormatError,
+        HeaderError,
+        NewerFormatError,
+        PackError,
+        PickleStripError,
+    )
+__all__ += ["BundleFormatError", "HeaderError", "NewerFormatError", "PackError", "PickleStripError"]
 
 # The module each lazily loaded public name lives in (every error class lives in errors).
 _HOME = {

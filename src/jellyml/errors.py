@@ -602,6 +602,56 @@ class NoPackageListError(JellyMLError, LookupError):
         )
 
 
+# --- `jellyml env` (issue 20): reproducing a snapshot's Python environment
+
+
+class SnapshotDateUnknownError(JellyMLError, LookupError):
+    """``env --exclude-newer``: the snapshot records no date (or not a valid one)."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        super().__init__(
+            f"The snapshot in {model} records no valid date, which --exclude-newer needs.",
+            hint="Run it without --exclude-newer.",
+        )
+
+
+class UvNotFoundError(JellyMLError, FileNotFoundError):
+    """uv is needed (``env --format pylock``) and is not installed."""
+
+    def __init__(self, needed_for: str) -> None:
+        self.needed_for = needed_for
+        super().__init__(
+            f"{needed_for} needs uv, which is not installed here.",
+            hint="Install it with `pip install uv` (or see https://docs.astral.sh/uv/).",
+        )
+
+
+class VenvExistsError(JellyMLError, FileExistsError):
+    """``env --venv DIR``: DIR exists already (it is never replaced or added to)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(
+            f"{path} already exists; jellyml env --venv makes a new environment only.",
+            hint=f"Choose a new folder, or remove {path} first; {NOTHING_CHANGED}",
+        )
+
+
+class EnvironmentBuildError(JellyMLError, RuntimeError):
+    """An installer (uv, pip, venv) failed where nothing could be done about one package:
+    making the environment, or resolving a pylock.toml. ``argv`` and ``stderr`` are its own."""
+
+    def __init__(self, what: str, argv: Sequence[str], stderr: str) -> None:
+        self.argv = list(argv)
+        self.stderr = stderr
+        lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+        if len(lines) > 3:  # uv: what failed first, then its causes; the last is the root
+            lines = [*lines[:2], "...", lines[-1]]
+        said = "; ".join(lines) if lines else "no error output"
+        super().__init__(f"{what} failed: {said}", hint=f"The command was: {' '.join(argv)}")
+
+
 # --- internal: raised by parsers and turned into one of the errors above before a user sees it
 
 
@@ -624,6 +674,11 @@ class NewerFormatError(ValueError):
 
 class BundleFormatError(ValueError):
     """The bundle's header is not what git writes (the caller names the checkpoint)."""
+
+
+class PackError(ValueError):
+    """A bundle's pack cannot be read in Python (damaged, or of a shape ``gitcore.pack`` does
+    not follow); the comparison of a worker's files that needed it is skipped."""
 
 
 class PickleStripError(ValueError):

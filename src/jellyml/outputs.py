@@ -68,6 +68,27 @@ def creating_folder(target: str) -> Iterator[str]:
         raise OutputPathError(target, exc.strerror or str(exc)) from None
 
 
+def linked(source: str, target: str) -> bool:
+    """Put a hard link of ``source`` at ``target`` (its folder made if missing), replacing it
+    whole: a temporary link beside it, renamed over it. False where the file system cannot link
+    (the caller then writes the file in full); nothing is left behind either way."""
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
+        fd, tmp = new_file_beside(target, "link", ".part")
+        os.close(fd)
+        os.unlink(tmp)  # the name is ours (O_EXCL); the link takes it
+        os.link(source, tmp)
+    except OSError:  # EXDEV, EPERM, EMLINK, ENOTSUP, ...: no link here
+        return False
+    try:
+        os.replace(tmp, target)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        return False
+    return True
+
+
 def _put(tmp: str, target: str, *, no_clobber: bool) -> None:
     if not no_clobber:
         os.replace(tmp, target)

@@ -23,6 +23,9 @@ DEBUG_ENV = "JELLYML_DEBUG"
 HOME_ENV = "JELLYML_HOME"
 NO_DONUT_ENV = "JELLYML_NO_DONUT"
 NO_PROGRESS_ENV = "JELLYML_DISABLE_PROGRESS_BARS"
+#: A snapshot file (``jellyml snapshot -o run.jelly``) that ``create_snapshot`` returns
+#: instead of running git: how workers without the repository get the code (issue 19).
+SNAPSHOT_ENV = "JELLYML_SNAPSHOT"
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
@@ -63,6 +66,12 @@ def force_color() -> bool:
     return bool(os.environ.get("FORCE_COLOR"))
 
 
+def snapshot_file() -> Optional[str]:
+    """``JELLYML_SNAPSHOT``: the snapshot file to use instead of git; None when unset or empty."""
+    value = os.environ.get(SNAPSHOT_ENV, "").strip()
+    return value or None
+
+
 def home() -> str:
     """Where jellyml keeps its own files: ``JELLYML_HOME``, else the user data folder."""
     override = os.environ.get(HOME_ENV)
@@ -100,11 +109,31 @@ def snapshot_limit(name: str) -> int:
     """The limit ``name`` (a key of ``SNAPSHOT_LIMITS``): its variable if set (a whole number,
     with an optional K, M or G suffix, binary), else its default; 0 means none."""
     default = SNAPSHOT_LIMITS[name][0]
-    raw = os.environ.get(name, "").strip().upper()
-    if not raw:
-        return default
-    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(raw[-1], 1)
+    size = parse_size(os.environ.get(name, ""))
+    return default if size is None else size
+
+
+def parse_size(text: str) -> Optional[int]:
+    """A whole number of bytes with an optional K, M or G suffix (binary); None if not one."""
+    raw = text.strip().upper()
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(raw[-1:], 1)
     digits = raw[:-1] if scale != 1 else raw
-    if not digits.isdigit():
-        return default
-    return int(digits) * scale
+    return int(digits) * scale if digits.isdigit() else None
+
+
+# --- `jellyml env` (issue 20) ------------------------------------------------------------------
+
+PYTORCH_INDEX_ENV = "JELLYML_PYTORCH_INDEX"
+#: Where PyTorch publishes its builds, one index per local label (``.../whl/cu121``).
+PYTORCH_INDEX = "https://download.pytorch.org/whl/"
+
+
+def pytorch_index() -> str:
+    """The base URL of the PyTorch indexes `jellyml env` writes (``<base>/<label>``):
+    ``JELLYML_PYTORCH_INDEX`` (a mirror of download.pytorch.org/whl/), else PyTorch's own.
+    A value that is not one plain http(s) or file URL (white space, quotes) is not used."""
+    base = os.environ.get(PYTORCH_INDEX_ENV, "").strip().rstrip("/")
+    plain = all(c.isascii() and c.isprintable() and c not in " \"'`$;#\\" for c in base)
+    if base and plain and base.split(":", 1)[0].lower() in ("https", "http", "file"):
+        return base + "/"
+    return PYTORCH_INDEX

@@ -395,9 +395,13 @@ def test_help_ends_with_an_example(command: str, tmp_path: Path) -> None:
 def test_show_requirements_prints_the_package_list(project: Any, tmp_path: Path) -> None:
     model = snap(project)
     with unchanged(project):
-        lines = ok("show", str(model), "--requirements", cwd=project.path).splitlines()
+        out = ok("show", str(model), "--requirements", cwd=project.path)
+        same = ok("env", str(model), cwd=project.path)
+    assert out == same  # an alias of `jellyml env MODEL`
+    lines = out.splitlines()
     assert "pytest==" + pytest.__version__ in lines
-    assert all("==" in line for line in lines)
+    for line in lines:
+        assert line.startswith(("#", "-e ", "--extra-index-url ")) or "==" in line or " @ " in line
 
 
 def test_show_requirements_leaves_out_what_is_not_a_package(project: Any, tmp_path: Path) -> None:
@@ -406,11 +410,18 @@ def test_show_requirements_leaves_out_what_is_not_a_package(project: Any, tmp_pa
     model = model_from_bundle(tmp_path / "m.pth", bundle, commit, {"packages": packages})
     bare = model_from_bundle(tmp_path / "bare.pth", bundle, commit, {"git": {}})
     out = ok("show", str(model), "--requirements", cwd=tmp_path)
-    assert out == (
-        "numpy==2.1.0\ntorch==2.13.0+cpu\n"
-        "# 2 recorded entries left out: not a package name and version\n"
-    )
-    assert "records no package list" in fails("show", str(bare), "--requirements", cwd=tmp_path)
+    body = [line for line in out.splitlines() if not line.startswith("#")]
+    assert body == [
+        "--extra-index-url https://download.pytorch.org/whl/cpu",
+        "numpy==2.1.0",
+        "torch==2.13.0+cpu",
+    ]
+    assert "#   evil\\x1b[31m: not a valid package name" in out.splitlines()
+    assert "#   x: its version (1; rm -rf) is not a valid version" in out.splitlines()
+    assert "\x1b" not in out
+    # No package list at all (metadata without one, or JellyML 1.0.0): a file that says so.
+    empty = ok("show", str(bare), "--requirements", cwd=tmp_path)
+    assert "records no package list" in empty and all(x.startswith("#") for x in empty.splitlines())
 
 
 def test_ls_into_a_pipe_closed_early_ends_quietly(make_repo: Any, tmp_path: Path) -> None:

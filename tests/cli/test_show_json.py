@@ -40,7 +40,7 @@ def test_a_clean_snapshot(make_repo, tmp_path):
     commit = make_model(source.path, model)
     doc = show_json(model, tmp_path)
     check(doc)
-    assert doc["schema_version"] == 1 and doc["commit"] == commit and doc["dirty"] is False
+    assert doc["schema_version"] == 2 and doc["commit"] == commit and doc["dirty"] is False
     assert doc["changed_files"] == [] and doc["changed_files_total"] == 0
     assert doc["invalid_fields"] == []
 

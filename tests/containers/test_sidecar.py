@@ -118,12 +118,6 @@ def test_cli_show_and_extract_bundle_take_the_checkpoint_folder(snapshot, repo, 
 
 
 @needs_torch
-def test_a_url_is_refused_clearly(snapshot):
-    with pytest.raises(OutputPathError, match="remote folder"):
-        jellyml.save_snapshot("s3://bucket/checkpoint-1", snapshot)
-
-
-@needs_torch
 def test_options_without_snapshot_none_are_refused(snapshot, tmp_path):
     with pytest.raises(TypeError, match="only used when snapshot is None"):
         jellyml.save_snapshot(tmp_path, snapshot, git_repo_path=".")

@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import pickle
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 
 import jellyml
+from jellyml_testkit import git_logging_wrapper
 from jellyml_testkit import jellyml as run_cli
 
 HERE = Path(__file__).resolve().parent
@@ -238,7 +238,9 @@ def test_a_snapshot_failure_stops_training_before_the_first_step(tmp_path):
     assert not (tmp_path / "out").exists() or checkpoints(tmp_path / "out") == []
 
 
-def run_guarded(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run_guarded(
+    argv: list[str], env: dict[str, str], cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` in a session of its own, so a hang kills torchrun's workers too."""
     with subprocess.Popen(
         argv,
@@ -246,6 +248,7 @@ def run_guarded(argv: list[str], env: dict[str, str]) -> subprocess.CompletedPro
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        cwd=cwd,
         start_new_session=True,
     ) as proc:
         try:
@@ -254,18 +257,6 @@ def run_guarded(argv: list[str], env: dict[str, str]) -> subprocess.CompletedPro
             os.killpg(proc.pid, signal.SIGKILL)
             raise
     return subprocess.CompletedProcess(argv, proc.returncode, out, err)
-
-
-def git_logging_wrapper(folder: Path) -> Path:
-    """A ``git`` first on PATH that logs the torchrun rank of whoever ran it, then runs git."""
-    real = shutil.which("git")
-    assert real is not None
-    folder.mkdir()
-    wrapper = folder / "git"
-    log = folder / "calls.log"
-    wrapper.write_text(f'#!/bin/sh\necho "rank=${{RANK:-none}}" >> "{log}"\nexec "{real}" "$@"\n')
-    wrapper.chmod(0o755)
-    return log
 
 
 def test_two_processes_under_torchrun_run_git_once_and_save_every_checkpoint(dirty_repo, tmp_path):
@@ -286,3 +277,19 @@ def test_two_processes_under_torchrun_run_git_once_and_save_every_checkpoint(dir
     for folder in [*out.glob("checkpoint-*"), out / "final"]:
         assert_cli_restores(folder, dirty_repo, tmp_path)
     assert not list(out.rglob(".jellyml-*"))  # no temporary file left by either rank
+
+
+def test_ten_saves_cost_the_disk_of_one_snapshot_file(dirty_repo, tmp_path):
+    """save_total_limit=3 over 10 saves: every folder has the file, as links of one."""
+    from jellyml_testkit import disk_usage
+
+    out = tmp_path / "out"
+    trainer, _callback = train(dirty_repo, out, 20, save_total_limit=3)
+    trainer.save_model(str(out / "final"))
+    assert checkpoints(out) == ["checkpoint-16", "checkpoint-18", "checkpoint-20"]
+    files = [out / name / FILE for name in checkpoints(out)] + [out / "final" / FILE]
+    assert len({f.stat().st_ino for f in files}) == 1
+    assert disk_usage(*files) <= 1.05 * disk_usage(files[0])
+    assert not list(out.rglob(".jellyml-*"))
+    for folder in (out / "checkpoint-16", out / "final"):
+        assert jellyml.read_snapshot(folder).metadata["git"]["dirty"] is True

@@ -122,6 +122,8 @@ def _error_round_trip(exc: BaseException) -> jellyml.JellyMLError:
         jellyml.SnapshotTooLargeError(5_000, 1_000, "git bundle"),
         jellyml.PathNotFoundError("/nope"),
         jellyml.TorchMissingError(),
+        # two built-in bases (ValueError, FileNotFoundError): a missing JELLYML_SNAPSHOT file
+        jellyml.ModelFileNotFoundError("run.jelly"),
     ],
     ids=lambda e: type(e).__name__,
 )

@@ -1,4 +1,4 @@
-"""Output of ``ls``, ``cat``, ``log`` and ``show --requirements``: plain bytes and lines, for
+"""Output of ``ls``, ``cat`` and ``log`` (and the bytes ``env`` writes): plain bytes and lines, for
 pipes as much as for eyes, so without rich (a colour for commit ids on a terminal only).
 
 What comes from a snapshot is untrusted: paths are quoted as git quotes them (control
@@ -53,8 +53,4 @@ def snapshot_log(log: SnapshotLog) -> None:
         if log.base_commit and log.remotes:
             name = next(iter(log.remotes))
             lines.append(f"get the history: git fetch {name} {log.base_commit}")
-    write_bytes("".join(line + "\n" for line in lines).encode("utf-8", "replace"))
-
-
-def requirements(lines: list[str]) -> None:
     write_bytes("".join(line + "\n" for line in lines).encode("utf-8", "replace"))

@@ -9,7 +9,8 @@ other. In order (docs/FORMAT.md, "Checkpoint folders"):
    the shard its ``weight_map`` names for the snapshot key;
 3. a Hugging Face single file: ``model.safetensors``, then ``pytorch_model.bin``;
 4. Lightning's sharded (FSDP) checkpoint: ``meta.pt``;
-5. DeepSpeed: the tag in ``latest``, then ``<tag>/mp_rank_00_model_states.pt``;
+5. DeepSpeed: the tag in ``latest``, then ``<tag>/jellyml-snapshot.jelly`` or
+   ``<tag>/mp_rank_00_model_states.pt`` (``client_state``); a tag folder itself the same way;
 6. otherwise the one checkpoint-looking file in the folder; several are ambiguous.
 
 A torch.distributed.checkpoint folder (``.metadata`` + ``.distcp``) is read through the
@@ -19,6 +20,7 @@ snapshot file only: its ``.metadata`` is a pickle, and is never read.
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 
 from .. import format as fmt
@@ -39,10 +41,20 @@ HF_SINGLE = ("model.safetensors", "pytorch_model.bin")
 LIGHTNING_META = "meta.pt"
 DEEPSPEED_LATEST = "latest"
 DEEPSPEED_MODEL_STATES = "mp_rank_00_model_states.pt"
+DEEPSPEED_ZERO3_MODEL_STATES = "zero_pp_rank_0_mp_rank_00_model_states.pt"
 #: The files whose presence makes a folder a checkpoint of a layout jellyml knows (the
-#: lookup above, and torch.distributed.checkpoint's ``.metadata``).
+#: lookup above, a DeepSpeed tag folder, torch.distributed.checkpoint's ``.metadata``).
 LAYOUT_FILES = frozenset(
-    {SNAPSHOT_FILE, *HF_INDEXES, *HF_SINGLE, LIGHTNING_META, DEEPSPEED_LATEST, ".metadata"}
+    {
+        SNAPSHOT_FILE,
+        *HF_INDEXES,
+        *HF_SINGLE,
+        LIGHTNING_META,
+        DEEPSPEED_LATEST,
+        DEEPSPEED_MODEL_STATES,
+        DEEPSPEED_ZERO3_MODEL_STATES,
+        ".metadata",
+    }
 )
 #: Index and tag files larger than this are refused before they are read.
 MAX_SMALL_FILE = 50_000_000
@@ -91,8 +103,25 @@ def snapshot_file(name: str, storage: Storage) -> str:
             return folder.join(single)
     if folder.is_file(DEEPSPEED_LATEST):
         tag = _plain_name(folder, DEEPSPEED_LATEST, folder.read_small(DEEPSPEED_LATEST))
-        return folder.join(tag, DEEPSPEED_MODEL_STATES)
-    return folder.join(_only_candidate(folder))
+        return folder.join(_deepspeed_file(folder, tag))
+    return folder.join(
+        _deepspeed_file(folder) if _is_deepspeed_tag(folder) else _only_candidate(folder)
+    )
+
+
+def _deepspeed_file(folder: Folder, *tag: str) -> str:
+    """The file of a DeepSpeed tag folder (``<save_dir>/<tag>``) that carries the snapshot: the
+    snapshot file ``save_snapshot`` wrote into it, else the model states file that holds
+    ``client_state`` (``mp_rank_00_model_states.pt``; under ZeRO-3, data-parallel rank 0's
+    ``zero_pp_rank_0_mp_rank_00_model_states.pt``)."""
+    for name in (SNAPSHOT_FILE, DEEPSPEED_MODEL_STATES, DEEPSPEED_ZERO3_MODEL_STATES):
+        if folder.is_file(*tag, name):
+            return posixpath.join(*tag, name)
+    return posixpath.join(*tag, DEEPSPEED_MODEL_STATES)
+
+
+def _is_deepspeed_tag(folder: Folder) -> bool:
+    return folder.is_file(DEEPSPEED_MODEL_STATES) or folder.is_file(DEEPSPEED_ZERO3_MODEL_STATES)
 
 
 def _shard_of(folder: Folder, index: str) -> str:

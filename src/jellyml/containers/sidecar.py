@@ -26,7 +26,7 @@ from .. import format as fmt
 
 TYPE_CHECKING = False  # not typing's: see cli/options.py (start-up time)
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
     from typing import Any, Union
 
     PathLike = Union[str, "os.PathLike[str]"]
@@ -36,6 +36,13 @@ SNAPSHOT_FILE_NAME = "jellyml-snapshot.jelly"
 _LENGTH = struct.Struct("<Q")
 #: Its tensors, in the order of the file.
 KEYS = (fmt.SNAPSHOT_KEY, fmt.METADATA_KEY)
+
+
+def file_pieces(snapshot: Mapping[str, Any]) -> list[Any]:
+    """The snapshot file's bytes, in order, as buffers (the tensors' own, not copied): its
+    header, then the two tensors."""
+    parts = [_as_bytes(snapshot, key) for key in KEYS]
+    return [encode_header(len(memoryview(p).cast("B")) for p in parts), *parts]
 
 
 def encode_header(sizes: Iterable[int]) -> bytes:
@@ -63,3 +70,16 @@ def read_sidecar_tensors(path: PathLike) -> dict[str, tuple[int, int]]:
     with open_source(os.fspath(path)) as source:
         found = Safetensors(source)
         return {e.name: (found.data_start + e.begin, e.size) for e in found.entries}
+
+
+def _as_bytes(snapshot: Mapping[str, Any], key: str) -> Any:
+    """A buffer holding the tensor's bytes: no copy for a contiguous CPU uint8 tensor."""
+    if key not in snapshot:
+        raise ValueError(f"the snapshot has no {key!r}; pass what create_snapshot returned")
+    value = snapshot[key]
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return value
+    dtype = getattr(value, "dtype", None)
+    if str(dtype) != "torch.uint8" or getattr(value, "dim", lambda: 0)() != 1:
+        raise ValueError(f"the snapshot's {key!r} is not a 1-D uint8 tensor or bytes")
+    return value.detach().cpu().contiguous().numpy()

@@ -35,18 +35,26 @@ class RunSnapshot:
 
     def __init__(self, options: Mapping[str, Any]) -> None:
         from ..snapshot.create import create_snapshot
+        from ..snapshot.from_file import chosen_file
         from ..snapshot.which import BY_CWD, choose
 
         options = dict(options)
         path = options.get("git_repo_path")
+        #: A folder the user named: that it is no repository is an error, not a warning.
+        self.named_folder = path is not None
         if path is not None:
             options["git_repo_path"] = os.path.abspath(path)
+        elif chosen_file(options.get("from_file")) is not None:
+            pass  # a snapshot file: no repository to choose, and no git to run (a worker)
         elif choose(None, create_git_repo=bool(options.get("create_git_repo"))).chosen_by == BY_CWD:
             # The entry script's choice does not move; a choice of the current directory would.
             options["git_repo_path"] = os.getcwd()
         inspect.signature(create_snapshot).bind(**options)
         self.options = options
+        #: The snapshot once made; ``{}`` when there is none to be had (see ``unavailable``).
         self.snapshot: Optional[dict[str, Any]] = None
+        #: Neither a repository nor a snapshot file: checkpoints are saved without a snapshot.
+        self.unavailable = False
 
     def take(self, log: Optional[Callable[[str], None]] = None) -> dict[str, Any]:
         """The snapshot, made now if it was not yet, and ``log``'s one line about it.
@@ -57,16 +65,17 @@ class RunSnapshot:
         group), when the snapshot is made.
         """
         if self.snapshot is None:
-            self.snapshot = self._make(self.options)
-            if log is not None and _is_global_rank_zero():
+            self.snapshot = self._guarded(lambda: self._make(self.options))
+            if log is not None and self.snapshot and _is_global_rank_zero():
                 log(describe(self.snapshot))
         return self.snapshot
 
     def take_alone(self, log: Optional[Callable[[str], None]] = None) -> dict[str, Any]:
         """As ``take``, but never collective: for a process that saves while the others don't."""
         if self.snapshot is None:
-            self.snapshot = self._make({**self.options, "distributed": False})
-            if log is not None:
+            alone = {**self.options, "distributed": False}
+            self.snapshot = self._guarded(lambda: self._make(alone))
+            if log is not None and self.snapshot:
                 log(describe(self.snapshot))
         return self.snapshot
 
@@ -80,14 +89,38 @@ class RunSnapshot:
         from ..snapshot.distributed import share_from_rank0
 
         made_here = self.snapshot is None
-        self.snapshot = share_from_rank0(
-            _torch(),
-            world,
-            lambda: self.snapshot or self._make({**self.options, "distributed": False}),
+        self.snapshot = self._guarded(
+            lambda: share_from_rank0(
+                _torch(),
+                world,
+                lambda: self.snapshot or self._make({**self.options, "distributed": False}),
+            )
         )
-        if log is not None and made_here and world.rank == 0:
+        if log is not None and made_here and self.snapshot and world.rank == 0:
             log(describe(self.snapshot))
         return self.snapshot
+
+    def _guarded(self, make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """``make()``, or ``{}`` and one warning (on global rank 0) where there is neither a
+        repository nor a snapshot file (a cluster worker running a copy of the code): the
+        training run goes on, its checkpoints without a snapshot. Every rank gets the same
+        answer (rank 0's error is broadcast to all). A ``git_repo_path`` the user named that is
+        no repository stays an error: it is a mistake to fix, not a place without the code."""
+        from ..errors import NotAGitRepoError
+
+        if self.unavailable:
+            return {}
+        try:
+            return make()
+        except NotAGitRepoError as exc:
+            if self.named_folder:
+                raise
+            self.unavailable = True
+            if _is_global_rank_zero():
+                from ..warn import warn
+
+                warn(f"JellyML: this run's checkpoints get no code snapshot. {exc}")
+            return {}
 
     def _world(self) -> Any:
         if self.options.get("distributed", True) is False:

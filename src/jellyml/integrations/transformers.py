@@ -30,6 +30,10 @@ When the file is written, checked against transformers 5.24's ``trainer.py``:
 
 Rotation (``save_total_limit``) and ``resume_from_checkpoint`` see one more small file in a
 checkpoint folder, which they ignore; ``from_pretrained`` on a checkpoint folder is unchanged.
+On a local filesystem the folders' files are hard links of one (``integrations.files``): ten
+saves take the disk of one snapshot file. With ``JELLYML_SNAPSHOT`` set, the snapshot comes from
+that file and no git runs; without it and without a repository, one warning, and training goes
+on without snapshots.
 """
 
 from __future__ import annotations
@@ -42,8 +46,8 @@ from typing import Any, Optional
 from transformers import TrainerCallback
 
 from ..containers.sidecar import SNAPSHOT_FILE_NAME
-from ..snapshot.save import save_snapshot
 from . import RunSnapshot
+from .files import RunFiles
 
 __all__ = ["JellyMLCallback"]
 
@@ -80,11 +84,13 @@ class JellyMLCallback(TrainerCallback):
             }
         )
         self._written: set[str] = set()
+        self._files: Optional[RunFiles] = None
 
     @property
     def snapshot(self) -> Optional[dict[str, Any]]:
-        """The snapshot this run's checkpoints carry; None until training begins."""
-        return self._run.snapshot
+        """The snapshot this run's checkpoints carry; None until training begins (and when
+        there is none to be had: no repository and no ``JELLYML_SNAPSHOT``, said once)."""
+        return self._run.snapshot or None
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         # Every rank calls on_train_begin at the same point: the collective is safe here. The
@@ -107,10 +113,13 @@ class JellyMLCallback(TrainerCallback):
             self._write(_checkpoint_folder(args, state), only_if_missing=True)
 
     def write_into(self, folder: str) -> Optional[str]:
-        """Write the snapshot file into ``folder`` now (``save_pretrained``'s wrapper does)."""
+        """Write the snapshot file into ``folder`` now (``save_pretrained``'s wrapper does): a
+        hard link of the run's first one where the filesystem allows (``RunFiles``)."""
         if self.snapshot is None:
             return None
-        path = save_snapshot(folder, self.snapshot)
+        if self._files is None or self._files.snapshot is not self.snapshot:
+            self._files = RunFiles(self.snapshot)
+        path = self._files.write_into(folder)
         self._written.add(os.path.realpath(folder))
         return path
 

@@ -20,9 +20,10 @@ if TYPE_CHECKING:
 
     Spec = Any
 
-#: The version of the document `describe` returns (and `jellyml show --json` prints). Adding a
-#: field keeps it; renaming, removing or retyping one raises it.
-SCHEMA_VERSION = 1
+#: The version of the document `describe` returns (and `jellyml show --json` prints): 2 since
+#: the environment fields (``distributions``, ``python_implementation``, ``platform_tag``,
+#: ``torch_cuda``, ``torch_rocm``) were added. Renaming, removing or retyping a field raises it.
+SCHEMA_VERSION = 2
 
 # A type spec is a tuple of allowed Python types, or one of these shapes:
 # ("list", spec), ("map", spec) (string keys), ("record", {field: spec}).
@@ -67,6 +68,13 @@ METADATA_SCHEMA: dict[str, Spec] = {
     "argv": ("list", _STR),
     "cwd": _STR,
     "packages": ("map", _STR),
+    # The environment (issue 20); each distribution record is checked on its own
+    # (read/environment.py), so one bad record does not hide the others.
+    "distributions": (dict,),
+    "python_implementation": _STR,
+    "platform_tag": _STR,
+    "torch_cuda": _OPT_STR,
+    "torch_rocm": _OPT_STR,
 }
 
 
@@ -75,15 +83,8 @@ def describe(model: str) -> dict[str, Any]:
     where it was not recorded (or not valid). Files from JellyML 1.0.0 carry no metadata; their
     commit is read from the bundle itself."""
     snapshot = read_snapshot(model)
-    invalid: list[str] = []
-    meta = snapshot.metadata or {}
-    git_section = meta.get("git")
-    if not isinstance(git_section, dict):
-        if git_section is not None:
-            invalid.append("git")
-        git_section = {}
-    git = _checked(git_section, GIT_SCHEMA, "git.", invalid)
-    runtime = _checked(meta, METADATA_SCHEMA, "", invalid)
+    runtime, git, invalid = checked_metadata(snapshot.metadata or {})
+    runtime["distributions"] = distribution_records(runtime["distributions"])
     commit = recorded_commit(snapshot)
     return {
         "schema_version": SCHEMA_VERSION,
@@ -99,6 +100,21 @@ def describe(model: str) -> dict[str, Any]:
         "commit": commit,
         **runtime,
     }
+
+
+def checked_metadata(
+    meta: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """The metadata's top-level fields and its ``git`` section, each field of the wrong type
+    replaced by ``None``, and the names of those fields."""
+    invalid: list[str] = []
+    git_section = meta.get("git")
+    if not isinstance(git_section, dict):
+        if git_section is not None:
+            invalid.append("git")
+        git_section = {}
+    git = _checked(git_section, GIT_SCHEMA, "git.", invalid)
+    return _checked(meta, METADATA_SCHEMA, "", invalid), git, invalid
 
 
 def _checked(
@@ -148,3 +164,62 @@ def _bundle_commit(snapshot: Snapshot) -> Optional[str]:
     with snapshot.extracted_bundle() as bundle:
         heads = bundle_heads(bundle)
     return heads[0][0] if heads else None
+
+
+# --- the environment's distribution records (read/environment builds on them) ------------------
+
+#: The keys of a PEP 610 record we read, and what each of their fields may hold.
+_DIRECT_URL_INFO: dict[str, dict[str, type]] = {
+    "dir_info": {"editable": bool},
+    "vcs_info": {"vcs": str, "commit_id": str, "requested_revision": str},
+    "archive_info": {"hash": str, "hashes": dict},
+}
+
+
+def distribution_records(found: Optional[dict[str, Any]]) -> Optional[dict[str, dict[str, Any]]]:
+    """The ``distributions`` map with every record reduced to its documented shape:
+    ``version`` and ``installer`` strings or None, ``direct_url`` a PEP 610 object (known
+    keys, plain values) or None, and ``problem`` when the record itself is unusable."""
+    if found is None:
+        return None
+    return {name: _record(raw) for name, raw in found.items()}
+
+
+def _record(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        return {"version": None, "installer": None, "direct_url": None, "problem": "not a record"}
+    record: dict[str, Any] = {
+        "version": raw.get("version") if isinstance(raw.get("version"), str) else None,
+        "installer": raw.get("installer") if isinstance(raw.get("installer"), str) else None,
+        "direct_url": None,
+    }
+    origin = raw.get("direct_url")
+    if origin is not None:
+        record["direct_url"] = _direct_url(origin)
+        if record["direct_url"] is None:
+            record["problem"] = "its record of where it came from (direct_url) is malformed"
+    return record
+
+
+def _direct_url(raw: Any) -> Optional[dict[str, Any]]:
+    if not isinstance(raw, dict) or not isinstance(raw.get("url"), str):
+        return None
+    out: dict[str, Any] = {"url": raw["url"]}
+    if isinstance(raw.get("subdirectory"), str):
+        out["subdirectory"] = raw["subdirectory"]
+    for key, fields in _DIRECT_URL_INFO.items():
+        info = raw.get(key)
+        if info is None:
+            continue
+        if not isinstance(info, dict):
+            return None
+        out[key] = {f: info[f] for f, kind in fields.items() if _is(info.get(f), kind)}
+    return out
+
+
+def _is(found: Any, kind: type) -> bool:
+    if kind is dict:
+        return isinstance(found, dict) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in found.items()
+        )
+    return isinstance(found, kind)

@@ -18,7 +18,6 @@ import contextlib
 import dataclasses
 import os
 import time
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Optional
@@ -27,13 +26,13 @@ from ..errors import (
     NotAFolderError,
     NotAGitRepoError,
     PathNotFoundError,
-    SnapshotWarning,
 )
 from ..gitcore import run as gitrun
 from ..gitcore import shallow
 from ..gitcore.index import NO_SPLIT, commit_tree, temporary_index, temporary_store
 from ..gitcore.repo import Repo, locate
 from ..tempdirs import temporary_dir
+from ..warn import warn
 from . import bundling, report, which
 from .guards import Guards, LeftOut
 from .stage import stage_working_tree
@@ -356,11 +355,9 @@ def _warn_left_out(left_out: list[LeftOut]) -> None:
         return
     listed = "; ".join(f"{item.path}: {item.reason}" for item in left_out[:20])
     more = f" (and {len(left_out) - 20} more)" if len(left_out) > 20 else ""
-    warnings.warn(
+    warn(
         f"JellyML left {len(left_out)} file{'' if len(left_out) == 1 else 's'} out of the "
-        f"snapshot: {listed}{more}.",
-        SnapshotWarning,
-        stacklevel=5,
+        f"snapshot: {listed}{more}."
     )
 
 

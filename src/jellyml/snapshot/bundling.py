@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import warnings
 from dataclasses import dataclass
 
-from ..errors import InvalidSnapshotOptionError, SnapshotTooLargeError, SnapshotWarning
+from ..errors import InvalidSnapshotOptionError, SnapshotTooLargeError
 from ..gitcore import run as gitrun
 from ..gitcore import shallow
 from ..gitcore.bundle import create_bundle
 from ..gitcore.repo import Repo
+from ..warn import warn
 
 AUTO, FULL, SHALLOW = "auto", "full", "shallow"
 HISTORY_MODES = (AUTO, FULL, SHALLOW)
@@ -90,19 +90,17 @@ def write_bundle(
             shallow_size, max_total_size, "git bundle (shallow: no history)"
         )
     if mode == FULL:  # fell back from the full history: said once the shallow one is made
-        _warn_shallow(reason, stacklevel=6)
+        _warn_shallow(reason)
     return Bundled(SHALLOW, twin, reason, shallow_size)
 
 
 def _plan(repo: Repo, requested: str) -> tuple[str, str]:
     if repo.is_shallow:
         if requested == FULL:
-            warnings.warn(
+            warn(
                 f"{repo.top} is a shallow clone: its history is incomplete, so JellyML made a "
                 "shallow snapshot instead of history='full' (eaten into a full clone, it "
-                "restores the very same commit).",
-                SnapshotWarning,
-                stacklevel=6,
+                "restores the very same commit)."
             )
         return SHALLOW, "the repository is a shallow clone"
     if requested != AUTO:
@@ -113,7 +111,7 @@ def _plan(repo: Repo, requested: str) -> tuple[str, str]:
             f"the repository's objects take {estimate / MiB:.1f} MiB (git count-objects), "
             f"over {_limit_text(_auto_limit())}"
         )
-        _warn_shallow(reason, stacklevel=7)
+        _warn_shallow(reason)
         return SHALLOW, reason
     return FULL, f"history='auto': the repository's objects take {estimate / MiB:.1f} MiB"
 
@@ -138,14 +136,12 @@ def _objects_size(repo: Repo) -> int:
     return total
 
 
-def _warn_shallow(reason: str, *, stacklevel: int) -> None:
-    warnings.warn(
+def _warn_shallow(reason: str) -> None:
+    warn(
         f"JellyML made a shallow snapshot (the code, without its history): {reason}. Eaten into "
         "a clone that has its base commit, it restores the very same commit. Pass "
         "history='full' to keep the history in every checkpoint, or history='shallow' to "
-        "choose this without a warning.",
-        SnapshotWarning,
-        stacklevel=stacklevel,
+        "choose this without a warning."
     )
 
 

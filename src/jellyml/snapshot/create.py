@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
+import inspect
 import os
-import shutil
+import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Union
 
-from .. import format as fmt
-from ..errors import OutputPathError, SnapshotTooLargeError, TorchMissingError
+from ..errors import TorchMissingError
+from . import from_file as from_file_module
 from .build import RepoSnapshot, snapshot_repo, temporary_bundle_path
 from .distributed import current_world as distributed_world
 from .distributed import share_from_rank0
@@ -21,9 +20,13 @@ from .guards import (
     Guards,
 )
 from .metadata import runtime_metadata
+from .parts import SnapshotParts, as_tensors, bundle_tensor_bytes, copy_out
+from .parts import encode_metadata as encode_metadata  # importable from here as before
 
 if TYPE_CHECKING:
     import torch
+
+PathLike = Union[str, "os.PathLike[str]"]
 
 
 def create_snapshot(
@@ -37,6 +40,7 @@ def create_snapshot(
     distributed: bool = True,
     history: str = "auto",
     exclude: Sequence[str] = (),
+    from_file: Optional[PathLike] = None,
 ) -> dict[str, torch.Tensor]:
     """Snapshot the code in ``git_repo_path`` (default: the entry script's repository) as tensors.
 
@@ -73,6 +77,14 @@ def create_snapshot(
             warning. A shallow clone always gives a shallow snapshot.
         exclude: gitignore-style patterns of untracked paths to leave out (a ``.venv`` that is
             not ignored, data folders); recorded in the metadata's ``left_out``.
+        from_file: return the snapshot saved in this file instead of making one: a snapshot
+            file (``jellyml snapshot -o run.jelly``, made where the repository is) or any
+            checkpoint (file, folder or URL) carrying a snapshot. No git runs. Default: the
+            ``JELLYML_SNAPSHOT`` environment variable, when set. The files in
+            ``git_repo_path`` (default: the entry script's folder, else the current directory)
+            are compared with the snapshot's, and a ``SnapshotWarning`` says how many differ;
+            the other options, which shape a new snapshot, are not used. Under
+            ``torch.distributed`` rank 0 reads the file and the others receive its bytes.
 
     Returns:
         ``{"jellyml_code_snapshot": uint8 tensor, "jellyml_snapshot_metadata": uint8 tensor}``.
@@ -80,45 +92,56 @@ def create_snapshot(
     Raises:
         NotAGitRepoError, PathNotFoundError, BareRepoError, GitNotFoundError, GitTooOldError,
         GitCommandError, SnapshotTooLargeError, TorchMissingError, OutputPathError,
-        DistributedSnapshotError, InvalidSnapshotOptionError: all ``JellyMLError``
-        subclasses.
+        DistributedSnapshotError, InvalidSnapshotOptionError, and with a snapshot file the
+        reader's ``ModelFileError`` subclasses (a missing or damaged file): all
+        ``JellyMLError`` subclasses.
     """
     torch = _import_torch()
     world = distributed_world(torch) if distributed else None
+    options = dict(locals())
+    del options["torch"], options["world"]
     if world is not None:
-        return share_from_rank0(
-            torch,
-            world,
-            lambda: create_snapshot(
-                git_repo_path,
-                out_git_bundle_path,
-                create_git_repo,
-                max_untracked_file_size=max_untracked_file_size,
-                secret_patterns=secret_patterns,
-                max_total_size=max_total_size,
-                distributed=False,
-                history=history,
-                exclude=exclude,
-            ),
+        return share_from_rank0(torch, world, lambda: as_tensors(torch, make_parts(options)))
+    return as_tensors(torch, make_parts(options))
+
+
+def make_parts(options: dict[str, Any]) -> SnapshotParts:
+    """``create_snapshot``'s bytes, made in this process alone and without torch: from the
+    snapshot file (``from_file``, else ``JELLYML_SNAPSHOT``) when there is one, else with git.
+    ``options``: every argument of ``create_snapshot`` (``distributed`` is not used here)."""
+    snapshot_file = from_file_module.chosen_file(options["from_file"])
+    if snapshot_file is not None:
+        return from_file_module.load(
+            snapshot_file,
+            code_dir=options["git_repo_path"],
+            out_git_bundle_path=options["out_git_bundle_path"],
         )
-    guards = Guards(max_untracked_file_size, tuple(secret_patterns), max_total_size)
-    with temporary_bundle_path() as bundle:
-        repo = snapshot_repo(
-            git_repo_path,
-            bundle_path=bundle,
-            create_git_repo=create_git_repo,
-            guards=guards,
-            history=history,
-            exclude=list(exclude),
-        )
-        metadata = encode_metadata(snapshot_metadata(repo))
-        snapshot = _read_into_tensor(torch, bundle, repo.commit, metadata[1])
-        if out_git_bundle_path is not None:
-            _copy_out(bundle, out_git_bundle_path)
-    return {
-        fmt.SNAPSHOT_KEY: snapshot,
-        fmt.METADATA_KEY: torch.frombuffer(metadata[0], dtype=torch.uint8),
-    }
+    guards = Guards(
+        options["max_untracked_file_size"],
+        tuple(options["secret_patterns"]),
+        options["max_total_size"],
+    )
+    return snapshot_parts(
+        options["git_repo_path"],
+        options["out_git_bundle_path"],
+        options["create_git_repo"],
+        guards,
+        options["history"],
+        options["exclude"],
+    )
+
+
+def snapshot_for_file(**options: Any) -> Any:
+    """What ``save_snapshot(folder)`` writes when it is given no snapshot: ``create_snapshot``'s
+    tensors in a process that imported torch already (a training process, where the call is
+    collective under ``torch.distributed``), else the same bytes, made without importing torch
+    (a login node, a job that only submits, where torch may not even be installed). Takes
+    ``create_snapshot``'s options (an unknown one: ``TypeError``, as there)."""
+    if sys.modules.get("torch") is not None:
+        return create_snapshot(**options)
+    bound = inspect.signature(create_snapshot).bind(**options)
+    bound.apply_defaults()
+    return make_parts(dict(bound.arguments)).as_mapping()
 
 
 #: The spec's whimsical name for ``create_snapshot``.
@@ -129,47 +152,29 @@ def snapshot_metadata(repo: RepoSnapshot) -> dict[str, Any]:
     return {"git": repo.git_metadata(), **runtime_metadata()}
 
 
-def encode_metadata(metadata: dict[str, Any]) -> tuple[bytearray, str]:
-    """The metadata tensor's bytes (header + JSON) and the JSON's sha256."""
-    body = json.dumps(metadata, sort_keys=True).encode("utf-8")
-    if len(body) > fmt.MAX_METADATA_SIZE:  # readers refuse more; lists are capped well below
-        raise SnapshotTooLargeError(len(body), fmt.MAX_METADATA_SIZE, "metadata")
-    digest = hashlib.sha256(body).hexdigest()
-    buf = bytearray(fmt.encode_header(fmt.METADATA_MAGIC, len(body), digest))
-    buf += body
-    return buf, digest
-
-
-def _read_into_tensor(torch: Any, bundle: str, commit: str, metadata_sha256: str) -> Any:
-    """Header + bundle in one buffer, read in place: about one copy of the bundle in memory."""
-    size = os.path.getsize(bundle)
-    buf = bytearray(fmt.HEADER_SIZE + size)
-    view = memoryview(buf)
-    digest = hashlib.sha256()
-    with open(bundle, "rb") as f:
-        pos = fmt.HEADER_SIZE
-        while pos < len(buf):
-            n = f.readinto(view[pos : pos + (1 << 20)])
-            if not n:
-                raise OSError(f"{bundle} shrank while it was read")
-            digest.update(view[pos : pos + n])
-            pos += n
-    view[: fmt.HEADER_SIZE] = fmt.encode_header(
-        fmt.SNAPSHOT_MAGIC,
-        size,
-        digest.hexdigest(),
-        commit=commit,
-        metadata_sha256=metadata_sha256,
-    )
-    view.release()
-    return torch.frombuffer(buf, dtype=torch.uint8)
-
-
-def _copy_out(bundle: str, out_path: str) -> None:
-    try:
-        shutil.copyfile(bundle, out_path)
-    except OSError as exc:
-        raise OutputPathError(out_path, exc.strerror or str(exc)) from None
+def snapshot_parts(
+    git_repo_path: Optional[str],
+    out_git_bundle_path: Optional[str],
+    create_git_repo: bool,
+    guards: Guards,
+    history: str,
+    exclude: Sequence[str],
+) -> SnapshotParts:
+    """The snapshot's bytes, made with git here (no torch, no ``torch.distributed``)."""
+    with temporary_bundle_path() as bundle:
+        repo = snapshot_repo(
+            git_repo_path,
+            bundle_path=bundle,
+            create_git_repo=create_git_repo,
+            guards=guards,
+            history=history,
+            exclude=list(exclude),
+        )
+        metadata, digest = encode_metadata(snapshot_metadata(repo))
+        snapshot = bundle_tensor_bytes(bundle, repo.commit, digest)
+        if out_git_bundle_path is not None:
+            copy_out(bundle, out_git_bundle_path)
+    return SnapshotParts(snapshot, metadata)
 
 
 def _import_torch() -> Any:

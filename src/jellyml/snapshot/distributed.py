@@ -168,10 +168,22 @@ def error_from_json(text: str) -> JellyMLError:
         cls = DistributedSnapshotError
     # Built without calling the subclass __init__ (each has its own signature): the message,
     # hint and fields are rank 0's, so str() and the attributes match.
-    error = cls.__new__(cls)
+    error = _blank(cls)
     Exception.__init__(error, payload["message"])
     error.__dict__.update(payload["fields"])
     error.message = payload["message"]
     if payload["hint"] is not None:
         error.hint = payload["hint"]
     return error
+
+
+def _blank(cls: type[JellyMLError]) -> JellyMLError:
+    """An instance of ``cls`` without its ``__init__``. ``cls.__new__`` is refused for a class
+    with two built-in bases of their own layout (``ModelFileNotFoundError``: ``ValueError`` and
+    ``FileNotFoundError``); the base whose ``__new__`` Python accepts is found in the MRO."""
+    for base in cls.__mro__:
+        try:
+            return base.__new__(cls)  # type: ignore[call-overload,no-any-return]
+        except TypeError:
+            continue
+    raise TypeError(f"cannot rebuild {cls.__name__}")

@@ -6,11 +6,10 @@ from __future__ import annotations
 import logging
 import os
 import struct
-import warnings
 from collections.abc import Mapping
 
-from ..errors import SnapshotWarning
 from ..gitcore import run as gitrun
+from ..warn import warn
 
 logger = logging.getLogger("jellyml")
 MiB = 1024 * 1024
@@ -51,11 +50,9 @@ def warn_if_large(size: int, cwd: str, env: Mapping[str, str], tree: str, histor
         if history == "full"
         else " Add large files to .gitignore, or leave them out with exclude=[...]."
     )
-    warnings.warn(
+    warn(
         f"JellyML's snapshot is {size / MiB:.1f} MiB, and it goes into every checkpoint. "
-        f"Its largest files: {largest}.{advice}",
-        SnapshotWarning,
-        stacklevel=5,
+        f"Its largest files: {largest}.{advice}"
     )
 
 

@@ -12,12 +12,12 @@ import contextlib
 import os
 import sys
 import sysconfig
-import warnings
 from dataclasses import dataclass
 from typing import Optional
 
-from ..errors import JellyMLError, SnapshotWarning
+from ..errors import JellyMLError
 from ..gitcore.repo import locate
+from ..warn import warn
 
 #: Values of the metadata's ``repo_chosen_by``.
 BY_ARGUMENT, BY_ENTRY_SCRIPT, BY_CWD = "git_repo_path", "entry_script", "cwd"
@@ -42,9 +42,12 @@ class Choice:
             else ""
         )
         return (
-            f"{where}Pass git_repo_path=os.path.dirname(__file__) from your training script "
-            "if its code is in a repository, or create_git_repo=True to snapshot the folder "
-            "without leaving a repository behind."
+            f"{where}Two ways out: point at the repository (git_repo_path=os.path.dirname("
+            "__file__) from your training script), or, where the code runs from a copy without "
+            ".git (a cluster worker), give it a snapshot file made where the repository is: "
+            "`jellyml snapshot -o run.jelly`, then JELLYML_SNAPSHOT=run.jelly in the "
+            'environment (or create_snapshot(from_file="run.jelly")). create_git_repo=True '
+            "snapshots a folder that is in no repository."
         )
 
 
@@ -122,10 +125,8 @@ def warn_if_cwd_elsewhere(choice: Choice, top: str) -> None:
     if key in _warned:
         return
     _warned.add(key)
-    warnings.warn(
+    warn(
         f"JellyML snapshotted {top}, the repository of your script {choice.entry_script}, "
         f"not {found.top}, the repository of the current directory. Pass "
-        "git_repo_path=... to create_snapshot to choose.",
-        SnapshotWarning,
-        stacklevel=4,
+        "git_repo_path=... to create_snapshot to choose."
     )

@@ -1,7 +1,8 @@
 """Where a checkpoint's bytes come from: one module per kind of storage, behind one protocol.
 
 A ``Storage`` owns locations: it says what a name is (``stat``), lists a folder (``list``,
-``walk``), reads a small file whole (``read``) and opens a file (``open``) as a ``Source``: its
+``walk``), reads a small file whole (``read``), writes one whole (``write``) and opens a file
+(``open``) as a ``Source``: its
 size, ranges of its bytes (``read_at``, ``iter_range``) and a hint to fetch a span at once
 (``prefetch``). Nothing outside this package asks whether a name is a URL: it asks
 ``storage_for(name)`` and uses what it gets.
@@ -21,7 +22,7 @@ from ..records import Record
 # The protocols are for type checkers only: typing costs start-up time (see cli/options.py).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Iterator, Mapping, Sequence
     from typing import Any, Optional, Protocol
 
     StorageOptions = Optional[Mapping[str, Any]]
@@ -120,6 +121,12 @@ if TYPE_CHECKING:
         def open(self, name: str) -> contextlib.AbstractContextManager[Source]:
             """The file ``name`` opened for reading (closed when the block ends); a missing file,
             a folder, or anything but a regular file is refused with a ``ModelFileError``."""
+            ...
+
+        def write(self, name: str, pieces: Sequence[Any]) -> None:
+            """Write the file ``name`` from ``pieces`` (buffers, in order): a reader sees the
+            old file or the new one, never half (locally: a temporary file renamed into
+            place; remotely: one request where the backend allows). Errors are one line."""
             ...
 
         def read(self, name: str, limit: int) -> Optional[bytes]:

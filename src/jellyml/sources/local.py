@@ -11,7 +11,7 @@ from . import FILE, FOLDER, MISSING, Stat
 
 TYPE_CHECKING = False  # not typing's: see cli/options.py (start-up time)
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
     from typing import Any, Optional
 
 #: Bytes per piece when a long range is copied (memory stays at one piece).
@@ -110,6 +110,13 @@ class LocalStorage:
             yield LocalFile(path, fd, info.st_size)
         finally:
             os.close(fd)
+
+    def write(self, name: str, pieces: Sequence[Any]) -> None:
+        from ..outputs import replacing
+
+        with replacing(_path(name), ".part", durable=True) as (out, _tmp):
+            for piece in pieces:
+                out.write(memoryview(piece).cast("B"))
 
     def read(self, name: str, limit: int) -> Optional[bytes]:
         with open(_path(name), "rb") as f:

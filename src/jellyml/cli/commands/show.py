@@ -35,19 +35,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--requirements",
         action="store_true",
-        help="print the recorded package list as a pip requirements file",
+        help="print the recorded environment as a requirements file that installs: the same "
+        "output as `jellyml env MODEL`",
     )
     add_common(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.requirements:
-        from ...read.requirements import requirements
-        from .. import render_tree
+    if args.requirements:  # an alias of `jellyml env MODEL`: one list, and it installs
+        from . import env
 
-        render_tree.requirements(requirements(args.model_file))
-        return 0
+        fields = {"output": None, "format": "requirements", "venv": None, **vars(args)}
+        return env.run(argparse.Namespace(**fields))
     from ...read.describe import describe
     from .. import render
 
