@@ -19,7 +19,6 @@ import time
 
 from .. import settings
 from .._version import __version__
-from . import donut
 from .console import PlainConsole, escape
 from .options import styled
 from .text import SHOWN, clean, plural, summary
@@ -101,6 +100,8 @@ def error(exc: BaseException, *, debug: bool = False) -> None:
 def logo(*, terminal_only: bool = False) -> None:
     """The donut logo: coloured on a terminal, plain with NO_COLOR; with ``terminal_only``,
     never when output is not a terminal, and never with JELLYML_NO_DONUT set."""
+    from . import donut  # the logo and the easter egg only
+
     if settings.no_donut() or (terminal_only and not _on_terminal()):
         return
     console = stdout()
@@ -120,6 +121,8 @@ def _on_terminal() -> bool:
 def logo_text() -> Text:
     """The donut: dough brown, frosting pink, sprinkles of all colours."""
     from rich.text import Text
+
+    from . import donut  # the logo and the easter egg only
 
     sprinkles = {"*": "bold yellow", "~": "bold cyan", "'": "bold green"}
     text = Text()
@@ -143,6 +146,8 @@ def logo_text() -> Text:
 
 def spinning_donut() -> None:
     """The easter egg: a donut that spins for about a second (one still frame when piped)."""
+    from . import donut  # the logo and the easter egg only
+
     console = stdout()
     if not _on_terminal() or settings.no_donut():
         console.out(donut.frame(1.0, 1.0))
