@@ -13,6 +13,7 @@ help that ends with examples.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 
@@ -55,6 +56,12 @@ def _terminal_width() -> int:
     columns = os.environ.get("COLUMNS", "")
     if columns.isdigit() and int(columns) > 0:
         return int(columns)
+    return _measured_width()
+
+
+@functools.cache
+def _measured_width() -> int:
+    """The terminal's width, asked once (argparse makes a formatter per option it adds)."""
     try:
         return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80  # type: ignore[union-attr]
     except (AttributeError, ValueError, OSError):  # no stdout, or not a terminal

@@ -8,7 +8,6 @@ import os
 
 from .. import format as fmt
 from .. import progress
-from ..containers import folder as folders
 from ..containers import open_container
 from ..errors import (
     CorruptSnapshotError,
@@ -134,7 +133,9 @@ def read_snapshot(path: PathLike, *, storage_options: StorageOptions = None) -> 
             found = _find(open_container(source))
         except SnapshotNotFoundError:
             if file == name:  # a file given itself: its folder may carry the snapshot
-                folders.refuse_beside_snapshot_file(name, storage)
+                from ..containers import folder  # a folder's lookup, only where one is
+
+                folder.refuse_beside_snapshot_file(name, storage)
             raise
     found.path, found.source = name, file
     found.storage_options, found.storage = storage_options, storage
@@ -145,7 +146,9 @@ def locate(name: str, storage: Storage) -> str:
     """The file that carries ``name``'s snapshot: ``name`` itself, or the one file of a
     checkpoint folder that does (``jellyml.containers.folder``)."""
     if storage.stat(name).is_folder:
-        return folders.snapshot_file(name, storage)
+        from ..containers import folder
+
+        return folder.snapshot_file(name, storage)
     return name
 
 
