@@ -51,15 +51,15 @@ def _plain_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "NO_COLOR")}
 
 
+def _python(code: str, *args: object, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``code`` in a fresh interpreter, its arguments as JSON, output piped (plain text)."""
+    argv = [sys.executable, "-c", code, *(json.dumps(a) for a in args)]
+    return subprocess.run(argv, capture_output=True, text=True, cwd=cwd, env=_plain_env())
+
+
 def test_help_of_every_command_imports_nothing_heavy_when_piped(tmp_path):
     argvs = [[], ["--version"], ["--no_donut", "-h"]] + [[*c, "--help"] for c in COMMANDS]
-    proc = subprocess.run(
-        [sys.executable, "-c", _HELP_OF_EVERY_COMMAND, json.dumps(argvs), json.dumps(HEAVY)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=_plain_env(),
-    )
+    proc = _python(_HELP_OF_EVERY_COMMAND, argvs, HEAVY, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stderr) == []
     # every help was printed (plain: the pipe is not a terminal)
@@ -196,12 +196,6 @@ def test_a_piped_read_loads_one_command_and_no_heavy_module(make_repo, tmp_path,
     argv = [*command, str(model)]
     if "extract-bundle" in command:
         argv += ["-o", str(tmp_path / "out.bundle")]
-    proc = subprocess.run(
-        [sys.executable, "-c", _READ_AND_LIST, json.dumps(argv), json.dumps(NOT_FOR_READING)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=_plain_env(),
-    )
+    proc = _python(_READ_AND_LIST, argv, NOT_FOR_READING, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == [0, []]

@@ -350,13 +350,18 @@ def _stderr_on_a_terminal(argv: list[str], env: dict[str, str]) -> tuple[int, st
     return proc.returncode, seen, proc.stdout
 
 
+def _long_download(make_repo: Any, tmp_path: Path, web: HttpServer, name: str) -> str:
+    """The URL of a checkpoint whose bundle (5 MiB) is long enough to report progress."""
+    repo = make_repo({"a.py": "x = 1\n", "blob.bin": os.urandom(5 * 1024 * KIB)})
+    make_model(repo.path, tmp_path / "m.pth")
+    _publish_http(web, tmp_path / "m.pth", f"progress/{name}")
+    return f"{web.url}/progress/{name}"
+
+
 def test_a_long_transfer_shows_progress_on_a_terminal_only(
     make_repo: Any, tmp_path: Path, web: HttpServer
 ) -> None:
-    repo = make_repo({"a.py": "x = 1\n", "blob.bin": os.urandom(5 * 1024 * KIB)})
-    make_model(repo.path, tmp_path / "m.pth")
-    _publish_http(web, tmp_path / "m.pth", "progress/m.pth")
-    url = f"{web.url}/progress/m.pth"
+    url = _long_download(make_repo, tmp_path, web, "m.pth")
     argv = [sys.executable, "-m", "jellyml", "fix", "extract-bundle", url, "--force", "-o"]
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     env.pop("JELLYML_DISABLE_PROGRESS_BARS", None)
@@ -378,10 +383,7 @@ def test_a_long_transfer_shows_progress_on_a_terminal_only(
 def test_the_library_reports_progress_and_never_draws_it(
     make_repo: Any, tmp_path: Path, web: HttpServer
 ) -> None:
-    repo = make_repo({"a.py": "x = 1\n", "blob.bin": os.urandom(5 * 1024 * KIB)})
-    make_model(repo.path, tmp_path / "m.pth")
-    _publish_http(web, tmp_path / "m.pth", "progress/lib.pth")
-    url = f"{web.url}/progress/lib.pth"
+    url = _long_download(make_repo, tmp_path, web, "lib.pth")
     code = (
         "import json, sys, jellyml, jellyml.progress\n"
         "jellyml.read_snapshot(sys.argv[1]).extract_bundle(sys.argv[2])\n"
