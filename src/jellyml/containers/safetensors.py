@@ -19,7 +19,7 @@ from ..records import Record
 TYPE_CHECKING = False  # not typing's: see cli/options.py (start-up time)
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from typing import Any, BinaryIO, Optional, TypeGuard
+    from typing import Any, BinaryIO, Optional
 
     from ..sources import Source
 
@@ -148,8 +148,12 @@ def _parse_metadata(path: str, header: dict[str, Any]) -> dict[str, str]:
 def _entry(path: str, name: str, info: Any, buffer_size: int) -> SafetensorsEntry:
     if not isinstance(info, dict):
         raise _damaged(path, f"tensor {name!r} is not described by an object")
-    dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
-    if not isinstance(dtype, str) or not _int_list(shape) or not _int_list(offsets):
+    dtype, shape, offsets = (
+        info.get("dtype"),
+        _ints(info.get("shape")),
+        _ints(info.get("data_offsets")),
+    )
+    if not isinstance(dtype, str) or shape is None or offsets is None:
         raise _damaged(path, f"tensor {name!r} has a bad dtype, shape or data_offsets")
     if len(offsets) != 2 or not 0 <= offsets[0] <= offsets[1]:
         raise _damaged(path, f"tensor {name!r} has bad data_offsets")
@@ -160,10 +164,13 @@ def _entry(path: str, name: str, info: Any, buffer_size: int) -> SafetensorsEntr
     return SafetensorsEntry(name, dtype, tuple(shape), offsets[0], offsets[1])
 
 
-def _int_list(value: Any) -> TypeGuard[list[int]]:
-    return isinstance(value, list) and all(
+def _ints(value: Any) -> Optional[list[int]]:
+    """``value`` when it is a list of non-negative integers (not booleans), else None."""
+    if isinstance(value, list) and all(
         isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value
-    )
+    ):
+        return value
+    return None
 
 
 def _product(shape: list[int]) -> int:
