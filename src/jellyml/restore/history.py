@@ -20,16 +20,15 @@ from typing import Any, Optional
 from .. import settings
 from ..errors import CorruptHistoryError, HistoryError, NewerHistoryError
 from ..outputs import replacing
+from .history_schema import EATEN as EATEN  # the item states: re-exported, with the schema
+from .history_schema import EATING as EATING
+from .history_schema import UNDOING as UNDOING
+from .history_schema import check_item
 from .lock import locked
 
 #: Version written by this jellyml. Older files are upgraded on read; newer ones refused.
 #: 2: items may have put files aside in ``<git dir>/jellyml/<id>/`` (``aside``).
 HISTORY_VERSION = 2
-
-#: Item states: the intent is written before the repository is touched, then completed.
-EATING = "eating"  # eat started: the user's work is saved, the tree may be half changed
-EATEN = "eaten"  # eat finished: the snapshot is checked out
-UNDOING = "undoing"  # undo started: the tree may be half restored
 
 
 @dataclass
@@ -63,8 +62,6 @@ class HistoryItem:
     @classmethod
     def from_json(cls, data: Any, path: str) -> HistoryItem:
         """An item read from the file, every field checked (``history_schema``) before use."""
-        from .history_schema import check_item
-
         return cls(**check_item(data, path))
 
 

@@ -6,6 +6,10 @@ import argparse
 
 from ..options import add_common, add_parser
 
+NAME = "eat"
+ALIASES: tuple[str, ...] = ("load-snapshot-from", "load")
+HELP = "check out the code saved in a model file"
+
 DESCRIPTION = (
     "Extract the snapshot of your code from a model file into your working directory (eat the "
     "jelly-filled donut). In a git repository eat puts aside exactly what a snapshot would "
@@ -24,9 +28,9 @@ EXAMPLES = (
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_parser(
         subparsers,
-        "eat",
-        aliases=["load-snapshot-from", "load"],
-        help="check out the code saved in a model file",
+        NAME,
+        aliases=list(ALIASES),
+        help=HELP,
         description=DESCRIPTION,
         examples=EXAMPLES,
         # The spec's usage line; the options are listed below it (and it fits 80 columns).
