@@ -42,6 +42,8 @@ class Run:
     stdout: str
     stderr: str
     report: dict[str, Any] = field(default_factory=dict)
+    #: user + sys CPU seconds of the process (its children included), from wait4's rusage.
+    cpu: float = 0.0
 
 
 def _proc_io(pid: int) -> int:
@@ -77,7 +79,7 @@ def run(
         os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
         wall = time.perf_counter() - start
         rchar = _proc_io(proc.pid)
-        _, status = os.waitpid(proc.pid, 0)
+        _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
@@ -87,6 +89,7 @@ def run(
             returncode=proc.returncode,
             stdout=out.read().decode("utf-8", "replace"),
             stderr=err.read().decode("utf-8", "replace"),
+            cpu=usage.ru_utime + usage.ru_stime,
         )
     if check and result.returncode != 0:
         raise ChildFailed(f"{' '.join(argv)} exited {result.returncode}: {tail(result.stderr)}")

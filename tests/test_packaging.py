@@ -97,9 +97,45 @@ def test_readme_links_work_on_pypi():
     assert [t for t in targets if not t.startswith("https://")] == []
 
 
-def test_readme_opens_with_the_developer_commands_then_pip_install():
-    """The house rule (the set-up commands first) and PyPI's reader (what it is, how to get it)."""
+def test_readme_opens_with_install_and_use_then_the_developer_commands():
+    """A user reads first how to install this version (from a clone, until it is published)
+    and how to use it; the developers' set-up commands come after."""
     readme = (ROOT / "README.md").read_text()
+    install = readme.find("## Install")
+    clone = readme.find("pip install .  ")
+    use = readme.find("## Use")
     demo, tests = readme.find("bash scripts/demo.sh"), readme.find("bash scripts/test.sh")
-    install = readme.find("pip install jellyml\n")
-    assert 0 < demo < tests < install < readme.find("## Use")
+    assert 0 < install < clone < use < demo < tests
+    for extra in ('".[torch]"', '".[remote]"', '".[transformers]"', "./jellyml-lightning"):
+        assert f"pip install {extra}" in readme[install:use], extra
+
+
+def test_the_fast_loop_skips_slow_tests_and_ci_runs_everything(tmp_path):
+    """`bash scripts/test.sh --fast` passes `-m "not slow"` to pytest (the other arguments as
+    they are); CI runs scripts/test.sh without it."""
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "test.sh").write_text((ROOT / "scripts" / "test.sh").read_text())
+    (tmp_path / "scripts" / "bootstrap.sh").write_text("exit 0\n")
+    bin_dir = tmp_path / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    for tool in ("ruff", "mypy"):
+        (bin_dir / tool).write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "python").write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$(dirname "$0")/args"\n')
+    for tool in bin_dir.iterdir():
+        tool.chmod(0o755)
+
+    def pytest_args(*args: str) -> list[str]:
+        subprocess.run(["bash", str(tmp_path / "scripts" / "test.sh"), *args], check=True)
+        return (bin_dir / "args").read_text().splitlines()
+
+    assert pytest_args("--fast", "-x", "tests/cli") == [
+        "-m",
+        "pytest",
+        "-m",
+        "not slow",
+        "-x",
+        "tests/cli",
+    ]
+    assert pytest_args() == ["-m", "pytest"]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "bash scripts/test.sh\n" in ci and "--fast" not in ci

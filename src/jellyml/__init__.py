@@ -14,7 +14,6 @@ from ._version import __version__
 # start-up, and type checkers treat any `TYPE_CHECKING` name as true.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .containers.sidecar import save_snapshot
     from .errors import (
         AmbiguousFolderError,
         BareRepoError,
@@ -67,6 +66,7 @@ if TYPE_CHECKING:
     from .read.tree import cat_snapshot, log_snapshot, ls_snapshot
     from .read.tree_diff import diff_snapshot
     from .snapshot.create import create_jelly_filling, create_snapshot
+    from .snapshot.save import save_snapshot
 
 __all__ = [
     "METADATA_KEY",
@@ -182,6 +182,11 @@ __all__ += [
     "VenvExistsError",
 ]
 
+# A snapshot of a sha256 repository met a sha1 one, or the other way round (issue 22).
+if TYPE_CHECKING:
+    from .errors import ObjectFormatMismatchError
+__all__ += ["ObjectFormatMismatchError"]
+
 # Raised by the parsers and turned into one of the errors above before a user sees them;
 # exported all the same, as every exception class of jellyml is.
 if TYPE_CHECKING:
@@ -202,7 +207,7 @@ _HOME = {
     "SNAPSHOT_KEY": "format",
     "Snapshot": "read.reader",
     "read_snapshot": "read.reader",
-    "save_snapshot": "containers.sidecar",
+    "save_snapshot": "snapshot.save",
     "ls_snapshot": "read.tree",
     "cat_snapshot": "read.tree",
     "log_snapshot": "read.tree",

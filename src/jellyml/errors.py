@@ -7,8 +7,10 @@ clear sentence followed by what to do next; the CLI prints exactly that.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Optional
+TYPE_CHECKING = False  # not typing's: see cli/options.py (start-up time)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Optional
 
 #: Said after every refusal that changed nothing.
 NOTHING_CHANGED = "nothing was changed."
@@ -776,3 +778,23 @@ class PickleStripError(ValueError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
+
+
+class ObjectFormatMismatchError(JellyMLError, ValueError):
+    """The snapshot's commits are named by one hash (sha1, sha256), the repository's by the
+    other: git cannot put one's objects in the other."""
+
+    def __init__(
+        self, model: str, snapshot_format: str, repo_format: str, where: Optional[str]
+    ) -> None:
+        self.path = model
+        self.snapshot_format = snapshot_format
+        self.repo_format = repo_format
+        self.top = where
+        there = f"the repository {where}" if where else "the other snapshot"
+        super().__init__(
+            f"The snapshot in {model} is a {snapshot_format} repository's, and {there} uses "
+            f"{repo_format}: git cannot mix the two object formats.",
+            hint=f"Use a {snapshot_format} repository for it: `jellyml eat {model} -c NEWDIR` "
+            "makes one; nothing was changed.",
+        )

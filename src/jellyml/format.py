@@ -10,12 +10,14 @@ which is what JellyML 1.0.0's reader expects.
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass
-from typing import Any, Optional
 
 from .errors import HeaderError as HeaderError  # re-exported: the parser raises them
 from .errors import NewerFormatError as NewerFormatError
+from .records import Record
+
+TYPE_CHECKING = False  # not typing's: see cli/options.py (start-up time)
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 HEADER_SIZE = 1024
 SNAPSHOT_MAGIC = "jelly_ml_snapshot"
@@ -31,21 +33,34 @@ METADATA_KEY = "jellyml_snapshot_metadata"
 #: Readers refuse metadata larger than this before reading it.
 MAX_METADATA_SIZE = 64 * 1024 * 1024
 
-_SHA256 = re.compile(r"[0-9a-f]{64}")
-_OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+#: The lengths of a lowercase hex sha256, and of a git object id (SHA-1 or SHA-256).
+_SHA256 = (64,)
+_OBJECT_ID = (40, 64)
 
 
-@dataclass(frozen=True)
-class Header:
+class Header(Record):
     """A parsed header (snapshot or metadata): where its payload sits inside the tensor."""
 
-    magic: str
-    offset: int
-    size: int
-    format_version: int
-    sha256: Optional[str] = None
-    commit: Optional[str] = None
-    metadata_sha256: Optional[str] = None
+    _fields = ("magic", "offset", "size", "format_version", "sha256", "commit", "metadata_sha256")
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        magic: str,
+        offset: int,
+        size: int,
+        format_version: int,
+        sha256: Optional[str] = None,
+        commit: Optional[str] = None,
+        metadata_sha256: Optional[str] = None,
+    ) -> None:
+        self.magic = magic
+        self.offset = offset
+        self.size = size
+        self.format_version = format_version
+        self.sha256 = sha256
+        self.commit = commit
+        self.metadata_sha256 = metadata_sha256
 
 
 def encode_header(
@@ -78,6 +93,24 @@ def encode_header(
     if len(raw) > HEADER_SIZE:  # cannot happen with the fields above; guards future edits
         raise ValueError(f"header is {len(raw)} bytes, over {HEADER_SIZE}")
     return raw + b"\0" * (HEADER_SIZE - len(raw))
+
+
+#: Payloads up to this size are hashed by Python's built-in sha256: loading OpenSSL's (hashlib)
+#: costs more start-up than it saves on a small payload (``show`` hashes only the metadata).
+_SMALL_PAYLOAD = 4 << 20
+
+
+def sha256(size: int) -> Any:
+    """A new sha256 hash object for a payload of ``size`` bytes (``update``, ``hexdigest``)."""
+    if size <= _SMALL_PAYLOAD:
+        for name in ("_sha2", "_sha256"):  # CPython 3.12 and newer; up to 3.11
+            try:
+                return __import__(name).sha256()
+            except (ImportError, AttributeError):
+                continue
+    import hashlib
+
+    return hashlib.sha256()
 
 
 def looks_like_header(block: bytes) -> bool:
@@ -158,10 +191,11 @@ def _int_field(fields: dict[str, Any], name: str) -> int:
     return value
 
 
-def _hex_field(fields: dict[str, Any], name: str, pattern: re.Pattern[str]) -> Optional[str]:
+def _hex_field(fields: dict[str, Any], name: str, lengths: tuple[int, ...]) -> Optional[str]:
     value = fields.get(name)
     if value is None:
         return None
-    if not isinstance(value, str) or not pattern.fullmatch(value):
+    # strip, not a regular expression: compiling one costs start-up time
+    if not isinstance(value, str) or len(value) not in lengths or value.strip("0123456789abcdef"):
         raise HeaderError(f"{name} is {value!r}, not a lowercase hex digest", name)
     return value

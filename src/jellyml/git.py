@@ -1,16 +1,14 @@
 """``jellyml git MODEL ARGS...`` as a Python function (the spec's public door).
 
-Every ``{}`` in the arguments becomes the path of the bundle extracted from the model file, then
-git runs with them (no shell), terminal attached. The temporary bundle is always removed.
+Every ``{}`` in the arguments becomes the path of the model's git bundle, then git runs with
+them; the work is done by ``jellyml.read.passthrough.run_git``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import MissingModelArgError
-from .gitcore import run as gitrun
-from .read.reader import temporary_bundle
+from .read.passthrough import run_git
 
 
 @dataclass
@@ -25,15 +23,6 @@ class GitArgs_dataclass:
 
 #: The spec's annotation names this type too.
 GitArgs = GitArgs_dataclass
-
-
-def run_git(args: list[str]) -> int:
-    """Run git with ``args[1:]``, ``{}`` replaced by the bundle of ``args[0]``; git's exit code."""
-    if not args:
-        raise MissingModelArgError()
-    gitrun.check_git()
-    with temporary_bundle(args[0]) as (_snapshot, bundle):
-        return gitrun.passthrough([arg.replace("{}", bundle) for arg in args[1:]])
 
 
 def git(args: GitArgs_dataclass) -> int:

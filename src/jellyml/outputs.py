@@ -1,32 +1,37 @@
-"""Writing a file the user asked for, all or nothing: a temporary file beside the target,
-renamed over it only when it is complete and checked."""
+"""Writing a file the user asked for, all or nothing: the one writer every output goes through.
+
+A temporary file beside the target (on its file system, named and swept by ``tempdirs``),
+renamed over it only when it is complete and checked; removed on any failure, so a target is
+never half written and never left behind half made.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
-from collections.abc import Iterator
-from typing import BinaryIO
 
 from .errors import JellyMLError, OutputExistsError, OutputPathError
+from .tempdirs import new_file_beside, temporary_dir
+
+TYPE_CHECKING = False  # not typing's: see cli/options.py (start-up time)
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import BinaryIO
 
 
 @contextlib.contextmanager
 def replacing(
-    target: str, suffix: str, *, durable: bool = False, clobber: bool = True
+    target: str, suffix: str, *, durable: bool = False, no_clobber: bool = False
 ) -> Iterator[tuple[BinaryIO, str]]:
-    """Yield a new temporary file beside ``target`` (open for writing, mode 0600) and its path.
-    When the block ends without error the file is flushed (and fsynced, with the folder after
-    the rename, when ``durable``) and renamed over ``target``; on any error it is removed. With
-    ``clobber=False`` an existing ``target`` is never replaced, even one made meanwhile by
-    another process (``OutputExistsError``): the file is linked into place, which fails when
-    something is there. An ``OSError`` that is not already a ``JellyMLError`` becomes
-    ``OutputPathError(target)``. Checks of the written bytes go inside the block, after the
-    writing: a failed check leaves nothing."""
-    folder = os.path.dirname(os.path.abspath(target))
+    """Yield a new temporary file beside ``target`` (mode 0600, open for writing) and its
+    path. When the block ends without error the file is flushed (and fsynced, with the folder
+    after the rename, when ``durable``) and put in place of ``target``: renamed over it, or,
+    with ``no_clobber``, linked there only if nothing is there yet (not even a file that
+    appeared meanwhile: ``OutputExistsError``). On any error it is removed. An ``OSError`` that
+    is not already a ``JellyMLError`` becomes ``OutputPathError(target)``. Checks of the
+    written bytes go inside the block, after the writing: a failed check leaves nothing."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".jellyml-", suffix=suffix, dir=folder)
+        fd, tmp = new_file_beside(target, "part", suffix)
     except OSError as exc:
         raise OutputPathError(target, exc.strerror or str(exc)) from None
     try:
@@ -35,7 +40,7 @@ def replacing(
             out.flush()
             if durable:
                 os.fsync(out.fileno())
-        _put_in_place(tmp, target, clobber)
+        _put(tmp, target, no_clobber=no_clobber)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -43,21 +48,56 @@ def replacing(
             raise OutputPathError(target, exc.strerror or str(exc)) from None
         raise
     if durable:
-        _fsync_folder(folder)
+        _fsync_folder(os.path.dirname(os.path.abspath(target)))
 
 
-def _put_in_place(tmp: str, target: str, clobber: bool) -> None:
-    """Rename the finished file over ``target``; without ``clobber``, link it there instead,
-    which fails when a file appeared meanwhile (on a file system without hard links: check,
-    then rename)."""
-    if clobber:
+@contextlib.contextmanager
+def creating_folder(target: str) -> Iterator[str]:
+    """Yield a path (not yet made) at which to build a new folder; when the block ends without
+    error it is renamed to ``target``, which must not exist: a folder appears whole or not at
+    all. It is built beside ``target`` (``tempdirs``, on its file system) and removed on any
+    error; an ``OSError`` becomes ``OutputPathError(target)``."""
+    try:
+        with temporary_dir("part", beside=target) as staging:
+            folder = os.path.join(staging, "new")
+            yield folder
+            os.rename(folder, target)
+    except OSError as exc:
+        if isinstance(exc, JellyMLError):
+            raise
+        raise OutputPathError(target, exc.strerror or str(exc)) from None
+
+
+def linked(source: str, target: str) -> bool:
+    """Put a hard link of ``source`` at ``target`` (its folder made if missing), replacing it
+    whole: a temporary link beside it, renamed over it. False where the file system cannot link
+    (the caller then writes the file in full); nothing is left behind either way."""
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
+        fd, tmp = new_file_beside(target, "link", ".part")
+        os.close(fd)
+        os.unlink(tmp)  # the name is ours (O_EXCL); the link takes it
+        os.link(source, tmp)
+    except OSError:  # EXDEV, EPERM, EMLINK, ENOTSUP, ...: no link here
+        return False
+    try:
+        os.replace(tmp, target)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        return False
+    return True
+
+
+def _put(tmp: str, target: str, *, no_clobber: bool) -> None:
+    if not no_clobber:
         os.replace(tmp, target)
         return
     try:
-        os.link(tmp, target)
+        os.link(tmp, target)  # fails if anything is there: no check-then-rename race
     except FileExistsError:
         raise OutputExistsError(target) from None
-    except OSError:
+    except OSError:  # a file system without hard links: check, then rename
         if os.path.lexists(target):
             raise OutputExistsError(target) from None
         os.replace(tmp, target)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 DEBUG_ENV = "JELLYML_DEBUG"
 HOME_ENV = "JELLYML_HOME"
 NO_DONUT_ENV = "JELLYML_NO_DONUT"
+NO_PROGRESS_ENV = "JELLYML_DISABLE_PROGRESS_BARS"
 #: A snapshot file (``jellyml snapshot -o run.jelly``) that ``create_snapshot`` returns
 #: instead of running git: how workers without the repository get the code (issue 19).
 SNAPSHOT_ENV = "JELLYML_SNAPSHOT"
@@ -46,6 +47,12 @@ def debug() -> bool:
 def no_donut() -> bool:
     """``JELLYML_NO_DONUT``: never show the donut logo (as ``--no-donut`` on every call)."""
     return flag(NO_DONUT_ENV)
+
+
+def no_progress_bars() -> bool:
+    """``JELLYML_DISABLE_PROGRESS_BARS``: the command line draws no progress bar (as
+    ``HF_HUB_DISABLE_PROGRESS_BARS`` does for huggingface_hub)."""
+    return flag(NO_PROGRESS_ENV)
 
 
 def no_color() -> bool:

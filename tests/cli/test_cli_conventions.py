@@ -12,6 +12,7 @@ from test_cli_main import COMMANDS
 from test_startup import _on_a_terminal, _plain_env, needs_pty
 
 import jellyml as jellyml_package
+from jellyml.cli.main import main
 from jellyml_testkit import jellyml, make_model
 
 PRIMARY = {
@@ -24,8 +25,18 @@ PRIMARY = {
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
-def test_every_help_ends_with_examples_and_shows_dashed_options_only(tmp_path, command):
-    out = jellyml(*command, "--help", cwd=tmp_path).stdout
+def test_every_help_ends_with_examples_and_shows_dashed_options_only(
+    tmp_path, command, capsys, monkeypatch
+):
+    """One run of the CLI per command (``--help``); ``-h`` is checked in this process to give
+    the very same text (a subprocess each would only repeat the start-up)."""
+    proc = jellyml(*command, "--help", cwd=tmp_path)
+    out = proc.stdout
+    assert proc.stderr == ""
+    monkeypatch.setenv("COLUMNS", "80")
+    capsys.readouterr()
+    assert main([*command, "-h"]) == 0
+    assert capsys.readouterr().out == out
     tail = out.rstrip("\n").split("\n\n")[-1].splitlines()
     assert tail[0] == "examples:" and 1 <= len(tail) - 1 <= 2, out
     assert all(line.startswith("  jellyml") or "jellyml" in line for line in tail[1:])
@@ -71,6 +82,42 @@ def test_a_mistyped_option_or_command_gets_a_suggestion(tmp_path):
     proc = jellyml("shwo", "m.pth", cwd=tmp_path, check=2)
     assert "Did you mean 'show'?" in proc.stderr
     assert jellyml("eat", "m.pth", "--code", "x", cwd=tmp_path, check=2)  # no abbreviations
+
+
+def test_a_command_s_usage_error_is_its_own(tmp_path):
+    """An option another command has (diff's --stat, show's --json) is not suggested as
+    itself; the usage line is the command's, and suggestions come from its own options."""
+    for argv, bad in (
+        (["show", "m.pth", "--stat"], "--stat"),
+        (["log", "m.pth", "--json"], "--json"),
+    ):
+        proc = jellyml(*argv, cwd=tmp_path, check=2)
+        usage, error = proc.stderr.splitlines()
+        assert usage.startswith(f"usage: jellyml {argv[0]} "), proc.stderr
+        assert error == f"jellyml {argv[0]}: error: unrecognized arguments: {bad}"
+    proc = jellyml("show", "m.pth", "--jsn", cwd=tmp_path, check=2)
+    assert proc.stderr.splitlines()[-1].endswith("(did you mean: --jsn -> --json?)")
+    proc = jellyml("diff", "m.pth", "--stats", cwd=tmp_path, check=2)
+    assert "--stats -> --stat" in proc.stderr and proc.stderr.startswith("usage: jellyml diff ")
+
+
+def test_words_of_other_tools(make_repo, tmp_path):
+    """W&B's `wandb restore` is `eat` here; git's `-C DIR` is `-c DIR`, before or after the
+    command, and a command without a folder says so."""
+    proc = jellyml("restore", "m.pth", cwd=tmp_path, check=2)
+    assert "Did you mean 'eat'?" in proc.stderr and "'undo'" not in proc.stderr
+    source = make_repo({"a": "1\n"}, name="source")
+    model = tmp_path / "m.pth"
+    make_model(source.path, model)
+    repo = make_repo({"a": "1\n"})
+    repo.write("a", "2\n")
+    jellyml("-C", str(repo.path), "eat", str(model), cwd=tmp_path)
+    assert (repo.path / "a").read_text() == "1\n"
+    assert jellyml("ls", "-C", str(repo.path), str(model), cwd=tmp_path).stdout == "a\n"
+    jellyml("undo", "-C", str(repo.path), cwd=tmp_path)
+    assert (repo.path / "a").read_text() == "2\n"
+    proc = jellyml("-C", str(repo.path), "show", str(model), cwd=tmp_path, check=2)
+    assert "jellyml show takes no repository folder" in proc.stderr
 
 
 def test_the_hidden_donut_is_in_no_error(tmp_path):

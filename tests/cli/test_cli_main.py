@@ -46,14 +46,6 @@ def test_the_spec_commands_and_aliases_exist():
         assert command in names
 
 
-@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
-@pytest.mark.parametrize("flag", ["-h", "--help"])
-def test_every_command_has_help(tmp_path, command, flag):
-    proc = jellyml(*command, flag, cwd=tmp_path)
-    assert "usage:" in proc.stdout.lower()
-    assert proc.stderr == ""
-
-
 def test_main_help_piped_has_the_hint_but_no_donut(tmp_path):
     out = jellyml("-h", cwd=tmp_path).stdout
     assert out.startswith("usage: jellyml")  # not a terminal: no donut (see test_startup)

@@ -85,3 +85,30 @@ def test_dash_refuses_a_terminal(model, tmp_path):
     out = read_pty(leader)
     assert proc.wait() == 2
     assert b"refusing to write the bundle to a terminal" in out and b"git bundle" not in out
+
+
+def test_written_once_and_never_over_a_file_that_appeared_meanwhile(model, tmp_path, monkeypatch):
+    """The bundle goes through the one writer: one temporary file beside the target, put in
+    place without replacing what another process wrote there while the bundle was read."""
+    from jellyml import OutputExistsError, outputs
+    from jellyml.read import extract, reader
+
+    made = []
+    real_new_file, real_chunks = outputs.new_file_beside, reader.bundle_chunks
+    monkeypatch.setattr(outputs, "new_file_beside", lambda *a: made.append(a) or real_new_file(*a))
+    target = tmp_path / "out" / "code.bundle"
+    target.parent.mkdir()
+
+    def meanwhile(*args):
+        target.write_text("someone else's\n")
+        yield from real_chunks(*args)
+
+    monkeypatch.setattr(reader, "bundle_chunks", meanwhile)
+    with pytest.raises(OutputExistsError):
+        extract.extract(str(model), str(target))
+    assert target.read_text() == "someone else's\n"
+    assert os.listdir(target.parent) == ["code.bundle"]  # nothing else left behind
+    assert len(made) == 1
+    monkeypatch.setattr(reader, "bundle_chunks", real_chunks)
+    extract.extract(str(model), str(target), force=True)
+    assert target.read_bytes().startswith(b"# v2 git bundle") and len(made) == 2

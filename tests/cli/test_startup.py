@@ -51,15 +51,15 @@ def _plain_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "NO_COLOR")}
 
 
+def _python(code: str, *args: object, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``code`` in a fresh interpreter, its arguments as JSON, output piped (plain text)."""
+    argv = [sys.executable, "-c", code, *(json.dumps(a) for a in args)]
+    return subprocess.run(argv, capture_output=True, text=True, cwd=cwd, env=_plain_env())
+
+
 def test_help_of_every_command_imports_nothing_heavy_when_piped(tmp_path):
     argvs = [[], ["--version"], ["--no_donut", "-h"]] + [[*c, "--help"] for c in COMMANDS]
-    proc = subprocess.run(
-        [sys.executable, "-c", _HELP_OF_EVERY_COMMAND, json.dumps(argvs), json.dumps(HEAVY)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=_plain_env(),
-    )
+    proc = _python(_HELP_OF_EVERY_COMMAND, argvs, HEAVY, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stderr) == []
     # every help was printed (plain: the pipe is not a terminal)
@@ -163,3 +163,39 @@ def test_on_a_terminal_only_help_imports_rich(tmp_path):
     out, err = _on_a_terminal([sys.executable, "-c", code], cwd=tmp_path, env=_plain_env())
     assert [json.loads(line) for line in err.splitlines()] == [False, True]
     assert "\x1b[" in out
+
+
+#: What a piped `show` or `extract-bundle` must not load (issue 22, "Speed": within 3x of bare
+#: Python): each costs milliseconds of start-up and none is needed to read a snapshot.
+NOT_FOR_READING = (
+    "dataclasses",  # with inspect, ast, dis, tokenize
+    "typing",
+    "tempfile",  # with random
+    "shutil",  # with zlib, bz2, lzma
+    "hashlib",  # OpenSSL, for a small payload
+    "jellyml.sources.remote",
+    "jellyml.cli.commands.eat",  # another command's module
+    "jellyml.cli.commands.diff",
+)
+
+_READ_AND_LIST = """
+import contextlib, io, json, sys
+from jellyml.cli.main import main
+with contextlib.redirect_stdout(io.StringIO()):
+    code = main(json.loads(sys.argv[1]))
+print(json.dumps([code, [name for name in json.loads(sys.argv[2]) if name in sys.modules]]))
+"""
+
+
+@pytest.mark.parametrize("command", [["show"], ["extract-bundle"], ["fix", "extract-bundle"]])
+def test_a_piped_read_loads_one_command_and_no_heavy_module(make_repo, tmp_path, command):
+    from jellyml_testkit import make_model
+
+    model = tmp_path / "m.pth"
+    make_model(make_repo({"a.py": "1\n"}).path, model)
+    argv = [*command, str(model)]
+    if "extract-bundle" in command:
+        argv += ["-o", str(tmp_path / "out.bundle")]
+    proc = _python(_READ_AND_LIST, argv, NOT_FOR_READING, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == [0, []]

@@ -193,7 +193,7 @@ def test_scan_finds_what_still_carries_a_snapshot(make_repo: Any, tmp_path: Path
     repo = dirty_repo(make_repo)
     tree = tmp_path / "release"
     (tree / "ckpt" / "step-1").mkdir(parents=True)
-    commit = write_safetensors_model(repo.path, tree / "model.safetensors")
+    commit = write_safetensors_model(repo.path, tree / "weights.safetensors")
     write_snapshot_file(repo.path, tree / "ckpt" / "step-1")
     (tree / "README.md").write_text("# model\n")
     (tree / "clean.safetensors").write_bytes(safetensors_bytes({"w": ("F32", [1], b"\0" * 4)}))
@@ -202,18 +202,20 @@ def test_scan_finds_what_still_carries_a_snapshot(make_repo: Any, tmp_path: Path
 
     listed = json.loads(_ok(run_cli("scan", "--json", str(tree))).stdout)
     by_name = {Path(e["path"]).name: e for e in listed}
-    assert set(by_name) == {"model.safetensors", SNAPSHOT_FILE, "clean.safetensors"}
-    assert by_name["model.safetensors"]["commit"] == commit and by_name[SNAPSHOT_FILE]["dirty"]
+    assert set(by_name) == {"weights.safetensors", "step-1", "clean.safetensors"}
+    assert by_name["weights.safetensors"]["commit"] == commit and by_name["step-1"]["dirty"]
+    assert by_name["step-1"]["kind"] == "folder" and by_name["step-1"]["file"] == SNAPSHOT_FILE
     assert by_name["clean.safetensors"]["snapshot"] is False
-    assert by_name["model.safetensors"]["size"] == (tree / "model.safetensors").stat().st_size
+    assert by_name["weights.safetensors"]["size"] == (tree / "weights.safetensors").stat().st_size
 
     human = run_cli("scan", "--check", str(tree))
     assert human.returncode == 1 and commit[:12] in human.stdout
-    assert "3 checkpoint(s), 2 carrying a snapshot." in human.stdout
+    assert "3 checkpoints, 2 carrying a snapshot." in human.stdout
 
-    _ok(run_cli("strip", str(tree / "model.safetensors"), "--in-place"))
+    _ok(run_cli("strip", str(tree / "weights.safetensors"), "--in-place"))
     _ok(run_cli("strip", str(tree / "ckpt" / "step-1"), "--in-place"))
-    assert "2 checkpoint(s), 0 carrying" in _ok(run_cli("scan", "--check", str(tree))).stdout
+    # the stripped folder holds no checkpoint file any more: it is no checkpoint at all
+    assert "2 checkpoints, 0 carrying" in _ok(run_cli("scan", "--check", str(tree))).stdout
 
 
 def test_scan_counts_an_unreadable_snapshot_as_carried(make_repo: Any, tmp_path: Path) -> None:
@@ -273,7 +275,7 @@ def test_strip_keeps_any_checkpoint_s_other_keys(make_repo: Any, tmp_path: Path)
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    from jellyml.containers.strip import strip
+    from jellyml.publish.strip import strip
 
     snapshot = jellyml.create_snapshot(str(make_repo({"a.py": "x = 1\n"}).path))
     base = torch.arange(12, dtype=torch.float32)

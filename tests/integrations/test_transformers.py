@@ -267,6 +267,8 @@ def test_two_processes_under_torchrun_run_git_once_and_save_every_checkpoint(dir
     script = [str(HERE / "hf_train.py"), str(dirty_repo.path), str(out), "6"]
     proc = run_guarded([*torchrun, *script], env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    # the one line, at transformers' default log level, from global rank 0 only
+    assert proc.stderr.count("JellyML: code snapshot made (commit ") == 1, proc.stderr[-3000:]
     calls = log.read_text().split()
     assert calls and set(calls) == {"rank=0"}  # rank 1 received the bytes, never ran git
     reports = [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]

@@ -105,7 +105,10 @@ def test_show_eat_extract_and_scan_every_container_on_s3_and_http(
     scanned = run_cli("scan", "--json", "--check", f"s3://models/{prefix}/", env_extra=s3.env())
     assert scanned.returncode == 1, scanned.stderr
     found = {Path(e["path"]).name: e for e in json.loads(scanned.stdout)}
-    assert set(found) == {"model.pth", "model.safetensors", "jellyml-snapshot.jelly"}
+    # the prefix holds model.safetensors: an HF checkpoint folder, one row (model.pth carries a
+    # snapshot of its own: a row too); step-7 a checkpoint folder of its own
+    assert set(found) == {prefix, "model.pth", "step-7"}
+    assert found[prefix]["file"] == "model.safetensors"
     assert all(e["snapshot"] and e["commit"] == commit and e["dirty"] for e in found.values())
 
 
@@ -126,25 +129,28 @@ def test_the_api_takes_storage_options(make_repo: Any, tmp_path: Path, s3: S3Ser
 # --- what a command costs, counted by the servers -------------------------------------------
 
 
-def _big_checkpoint(make_repo: Any, path: Path) -> tuple[int, int]:
-    """A 24 MB torch-style zip of 3,000 tensors (its central directory is over 64 KiB) with
-    the snapshot saved last; returns (central directory size, snapshot size)."""
-    repo = make_repo({"a.py": "x = 1\n", "blob.bin": os.urandom(300 * KIB)})
+def _big_checkpoint(make_repo: Any, path: Path) -> tuple[Any, int, int]:
+    """A 27 MB torch-style zip of 3,000 tensors (its central directory is over 64 KiB) with
+    the snapshot (a 3 MiB bundle) saved last; returns (its repository, central directory
+    size, snapshot size)."""
+    repo = make_repo({"a.py": "x = 1\n", "blob.bin": os.urandom(3 * 1024 * KIB)})
     _commit, ours = snapshot_tensors(repo.path)
     tensors = [bytes(24 * 1024 * KIB)] + [os.urandom(64) for _ in range(3000)]
     write_torch_like_zip(path, [*tensors, *ours.values()])
     with zipfile.ZipFile(path) as archive:
         directory = path.stat().st_size - archive.start_dir
     assert directory > 64 * KIB
-    return directory, sum(len(v) for v in ours.values())
+    return repo, directory, sum(len(v) for v in ours.values())
 
 
-@pytest.mark.slow  # a 24 MB checkpoint of 3,000 tensors, uploaded to both servers
+@pytest.mark.slow  # a 27 MB checkpoint of 3,000 tensors, uploaded to both servers
 def test_a_big_checkpoint_costs_four_requests_and_little_more_than_the_snapshot(
     make_repo: Any, tmp_path: Path, s3: S3Server, web: HttpServer
 ) -> None:
+    """Every command that reads the bundle reads it through the one streaming path: a 3 MiB
+    bundle is one request, not one per MiB."""
     path = tmp_path / "big.pth"
-    directory, snapshot = _big_checkpoint(make_repo, path)
+    repo, directory, snapshot = _big_checkpoint(make_repo, path)
     s3_url, http_url = _publish(s3, web, path, "limits/big.pth")
     budget = directory + snapshot + 64 * KIB
     for url, requests, body_bytes in (
@@ -154,13 +160,17 @@ def test_a_big_checkpoint_costs_four_requests_and_little_more_than_the_snapshot(
         for argv in (
             ["show", url],
             ["fix", "extract-bundle", url, "-o", str(tmp_path / "b"), "--force"],
+            ["ls", url],
+            ["cat", url, "a.py"],
+            ["log", url],
+            ["diff", url, "--stat"],
         ):
             s3.log.clear()
             web.clear()
-            proc = run_cli(*argv, env_extra=s3.env())
-            assert proc.returncode == 0, proc.stderr
-            assert len(requests()) <= 4, requests()
-            assert body_bytes() <= budget, (body_bytes(), budget, requests())
+            proc = run_cli(*argv, env_extra=s3.env(), cwd=repo.path)
+            assert proc.returncode == 0, (argv, proc.stderr)
+            assert len(requests()) <= 4, (argv, requests())
+            assert body_bytes() <= budget, (argv, body_bytes(), budget, requests())
     assert path.stat().st_size > 24_000_000
 
 
@@ -327,33 +337,70 @@ def test_a_server_error_mid_transfer_leaves_nothing(
     assert not (tmp_path / "fresh").exists()
 
 
-def test_a_long_transfer_shows_progress_on_a_terminal_only(
-    make_repo: Any, tmp_path: Path, web: HttpServer
-) -> None:
-    repo = make_repo({"a.py": "x = 1\n", "blob.bin": os.urandom(5 * 1024 * KIB)})
-    make_model(repo.path, tmp_path / "m.pth")
-    _publish_http(web, tmp_path / "m.pth", "progress/m.pth")
-    url = f"{web.url}/progress/m.pth"
-    argv = [sys.executable, "-m", "jellyml", "fix", "extract-bundle", url, "-o"]
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
+def _stderr_on_a_terminal(argv: list[str], env: dict[str, str]) -> tuple[int, str, bytes]:
+    """Run ``argv`` with stderr on a pseudo-terminal: its exit code, what it wrote there, and
+    its stdout."""
     main, follower = pty.openpty()
     try:
-        proc = subprocess.run(
-            [*argv, str(tmp_path / "tty.bundle")],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=follower,
-            check=False,
-        )
+        proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=follower, check=False)
         os.close(follower)
         seen = _read_all(main)
     finally:
         os.close(main)
-    assert proc.returncode == 0 and "Downloading the snapshot" in seen and "MB" in seen
+    return proc.returncode, seen, proc.stdout
+
+
+def _long_download(make_repo: Any, tmp_path: Path, web: HttpServer, name: str) -> str:
+    """The URL of a checkpoint whose bundle (5 MiB) is long enough to report progress."""
+    repo = make_repo({"a.py": "x = 1\n", "blob.bin": os.urandom(5 * 1024 * KIB)})
+    make_model(repo.path, tmp_path / "m.pth")
+    _publish_http(web, tmp_path / "m.pth", f"progress/{name}")
+    return f"{web.url}/progress/{name}"
+
+
+def test_a_long_transfer_shows_progress_on_a_terminal_only(
+    make_repo: Any, tmp_path: Path, web: HttpServer
+) -> None:
+    url = _long_download(make_repo, tmp_path, web, "m.pth")
+    argv = [sys.executable, "-m", "jellyml", "fix", "extract-bundle", url, "--force", "-o"]
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    env.pop("JELLYML_DISABLE_PROGRESS_BARS", None)
+    code, seen, _ = _stderr_on_a_terminal([*argv, str(tmp_path / "tty.bundle")], env)
+    assert code == 0 and "Downloading the snapshot" in seen and "MB" in seen
+    assert seen.rstrip().endswith("MB") and "[" + "#" * 30 + "]" in seen  # finished, whole
     piped = subprocess.run(
         [*argv, str(tmp_path / "pipe.bundle")], env=env, capture_output=True, text=True
     )
     assert piped.returncode == 0 and piped.stderr == ""
+    # -q and the setting turn it off on a terminal too
+    code, seen, _ = _stderr_on_a_terminal([*argv, str(tmp_path / "q.bundle"), "-q"], env)
+    assert code == 0 and seen == ""
+    off = {**env, "JELLYML_DISABLE_PROGRESS_BARS": "1"}
+    code, seen, _ = _stderr_on_a_terminal([*argv, str(tmp_path / "off.bundle")], off)
+    assert code == 0 and seen == ""
+
+
+def test_the_library_reports_progress_and_never_draws_it(
+    make_repo: Any, tmp_path: Path, web: HttpServer
+) -> None:
+    url = _long_download(make_repo, tmp_path, web, "lib.pth")
+    code = (
+        "import json, sys, jellyml, jellyml.progress\n"
+        "jellyml.read_snapshot(sys.argv[1]).extract_bundle(sys.argv[2])\n"
+        "seen = []\n"
+        "with jellyml.progress.reporting(lambda *event: seen.append(event)):\n"
+        "    jellyml.read_snapshot(sys.argv[1]).extract_bundle(sys.argv[2] + '.2')\n"
+        "print(json.dumps(seen))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    argv = [sys.executable, "-c", code, url, str(tmp_path / "lib.bundle")]
+    status, drawn, out = _stderr_on_a_terminal(argv, env)
+    assert status == 0 and drawn == ""  # a terminal, and still nothing drawn
+    events = json.loads(out)
+    total = (tmp_path / "lib.bundle").stat().st_size
+    assert events[0] == ["Downloading the snapshot", 0, total, False]
+    assert events[-1] == ["Downloading the snapshot", total, total, True]
+    assert all(not e[3] for e in events[:-1])
 
 
 def _publish_http(web: HttpServer, local: Path, name: str) -> None:

@@ -165,7 +165,7 @@ def _world_readable_holding(git_dir: Path, secret: bytes) -> list[str]:
             path = Path(root) / name
             if secret not in path.read_bytes():
                 continue
-            chain = [path, *path.parents[: len(path.relative_to(git_dir).parts)]]
+            chain = [path, *list(path.parents)[: len(path.relative_to(git_dir).parts)]]
             if all(os.stat(p).st_mode & stat.S_IROTH for p in chain):
                 found.append(str(path))
     return found
@@ -340,8 +340,8 @@ def test_a_mount_point_in_the_way_is_refused(make_repo, tmp_path):
 def test_an_eaten_checkpoint_folder_in_the_repository_stays_whole(make_repo, tmp_path):
     """A Trainer-style checkpoint folder (weights, config, the snapshot file) inside the
     repository, eaten: every file of it stays, the small JSON files included."""
-    from jellyml.containers.sidecar import save_snapshot
     from jellyml.snapshot.create import encode_metadata, snapshot_metadata
+    from jellyml.snapshot.save import save_snapshot
     from jellyml_testkit import snapshot_tensor
 
     repo, _model, commit = _project(make_repo, tmp_path)

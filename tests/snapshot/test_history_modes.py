@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import warnings
@@ -360,15 +361,32 @@ def test_kill_at_any_moment_of_a_shallow_snapshot_leaves_the_repo_unchanged(make
         "print('ready', flush=True)\n"
         f"snapshot_repo({str(repo.path)!r}, bundle_path={str(tmp_path / 'k.bundle')!r}, "
         "history='shallow', exclude=['new/n3*'])\n"
+        "print('done', flush=True)\n"
     )
-    for delay in (0.0, 0.02, 0.05, 0.1, 0.2, 0.4):
+
+    def start() -> subprocess.Popen[bytes]:
         proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
         assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
-        time.sleep(delay)
-        proc.kill()
-        proc.wait()
+        return proc
+
+    def duration() -> float:
+        proc, began = start(), time.monotonic()
+        assert proc.stdout is not None and proc.stdout.read() == b"done\n" and proc.wait() == 0
         proc.stdout.close()
-        assert repo.state() == before, f"repo changed after a kill {delay}s into the git work"
+        return time.monotonic() - began
+
+    # The kills land at fractions of the git work's own duration (the shorter of two runs:
+    # the first may be slow, its files not yet cached), and each is checked to have landed.
+    took = min(duration(), duration())
+    assert repo.state() == before
+    for share in (0.0, 0.05, 0.1, 0.2, 0.3, 0.45):
+        proc = start()
+        time.sleep(share * took)
+        proc.kill()
+        assert proc.wait() == -signal.SIGKILL, f"the kill {share:.0%} into {took:.2f} s missed"
+        assert proc.stdout is not None and proc.stdout.read() == b""  # killed before the end
+        proc.stdout.close()
+        assert repo.state() == before, f"repo changed after a kill {share:.0%} into the git work"
 
 
 def test_sha256_repository_shallow_snapshot_rebuilds_the_same_commit(tmp_path):

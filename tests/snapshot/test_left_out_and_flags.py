@@ -3,6 +3,7 @@ tracked files hidden behind --assume-unchanged / --skip-worktree."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -10,11 +11,14 @@ import subprocess
 import sys
 import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from jellyml.snapshot import SnapshotWarning, snapshot_repo
+from jellyml_testkit import jellyml, make_model
 
 
 def restored(bundle: Path, dest: Path) -> dict[str, bytes]:
@@ -115,21 +119,62 @@ def _as_nobody(code: str, folder: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
 
 
-def test_unreadable_untracked_file_is_left_out_with_a_warning(make_repo, tmp_path):
+def _skip_unless_nobody_can_snapshot() -> None:
     if os.geteuid() == 0 and shutil.which("setpriv") is None:
         pytest.skip("root reads every file; setpriv is needed to run the snapshot as nobody")
-    if _as_nobody("pass", "/tmp").returncode != 0:  # e.g. an interpreter under /root
-        pytest.skip("this Python cannot run as the unprivileged user (its files are private)")
-    # root reads anything: the snapshot runs as an unprivileged user, in a folder it can reach.
+    # The interpreter, and jellyml itself: a checkout in a private folder (mode 0700, as home
+    # folders often are) is out of the unprivileged user's reach.
+    if _as_nobody("import jellyml.snapshot", "/tmp").returncode != 0:
+        pytest.skip("the unprivileged user cannot import jellyml here (a private folder)")
+
+
+@contextlib.contextmanager
+def _shared_folder() -> Iterator[Path]:
+    """A folder in /tmp that the unprivileged user can reach (root reads anything: the
+    snapshot runs as nobody); everything in it made readable again, then removed."""
     folder = tempfile.mkdtemp(prefix="jellyml-test-unreadable-", dir="/tmp")
     try:
         os.chmod(folder, 0o777)
-        repo = Path(folder) / "repo"
-        repo.mkdir()
-        subprocess.run(["git", "init", "-q", str(repo)], check=True)
-        (repo / "train.py").write_text("t\n")
-        subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
-        subprocess.run(["git", "commit", "-qm", "c"], cwd=repo, check=True)
+        yield Path(folder)
+    finally:
+        for root, dirs, names in os.walk(folder):
+            for name in dirs + names:
+                os.chmod(os.path.join(root, name), 0o755)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _snapshot_as_nobody(repo: Path, folder: Path) -> dict[str, Any]:
+    """Snapshot ``repo`` as the unprivileged user into ``folder/b.bundle``: what it left out
+    and the warnings it gave."""
+    code = (
+        "import json, warnings\nfrom jellyml.snapshot import snapshot_repo\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        f"    s = snapshot_repo({str(repo)!r}, bundle_path={str(folder / 'b.bundle')!r})\n"
+        "print(json.dumps({'left': s.git_metadata()['left_out'], "
+        "'warnings': [str(x.message) for x in w]}))\n"
+    )
+    proc = _as_nobody(code, str(folder))
+    assert proc.returncode == 0, proc.stderr
+    found: dict[str, Any] = json.loads(proc.stdout)
+    return found
+
+
+def _committed_repo(folder: Path, files: dict[str, str]) -> Path:
+    repo = folder / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    for name, text in files.items():
+        (repo / name).write_text(text)
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-qm", "c"], cwd=repo, check=True)
+    return repo
+
+
+def test_unreadable_untracked_file_is_left_out_with_a_warning(make_repo, tmp_path):
+    _skip_unless_nobody_can_snapshot()
+    with _shared_folder() as folder:
+        repo = _committed_repo(folder, {"train.py": "t\n"})
         (repo / "notes.txt").write_text("readable\n")
         secret = repo / "private" / "locked.txt"
         secret.parent.mkdir()
@@ -138,27 +183,57 @@ def test_unreadable_untracked_file_is_left_out_with_a_warning(make_repo, tmp_pat
         (repo / "locked-dir").mkdir()
         (repo / "locked-dir" / "inside.txt").write_text("hidden\n")
         (repo / "locked-dir").chmod(0o000)
-        os.chmod(folder, 0o777)
-        code = (
-            "import json, warnings\nfrom jellyml.snapshot import snapshot_repo\n"
-            "with warnings.catch_warnings(record=True) as w:\n"
-            "    warnings.simplefilter('always')\n"
-            f"    s = snapshot_repo({str(repo)!r}, bundle_path={folder + '/b.bundle'!r})\n"
-            "print(json.dumps({'left': s.git_metadata()['left_out'], "
-            "'warnings': [str(x.message) for x in w]}))\n"
-        )
-        proc = _as_nobody(code, folder)
-        assert proc.returncode == 0, proc.stderr
-        got = json.loads(proc.stdout)
+        got = _snapshot_as_nobody(repo, folder)
         assert got["left"] == [
             {"path": "locked-dir/", "reason": "cannot be read (Permission denied)"},
             {"path": "private/locked.txt", "reason": "cannot be read (Permission denied)"},
         ]
         assert any("private/locked.txt" in w and "locked-dir/" in w for w in got["warnings"])
-        files = restored(Path(folder) / "b.bundle", tmp_path / "r")
+        files = restored(folder / "b.bundle", tmp_path / "r")
         assert set(files) == {"train.py", "notes.txt"}
-    finally:
-        for root, dirs, _ in os.walk(folder):
-            for name in dirs:
-                os.chmod(os.path.join(root, name), 0o755)
-        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_an_unreadable_modified_tracked_file_is_left_out_with_a_warning(make_repo, tmp_path):
+    """As an unreadable untracked file: the snapshot is made (git add alone would fail on it),
+    holds the file as the index has it, and the metadata and a warning name it."""
+    _skip_unless_nobody_can_snapshot()
+    with _shared_folder() as folder:
+        repo = _committed_repo(folder, {"train.py": "lr = 1\n", "secret.cfg": "token = old\n"})
+        (repo / "train.py").write_text("lr = 2\n")
+        (repo / "secret.cfg").write_text("token = new, unreadable\n")
+        (repo / "secret.cfg").chmod(0o000)
+        got = _snapshot_as_nobody(repo, folder)
+        assert got["left"] == [
+            {"path": "secret.cfg", "reason": "cannot be read (Permission denied)"}
+        ]
+        assert any("secret.cfg" in w and "1 file out" in w for w in got["warnings"])
+        files = restored(folder / "b.bundle", tmp_path / "r")
+        assert files["train.py"] == b"lr = 2\n"  # the readable edit went in
+        assert files["secret.cfg"] == b"token = old\n"  # the index's version
+
+
+def test_gitmodules_update_command_never_runs_nor_blocks_a_snapshot(make_repo, tmp_path):
+    """``update = !command`` in .gitmodules (refused by git there, CVE-2019-19604) made git's
+    diff machinery die: the snapshot took the repository for one without commits, or failed."""
+    pwned = tmp_path / "pwned"
+    repo = make_repo({"train.py": "lr = 1\n"})
+    repo.write(
+        ".gitmodules",
+        f'[submodule "lib"]\n\tpath = lib\n\turl = https://example.invalid/lib.git\n'
+        f"\tupdate = !touch {pwned}\n",
+    )
+    head = repo.git("rev-parse", "HEAD")
+    repo.git("update-index", "--add", "--cacheinfo", f"160000,{head},lib")
+    repo.git("add", ".gitmodules")
+    repo.git("commit", "-qm", "a submodule")
+    (repo.path / "lib").mkdir()  # as an uninitialised submodule leaves it
+    repo.write("train.py", "lr = 2\n")
+    snap = snapshot_repo(str(repo.path), bundle_path=str(tmp_path / "b.bundle"))
+    assert snap.base_commit == repo.git("rev-parse", "HEAD") and snap.dirty
+    assert snap.changed_files == [{"status": "M", "path": "train.py"}]
+    assert snap.submodules == [{"path": "lib", "commit": head}]
+    model = tmp_path / "m.pth"
+    make_model(repo.path, model)
+    diffed = jellyml("diff", str(model), "--stat", cwd=repo.path)  # nothing differs
+    assert diffed.returncode == 0 and diffed.stdout == ""
+    assert not pwned.exists()

@@ -41,8 +41,8 @@ class JellyMLCallback(_CallbackBase):
     already has are kept. With a JellyMLLightningPlugin in the same Trainer, the callback uses the
     plugin's snapshot and its own options are unused.
 
-    Args: as ``jellyml.create_snapshot`` (``git_repo_path`` defaults to the repository holding
-    the current directory, now).
+    Args: as ``jellyml.create_snapshot`` (``git_repo_path`` defaults to the repository of the
+    entry script, else the one holding the current directory as it is now).
     """
 
     def __init__(

@@ -39,7 +39,8 @@ class JellyMLLightningPlugin(_WrappingBase):
 
     Args:
         git_repo_path, out_git_bundle_path, create_git_repo: as for ``jellyml.create_snapshot``
-            (the default repository is the one holding the current directory, now).
+            (the default repository is the entry script's, else the one holding the current
+            directory as it is now).
         checkpoint_io: the CheckpointIO that saves, loads and removes files (default: the
             strategy's own, usually ``TorchCheckpointIO``).
         **options: more ``jellyml.create_snapshot`` options (``max_total_size``,

@@ -6,20 +6,20 @@ donut.c (Andy Sloane, 2006) in a few lines of Python: one frame takes about a mi
 
 from __future__ import annotations
 
-import math
-
-# The logo. Inside the ``{ }`` pairs is frosting (the braces print as spaces), where ``*~'`` are
-# sprinkles; ``render`` colours it all.
+# The logo, symmetric about its middle column. Inside the ``{ }`` pairs is frosting (the braces
+# print as spaces), where ``*~'`` are sprinkles; ``render`` colours it all.
 LOGO_ART = (
-    "      _.-{~~~~}-._",
-    "   .'{ * ~ ' ~ * }'.",
-    "  /{ ~ ' }.--.{ * ~ }\\",
-    " |{ * ~ }/    \\{ ' * }|",
-    "  \\{ ' ~ }\\    /{ ~ ' }/",
-    "   '.{ ~ * }'--'{ * }.'",
-    "      `-.____.-`",
+    "      _.-{~~~~~}-._",
+    "    .'{ * ~ ' ~ * }'.",
+    "  /{ ~ ' }.---.{ ' ~ }\\",
+    " |{ * ~ }(     ){ ~ * }|",
+    "  \\{ ' ~ }'---'{ ~ ' }/",
+    "    '.{ ~ * ' * ~ }.'",
+    "      `-._______.-'",
 )
 LOGO_TEXT = ("", "", "JellyML {version}", "your code, baked into every checkpoint", "", "", "")
+#: The logo's width: the words beside it start at the same column on every row.
+LOGO_WIDTH = max(len(art) for art in LOGO_ART)
 
 
 def plain_logo(version: str) -> str:
@@ -27,7 +27,7 @@ def plain_logo(version: str) -> str:
     rows = []
     for art, words in zip(LOGO_ART, LOGO_TEXT):
         row = art.replace("{", " ").replace("}", " ")
-        rows.append(f"{row}   {words.format(version=version)}" if words else row)
+        rows.append(f"{row:<{LOGO_WIDTH}}   {words.format(version=version)}" if words else row)
     return "\n".join(rows).rstrip()
 
 
@@ -37,6 +37,8 @@ _SHADES = ".,-~:;=!*#$@"
 
 def frame(a: float, b: float) -> str:
     """One frame of a torus rotated by ``a`` (around x) and ``b`` (around z), as text."""
+    import math  # only for the easter egg: the logo is text
+
     out = [" "] * (WIDTH * HEIGHT)
     depth = [0.0] * (WIDTH * HEIGHT)
     sin_a, cos_a, sin_b, cos_b = math.sin(a), math.cos(a), math.sin(b), math.cos(b)

@@ -13,26 +13,6 @@ import sys
 
 from .. import settings
 from .._version import __version__
-from .commands import (
-    cat,
-    completion,
-    diff,
-    donut,
-    eat,
-    env,
-    extract_bundle,
-    fix,
-    git,
-    log,
-    ls,
-    scan,
-    show,
-    snapshot,
-    status,
-    strip,
-    undo,
-)
-from .donut import plain_logo
 from .options import (
     COMMON_FLAG_NAMES,
     JellyParser,
@@ -47,9 +27,11 @@ from .options import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-    from typing import Optional
+    from typing import Any, Optional
 
     from _typeshed import SupportsWrite
+
+    from .. import progress
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -58,27 +40,37 @@ EXIT_NO_SNAPSHOT = 4
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
 
-#: The commands, in the order of the help. Another command: one module in commands/ with a
-#: ``register(subparsers)`` that sets ``handler``, added here.
+#: The commands' modules (in ``commands/``), in the order of the help. Another command: one
+#: module there with ``NAME``, ``ALIASES``, ``HELP`` and a ``register(subparsers)`` that sets
+#: ``handler``, named here. A command line imports the module of its command only (the others
+#: when it names an alias, no command or an unknown one).
 COMMANDS = (
-    eat,
-    undo,
-    status,
-    show,
-    ls,
-    cat,
-    diff,
-    log,
-    env,
-    git,
-    extract_bundle,
-    strip,
-    scan,
-    snapshot,
-    fix,
-    completion,
-    donut,
+    "eat",
+    "undo",
+    "status",
+    "show",
+    "ls",
+    "cat",
+    "diff",
+    "log",
+    "env",
+    "git",
+    "extract_bundle",
+    "strip",
+    "scan",
+    "snapshot",
+    "fix",
+    "completion",
+    "donut",
 )
+
+
+def command_module(name: str) -> Any:
+    """The module ``commands/<name>.py``."""
+    import importlib
+
+    return importlib.import_module(f"{__package__}.commands.{name}")
+
 
 EXAMPLES = (
     "jellyml show model.pth        # what code trained it",
@@ -98,6 +90,8 @@ class _MainParser(JellyParser):
 
                 render.logo()
             else:
+                from .donut import plain_logo
+
                 print(plain_logo(__version__))
         super().print_help(file)
 
@@ -121,7 +115,18 @@ class _PrintVersion(argparse.Action):
         parser.exit()
 
 
-def build_parser(*, show_logo: bool = True) -> argparse.ArgumentParser:
+#: ``build_parser(command=ALL)`` builds every command's parser in full.
+ALL = "*"
+
+
+def build_parser(
+    *, show_logo: bool = True, command: Optional[str] = ALL
+) -> argparse.ArgumentParser:
+    """The parser. A command named by its module's name (``show``, ``extract-bundle``) gets its
+    parser alone: a command line costs one module and one parser, not fourteen. Any other
+    ``command`` (an alias, an unknown word, None) builds every command: the one named in full,
+    the others as placeholders (name, aliases, one-line help: all the main help and an error
+    show); ``ALL`` builds every one in full."""
     parser = _MainParser(
         prog=_prog(),
         description="Embed a snapshot of your code in your PyTorch checkpoints, and get it back.",
@@ -133,9 +138,46 @@ def build_parser(*, show_logo: bool = True) -> argparse.ArgumentParser:
     parser.add_argument("-V", "--version", action=_PrintVersion, help="show the version and exit")
     add_common(parser, root=True)
     subparsers = add_subcommands(parser, dest="command", metavar="COMMAND")
-    for command in COMMANDS:
-        command.register(subparsers)
+    module_name = (command or "").replace("-", "_")
+    if module_name in COMMANDS:
+        command_module(module_name).register(subparsers)
+        return parser
+    for module in map(command_module, COMMANDS):
+        if command == ALL or command in module.ALIASES:
+            module.register(subparsers)
+        else:
+            _placeholder(subparsers, module)
     return parser
+
+
+def _placeholder(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], module: Any
+) -> None:
+    """A command's name, aliases and help only (a hidden command gets no help, as in full)."""
+    kwargs: dict[str, Any] = {"aliases": list(module.ALIASES)}
+    if module.HELP is not None:
+        kwargs["help"] = module.HELP
+    subparsers.add_parser(module.NAME, **kwargs)
+
+
+def _command(argv: list[str]) -> Optional[str]:
+    """The command a command line runs: its first word that is not an option."""
+    return next((token for token in argv if not token.startswith("-")), None)
+
+
+def _git_style_code_dir(argv: list[str]) -> list[str]:
+    """``jellyml -C DIR eat MODEL`` (git's habit) is ``jellyml eat -C DIR MODEL``: ``-C DIR``
+    before the command moves to just after it (after ``fix``'s subcommand), where the commands
+    that work on a repository take it as ``-c DIR``, and the others say they take no folder."""
+    if "-C" not in argv or _command(argv) is None:
+        return argv
+    at = argv.index("-C")
+    if at > argv.index(_command(argv) or "") or at + 1 >= len(argv):
+        return argv
+    rest = argv[:at] + argv[at + 2 :]
+    words = [i for i, token in enumerate(rest) if not token.startswith("-")]
+    end = words[1] if rest[words[0]] == "fix" and len(words) > 1 else words[0]
+    return [*rest[: end + 1], f"-C={argv[at + 1]}", *rest[end + 1 :]]
 
 
 def _prog() -> str:
@@ -172,10 +214,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _main(args_list: list[str]) -> int:
+    args_list = _git_style_code_dir(args_list)
     args_list, git_args = _split_git(args_list)
-    args_list, diff_paths = diff.split_paths(args_list)
-    parser = build_parser(show_logo=not _NO_DONUT.intersection(args_list))
-    if "_ARGCOMPLETE" in os.environ:  # a shell asking for completions (see commands/completion)
+    args_list, diff_paths = _split_paths(args_list)
+    completing = "_ARGCOMPLETE" in os.environ  # a shell asking (see commands/completion)
+    parser = build_parser(
+        show_logo=not _NO_DONUT.intersection(args_list),
+        command=ALL if completing else _command(args_list),
+    )
+    if completing:
         import argcomplete
 
         argcomplete.autocomplete(parser, exclude=["donut"])  # the easter egg stays hidden
@@ -194,6 +241,14 @@ def _main(args_list: list[str]) -> int:
 _NO_DONUT = frozenset({"--no-donut", "--no_donut"})
 
 
+def _split_paths(argv: list[str]) -> tuple[list[str], Optional[list[str]]]:
+    """``jellyml diff ... -- PATH...``: see ``commands/diff.split_paths``."""
+    if _command(argv) != "diff":
+        return argv, None
+    split: tuple[list[str], Optional[list[str]]] = command_module("diff").split_paths(argv)
+    return split
+
+
 def _silence_stdout() -> None:
     """After the reader went away: point stdout at /dev/null, so that Python's own flush at
     exit does not print "Exception ignored ... BrokenPipeError"."""
@@ -209,10 +264,12 @@ def _run(
 ) -> int:
     """Run a command; a failure becomes one line on stderr (the traceback too with ``debug``)."""
     # Imported here, not at the top: parsing and help need neither errors nor render.
+    from .. import progress
     from ..errors import JellyMLError, NotACheckpointError, SnapshotNotFoundError
 
     try:
-        return int(handler(args))
+        with progress.reporting(_progress_reporter(args)):
+            return int(handler(args))
     except JellyMLError as exc:
         _report(exc, debug=debug)
         if isinstance(exc, NotACheckpointError):
@@ -231,6 +288,20 @@ def _run(
     except OSError as exc:
         _report(JellyMLError(f"{exc.strerror or exc}: {exc.filename or ''}".strip()), debug=debug)
         return EXIT_FAILURE
+
+
+def _progress_reporter(args: argparse.Namespace) -> Optional[progress.Reporter]:
+    """The CLI's progress bar, on a terminal only, unless -q or JELLYML_DISABLE_PROGRESS_BARS."""
+    if getattr(args, "quiet", False) or settings.no_progress_bars():
+        return None
+    try:
+        if not sys.stderr.isatty():
+            return None
+    except (AttributeError, ValueError):
+        return None
+    from . import render
+
+    return render.progress_bar
 
 
 def _report(exc: BaseException, *, debug: bool) -> None:

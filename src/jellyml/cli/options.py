@@ -13,6 +13,8 @@ help that ends with examples.
 from __future__ import annotations
 
 import argparse
+import functools
+import os
 import sys
 
 from .. import settings
@@ -48,8 +50,36 @@ def styled(stream: TextIO) -> bool:
         return False
 
 
+def _terminal_width() -> int:
+    """``shutil.get_terminal_size().columns`` (COLUMNS, else the terminal's, else 80), without
+    importing shutil: with zlib, bz2 and lzma it costs ~3 ms of every command's start-up."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    return _measured_width()
+
+
+@functools.cache
+def _measured_width() -> int:
+    """The terminal's width, asked once (argparse makes a formatter per option it adds)."""
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):  # no stdout, or not a terminal
+        return 80
+
+
 class _PlainFormatter(argparse.HelpFormatter):
     """argparse's formatter, except that the examples at the end keep their lines."""
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: Optional[int] = None,
+    ) -> None:
+        width = _terminal_width() - 2 if width is None else width
+        super().__init__(prog, indent_increment, max_help_position, width)
 
     def _fill_text(self, text: str, width: int, indent: str) -> str:
         prose, sep, examples = text.partition(EXAMPLES)
@@ -82,26 +112,38 @@ def formatter() -> type[argparse.HelpFormatter]:
     return _RichFormatter
 
 
+#: Commands users of other tools type, and the one they mean: W&B's ``wandb restore`` brings
+#: a run's code back, which is ``eat`` here (difflib alone would say ``undo``, for ``return``).
+MEANT = {"restore": "eat", "checkout": "eat", "load-snapshot": "eat", "revert": "undo"}
+
+
 class JellyParser(argparse.ArgumentParser):
     """argparse with suggestions: a mistyped option or command names the closest real one, and
     the list of commands in an error is the visible one (no hidden command, no alias)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
+        kwargs.setdefault("formatter_class", formatter())
         super().__init__(*args, **kwargs)
 
     def _check_value(self, action: argparse.Action, value: Any) -> None:
         if not isinstance(action, argparse._SubParsersAction) or value in action.choices:
             super()._check_value(action, value)
             return
-        visible = [choice.dest for choice in action._choices_actions]
+        visible = {choice.dest: choice.help for choice in action._choices_actions}
         primary = {id(action.choices[name]): name for name in visible}
         # An alias may match, and its command's name is suggested; a hidden command never is.
         names = {
             name: primary[id(sub)] for name, sub in action.choices.items() if id(sub) in primary
         }
-        close = _closest(str(value), list(names))
-        hint = f" Did you mean {names[close]!r}?" if close else ""
+        meant = MEANT.get(str(value))
+        close = meant if meant in visible else _closest(str(value), list(names))
+        hint = ""
+        if close:
+            command = names.get(close, close)
+            hint = f" Did you mean {command!r}?"
+            if meant:  # another tool's word: say what the command does
+                hint += f" ({command}: {visible[command]}.)"
         raise argparse.ArgumentError(
             None, f"unknown command {value!r}.{hint} Commands: {', '.join(visible)}."
         )
@@ -109,8 +151,44 @@ class JellyParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         prefix = "unrecognized arguments: "
         if message.startswith(prefix):
-            message += _option_hints(message[len(prefix) :].split(), _every_option(self))
+            message += _option_hints(message[len(prefix) :].split(), self)
         super().error(message)
+
+
+class CommandParser(JellyParser):
+    """A command's own parser. What it does not know is its own usage error (with its usage
+    line, and suggestions from its own options), not the top-level parser's; its usage line is
+    short (``jellyml show [options] model_file``): the options are listed in its help."""
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Optional[Sequence[str]] = None, namespace: Optional[argparse.Namespace] = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error("unrecognized arguments: " + " ".join(extras))
+        return parsed, extras
+
+    def format_usage(self) -> str:
+        self._compact_usage()
+        return super().format_usage()
+
+    def format_help(self) -> str:
+        self._compact_usage()
+        return super().format_help()
+
+    def _compact_usage(self) -> None:
+        if self.usage is None:
+            positionals = [_usage_word(a) for a in self._actions if not a.option_strings]
+            self.usage = " ".join(["%(prog)s", "[options]", *positionals])
+
+
+def _usage_word(action: argparse.Action) -> str:
+    if isinstance(action, argparse._SubParsersAction):
+        return "COMMAND ..."
+    name = str(action.metavar or action.dest)
+    return {"?": f"[{name}]", "*": f"[{name} ...]", "+": f"{name} [{name} ...]"}.get(
+        str(action.nargs), name
+    )
 
 
 def _closest(word: str, candidates: Sequence[str]) -> Optional[str]:
@@ -121,25 +199,31 @@ def _closest(word: str, candidates: Sequence[str]) -> Optional[str]:
 
 
 def _every_option(parser: argparse.ArgumentParser) -> list[str]:
-    """The visible long options of ``parser`` and of every command under it."""
-    names: list[str] = []
-    for action in parser._actions:
-        if action.help != argparse.SUPPRESS:
-            names += [name for name in action.option_strings if name.startswith("--")]
-        if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                names += _every_option(sub)
+    """The visible long options of ``parser`` itself (a command's, not its neighbours')."""
+    names = [
+        name
+        for action in parser._actions
+        if action.help != argparse.SUPPRESS
+        for name in action.option_strings
+        if name.startswith("--")
+    ]
     return sorted(set(names))
 
 
-def _option_hints(tokens: list[str], options: list[str]) -> str:
+def _option_hints(tokens: list[str], parser: argparse.ArgumentParser) -> str:
+    """Suggestions for unknown ``tokens`` from ``parser``'s own options (never the token
+    itself), and git's ``-C DIR`` explained where the command takes no folder."""
+    options = _every_option(parser)
     hints = []
     for token in tokens:
         if token.startswith("--"):
             close = _closest(token.split("=", 1)[0].replace("_", "-"), options)
-            if close:
+            if close and close != token:
                 hints.append(f"{token} -> {close}")
-    return f" (did you mean: {'; '.join(hints)}?)" if hints else ""
+    text = f" (did you mean: {'; '.join(hints)}?)" if hints else ""
+    if any(token == "-C" or token.startswith("-C=") for token in tokens):
+        text += f". {parser.prog} takes no repository folder (-c/-C DIR)"
+    return text
 
 
 def add_parser(
@@ -172,7 +256,7 @@ def add_subcommands(
     take no positionals before the command, so it is the parser's own prog). Without it
     argparse formats the parser's usage to find that prefix, which with rich-argparse
     imports rich (~40 ms) for every command line parsed on a terminal."""
-    kwargs.setdefault("parser_class", JellyParser)
+    kwargs.setdefault("parser_class", CommandParser)
     return parser.add_subparsers(prog=parser.prog, **kwargs)
 
 
@@ -216,7 +300,9 @@ def add_common(
         parser.add_argument(
             "-c", "--code-dir", dest="code_dir", metavar="DIR", default=None, help=CODE_DIR_HELP
         )
-        parser.add_argument("--code_dir", dest="code_dir", help=argparse.SUPPRESS)
+        # The spec's spelling, and git's habit (git -C DIR): the same option, hidden.
+        for spelling in ("--code_dir", "-C"):
+            parser.add_argument(spelling, dest="code_dir", help=argparse.SUPPRESS)
     default = False if root else argparse.SUPPRESS
     for short, long, hidden, help_text in COMMON_FLAGS:
         flags = (short, long) if short else (long,)

@@ -19,9 +19,9 @@ import time
 
 from .. import settings
 from .._version import __version__
-from . import donut
 from .console import PlainConsole, escape
 from .options import styled
+from .text import SHOWN, clean, plural, summary
 
 TYPE_CHECKING = False  # not typing's: see options.py (start-up time)
 if TYPE_CHECKING:  # only for annotations: rich and restore load when a command needs them
@@ -31,28 +31,15 @@ if TYPE_CHECKING:  # only for annotations: rich and restore load when a command 
     from rich.console import Console
     from rich.text import Text
 
-    from ..containers.strip import StripResult
-    from ..read.scan import ScanEntry
+    from ..publish.scan import ScanEntry
+    from ..publish.strip import StripResult
     from ..restore.eat import EatResult
     from ..restore.history import HistoryItem
     from ..restore.undo import UndoResult
 
     AnyConsole = Union[Console, PlainConsole]
 
-__all__ = ["clean", "escape", "value"]
-
-# C0 (tab and newline included: ``clean`` keeps newlines only when asked), DEL, C1, and the
-# Unicode bidi controls that reorder what a line shows (CVE-2021-42574, "Trojan Source").
-_UNSAFE = [*range(0x20), 0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
-_SHOWN = {c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _UNSAFE}
-_KEEP_NEWLINES = {c: s for c, s in _SHOWN.items() if c != 0x0A}
-
-
-def clean(text: object, *, newlines: bool = False) -> str:
-    """``text`` made safe to print: every control character shown as an escape (``\\x1b``,
-    ``\\x07``, ``\\u202e``), newlines too unless ``newlines`` (a value from a checkpoint must
-    not start a line of its own). The one function every output path uses."""
-    return str(text).translate(_KEEP_NEWLINES if newlines else _SHOWN)
+__all__ = ["SHOWN", "clean", "escape", "summary", "value"]
 
 
 def value(text: object) -> str:
@@ -79,8 +66,9 @@ def _console(*, stderr: bool) -> AnyConsole:
         return PlainConsole(stderr=stderr, clean=_clean_lines)
     from rich.console import Console
 
-    # emoji=False: ":smile:" in a file name stays text.
-    return Console(stderr=stderr, highlight=False, soft_wrap=True, emoji=False)
+    # emoji=False: ":smile:" in a file name stays text. soft_wrap=False: rich wraps lines at
+    # the terminal's width between words (the terminal itself would cut words in two).
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, emoji=False)
 
 
 def info(message: str, *, quiet: bool = False) -> None:
@@ -113,6 +101,8 @@ def error(exc: BaseException, *, debug: bool = False) -> None:
 def logo(*, terminal_only: bool = False) -> None:
     """The donut logo: coloured on a terminal, plain with NO_COLOR; with ``terminal_only``,
     never when output is not a terminal, and never with JELLYML_NO_DONUT set."""
+    from . import donut  # the logo and the easter egg only
+
     if settings.no_donut() or (terminal_only and not _on_terminal()):
         return
     console = stdout()
@@ -133,6 +123,8 @@ def logo_text() -> Text:
     """The donut: dough brown, frosting pink, sprinkles of all colours."""
     from rich.text import Text
 
+    from . import donut  # the logo and the easter egg only
+
     sprinkles = {"*": "bold yellow", "~": "bold cyan", "'": "bold green"}
     text = Text()
     for art, words in zip(donut.LOGO_ART, donut.LOGO_TEXT):
@@ -146,6 +138,7 @@ def logo_text() -> Text:
             else:
                 text.append(char, style="#d2691e")
         if words:
+            text.append(" " * (donut.LOGO_WIDTH - len(art)))
             text.append(f"   {words.format(version=__version__)}", style="bold #ff69b4")
         text.append("\n")
     text.rstrip()
@@ -154,6 +147,8 @@ def logo_text() -> Text:
 
 def spinning_donut() -> None:
     """The easter egg: a donut that spins for about a second (one still frame when piped)."""
+    from . import donut  # the logo and the easter egg only
+
     console = stdout()
     if not _on_terminal() or settings.no_donut():
         console.out(donut.frame(1.0, 1.0))
@@ -168,6 +163,21 @@ def spinning_donut() -> None:
     console.print("[bold #ff69b4]Mmm, donut.[/] Now go train something.")
 
 
+#: The progress bar's width, in characters.
+_BAR = 30
+
+
+def progress_bar(what: str, done: int, total: int, finished: bool) -> None:
+    """A ``jellyml.progress`` reporter: one line on stderr (a terminal), redrawn in place."""
+    out = sys.stderr
+    if finished:
+        out.write("\n")
+    else:
+        filled = "#" * (_BAR * done // total if total else _BAR)
+        out.write(f"\r{what} [{filled:<{_BAR}}] {done / 1e6:,.1f}/{total / 1e6:,.1f} MB")
+    out.flush()
+
+
 def _short(commit: Optional[str]) -> str:
     return value(commit[:12]) if commit else "(no commit yet)"
 
@@ -176,17 +186,6 @@ def _head(branch: Optional[str], commit: Optional[str]) -> str:
     if branch is not None:
         return f"branch [bold]{value(branch)}[/]"
     return f"commit {_short(commit)} (detached HEAD)"
-
-
-#: How many items of a list are shown before "... and N more".
-SHOWN = 10
-
-
-def summary(items: list[str], *, limit: int = SHOWN, more: str = "") -> list[str]:
-    """``items`` as lines, the first ``limit`` of them and a count of the rest."""
-    if len(items) <= limit:
-        return items
-    return [*items[:limit], f"... and {len(items) - limit:,} more{more}"]
 
 
 def size(n: int) -> str:
@@ -199,11 +198,6 @@ def size(n: int) -> str:
             break
         amount, unit = amount / 1024, bigger
     return f"{amount:.1f} {unit}"
-
-
-def count(n: int, one: str, many: str = "") -> str:
-    """``1 file``, ``3 files``."""
-    return f"{n:,} {one if n == 1 else (many or one + 's')}"
 
 
 def names(items: Sequence[str], total: int) -> str:
@@ -220,17 +214,12 @@ def eat_result(result: EatResult, *, quiet: bool, no_donut: bool) -> None:
     if not no_donut:
         logo(terminal_only=True)
     model, top = value(result.model), value(result.top)
-    if result.worktree_of is not None:
-        from .render_status import eat_worktree_result
-
-        eat_worktree_result(result)
-        return
     on = f" on new branch [bold]{value(result.new_branch)}[/]" if result.new_branch else ""
     if result.cloned:
         info(
             f"Cloned the snapshot in {model} (commit [bold]{_short(result.commit)}[/], "
-            f"{result.files_changed} files) into {top}{on}.\nThat folder was empty or new, so "
-            "there is nothing to undo: delete the folder to undo it."
+            f"{plural(result.files_changed or 0, 'file')}) into {top}{on}.\nThat folder was "
+            "empty or new, so there is nothing to undo: delete the folder to undo it."
         )
         if result.origin:
             info(f"Its remote origin is {value(result.origin)}, as recorded in the snapshot.")
@@ -245,7 +234,7 @@ def eat_result(result: EatResult, *, quiet: bool, no_donut: bool) -> None:
         differ = "git could not count the files that differ from what you had"
     else:
         verb = "differs" if result.files_changed == 1 else "differ"
-        differ = f"{count(result.files_changed, 'file')} {verb} from what you had"
+        differ = f"{plural(result.files_changed, 'file')} {verb} from what you had"
     head = f"on new branch [bold]{value(result.new_branch)}[/]" if on else "detached HEAD"
     info(
         f"Checked out the snapshot in {model}: commit [bold]{_short(result.commit)}[/] "
@@ -274,23 +263,35 @@ def _eat_put_aside(result: EatResult) -> None:
         how = "copied there" if result.copied else "moved, not copied into git"
         info(
             f"Put aside {what} ({size(result.put_aside_size)}) in "
-            f"{value(result.aside_folder or '')}, {how}."
+            f"{value(_near(result.aside_folder or ''))}, {how}."
         )
     if result.left_in_place:
         info(
-            f"Left in place {count(result.left_in_place, 'file or folder', 'files and folders')} "
+            f"Left in place {plural(result.left_in_place, 'file or folder', 'files and folders')} "
             "the snapshot does not need (ignored, large, secret, model or data files): "
             f"{names(result.left_in_place_names, result.left_in_place)}."
         )
 
 
+def _near(path: str) -> str:
+    """``path`` relative to the current folder when it lies below it (``.git/jellyml/...``:
+    short enough to read and to wrap between words), else as it is."""
+    import os
+
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return path
+    return path if relative.startswith(os.pardir) else relative
+
+
 def _files_and_folders(total: int, folders: int) -> str:
     """``3 untracked files``, ``2 untracked files and 1 folder``."""
     if not folders:
-        return count(total, "untracked file")
+        return plural(total, "untracked file")
     if folders == total:
-        return count(total, "untracked folder")
-    return f"{count(total - folders, 'untracked file')} and {count(folders, 'folder')}"
+        return plural(total, "untracked folder")
+    return f"{plural(total - folders, 'untracked file')} and {plural(folders, 'folder')}"
 
 
 def undo_result(result: UndoResult, *, quiet: bool, no_donut: bool) -> None:
@@ -307,8 +308,6 @@ def undo_result(result: UndoResult, *, quiet: bool, no_donut: bool) -> None:
                 f"`jellyml undo --worktree {value(result.worktrees[0])}` removes one."
             )
         return
-    if not no_donut:
-        logo(terminal_only=True)
     work = (
         " with your uncommitted work (staged, unstaged and untracked) as it was"
         if (result.restored_dirty)
@@ -321,7 +320,7 @@ def undo_result(result: UndoResult, *, quiet: bool, no_donut: bool) -> None:
         what = _files_and_folders(result.came_back, result.came_back_folders)
         info(f"Put back {what} ({size(result.came_back_size)}) that eat had put aside.")
     if result.written:
-        what = count(result.written, "file or folder", "files and folders")
+        what = plural(result.written, "file or folder", "files and folders")
         info(
             f"Kept where they are: {what} written while the snapshot was checked out "
             f"({names(result.written_names, result.written)})."
@@ -329,7 +328,7 @@ def undo_result(result: UndoResult, *, quiet: bool, no_donut: bool) -> None:
     if result.new_branch:
         info(f"Branch {value(result.new_branch)}, made by the eat, is left where it is.")
     if result.remaining:
-        info(f"{count(result.remaining, 'earlier eat')} left to undo.")
+        info(f"{plural(result.remaining, 'earlier eat')} left to undo.")
     from ..restore.branches import FEW  # the restore modules are loaded already
 
     if result.undo_branches > FEW:
@@ -375,7 +374,9 @@ def show(described: dict[str, Any], *, as_json: bool, everything: bool = False) 
 
     width = stdout().width
     for line in show_lines(described, width=width, everything=everything):
-        stdout().print(line)
+        # Fitted to the width already; only an id or a path longer than the line is left
+        # longer, and it must stay whole (soft_wrap: not folded into pieces by rich).
+        stdout().print(line, soft_wrap=True)
     for field in described.get("invalid_fields") or ():
         warning(f"the snapshot's metadata field {field} has the wrong type; it is not shown.")
 
@@ -397,7 +398,7 @@ def deleted_history_item(top: str, item: Optional[HistoryItem], *, quiet: bool) 
     )
     if item.aside:
         info(
-            f"The {count(item.aside, 'untracked file or folder', 'untracked files and folders')} "
+            f"The {plural(item.aside, 'untracked file or folder', 'untracked files and folders')} "
             "it had moved aside stay, under their own paths, in the folder "
             f"`git rev-parse --git-path jellyml/{value(item.id)}/files` names.",
             quiet=quiet,
@@ -411,7 +412,8 @@ def cleared_history(
     info(f"{what} {value(path)}.", quiet=quiet)
     if refs:
         info(
-            f"{len(refs)} ref(s) under refs/jellyml/ still keep work jellyml put aside "
+            f"{plural(len(refs), 'ref')} under refs/jellyml/ still "
+            f"{'keeps' if len(refs) == 1 else 'keep'} work jellyml put aside "
             "(see `git for-each-ref refs/jellyml/`); delete them with `git update-ref -d` "
             "when you no longer need them.",
             quiet=quiet,
@@ -435,22 +437,52 @@ def stripped(result: StripResult, *, quiet: bool) -> None:
 
 
 def scan_results(entries: list[ScanEntry], *, as_json: bool, quiet: bool) -> None:
+    """``jellyml scan``: JSON, or a table with a header row, a checkpoint a row."""
     if as_json:
         plain(json.dumps([e.to_json() for e in entries], indent=2, sort_keys=True))
         return
-    carrying = sum(1 for e in entries if e.snapshot)
+    header = ("snapshot", "commit", "state", "created", "branch", "size", "checkpoint")
+    rows = [header, *(_scan_row(e) for e in entries)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+    for row in rows:
+        cells = [
+            cell.rjust(width) if name == "size" else cell.ljust(width)
+            for name, cell, width in zip(header, row, widths)
+        ]
+        plain("  ".join([*cells, row[-1]]))
     for e in entries:
-        if e.snapshot:
-            state = "dirty" if e.dirty else ("clean" if e.dirty is False else "-")
-            what = f"snapshot  {_short(e.commit) if e.commit else '-':<12}  {state:<5}"
-        elif e.problem:
-            what = "unreadable"
-        else:
-            what = "no snapshot"
-        plain(f"{what:<32} {e.size:>15,}  {clean(e.path)}")
         if e.problem:
-            warning(clean(e.problem))
-    info(f"{len(entries)} checkpoint(s), {carrying} carrying a snapshot.", quiet=quiet or as_json)
+            warning(f"{clean(e.path)}: {clean(e.problem)}")
+    carrying = sum(1 for e in entries if e.snapshot)
+    info(f"{plural(len(entries), 'checkpoint')}, {carrying} carrying a snapshot.", quiet=quiet)
+
+
+#: A branch name longer than this is cut in the table (``jellyml show`` shows it whole).
+_BRANCH_SHOWN = 24
+
+
+def _scan_row(e: ScanEntry) -> tuple[str, ...]:
+    if not e.snapshot:
+        return (
+            "unreadable" if e.problem else "no",
+            "-",
+            "-",
+            "-",
+            "-",
+            f"{e.size:,}",
+            _scan_path(e),
+        )
+    state = "dirty" if e.dirty else ("clean" if e.dirty is False else "-")
+    created = e.created_at[:16].replace("T", " ") if e.created_at else "-"
+    branch = clean(e.branch) if e.branch else "-"
+    if len(branch) > _BRANCH_SHOWN:
+        branch = branch[: _BRANCH_SHOWN - 1] + "~"
+    commit = clean(e.commit[:12]) if e.commit else "-"
+    return ("yes", commit, state, clean(created), branch, f"{e.size:,}", _scan_path(e))
+
+
+def _scan_path(e: ScanEntry) -> str:
+    return clean(e.path) + ("/" if e.kind == "folder" else "")
 
 
 def eat_warnings(result: EatResult) -> None:
@@ -461,8 +493,8 @@ def eat_warnings(result: EatResult) -> None:
         warning(result.submodule_note)
     if result.dropped_history:
         warning(
-            f"Dropped {result.dropped_history} history item(s) of an earlier repository that "
-            f"was at {result.top} (it was deleted and made again)."
+            f"Dropped {plural(result.dropped_history, 'history item')} of an earlier "
+            f"repository that was at {result.top} (it was deleted and made again)."
         )
     if result.copied:
         warning(

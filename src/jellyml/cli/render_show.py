@@ -8,7 +8,7 @@ are built as plain text (``clean``ed) and escaped for markup only once wrapped.
 from __future__ import annotations
 
 from .console import escape
-from .render import SHOWN, clean, summary
+from .text import SHOWN, clean, summary
 
 TYPE_CHECKING = False  # not typing's: see options.py (start-up time)
 if TYPE_CHECKING:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from .render import _short, count, info, plain, size, value, warning
+from .render import _short, eat_warnings, info, plain, size, value, warning
+from .text import plural
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -15,12 +16,15 @@ if TYPE_CHECKING:
     from ..restore.worktrees import UndoWorktreeResult
 
 
-def eat_worktree_result(result: EatResult) -> None:
+def eat_worktree_result(result: EatResult, *, quiet: bool) -> None:
     """``eat --worktree``: where the snapshot is, and how to remove it."""
+    eat_warnings(result)
+    if quiet:
+        return
     on = f"on new branch [bold]{value(result.new_branch)}[/]" if result.new_branch else "detached"
     info(
         f"Checked out the snapshot in {value(result.model)}: commit "
-        f"[bold]{_short(result.commit)}[/] ({on}, {count(result.files_changed or 0, 'file')}) "
+        f"[bold]{_short(result.commit)}[/] ({on}, {plural(result.files_changed or 0, 'file')}) "
         f"in the new worktree {value(result.top)}. Your own worktree "
         f"{value(result.worktree_of or '')} was not touched."
     )
@@ -78,7 +82,7 @@ def _eat_line(eaten: ActiveEat) -> str:
     if eaten.saved_changes or eaten.put_aside:
         parts = ["changes to tracked files"] if eaten.saved_changes else []
         if eaten.put_aside:
-            what = count(eaten.put_aside, "file or folder", "files and folders")
+            what = plural(eaten.put_aside, "file or folder", "files and folders")
             parts.append(f"{what} ({size(eaten.put_aside_size)})")
         aside = "put aside: " + ", ".join(parts)
     state = "" if eaten.state == "eaten" else f" [{value(eaten.state)}, interrupted]"
@@ -104,7 +108,7 @@ def cleaned(result: CleanResult, *, quiet: bool) -> None:
     verb = "Would delete" if result.dry_run else "Deleted"
     if result.deleted:
         info(
-            f"{verb} {count(len(result.deleted), 'undo branch', 'undo branches')} whose "
+            f"{verb} {plural(len(result.deleted), 'undo branch', 'undo branches')} whose "
             "commits are all on other branches:",
             quiet=quiet,
         )
@@ -113,12 +117,12 @@ def cleaned(result: CleanResult, *, quiet: bool) -> None:
     else:
         info(f"No undo branch to delete in {value(result.top)}.", quiet=quiet)
     if result.kept:
-        info(f"Kept {count(len(result.kept), 'undo branch', 'undo branches')}:", quiet=quiet)
+        info(f"Kept {plural(len(result.kept), 'undo branch', 'undo branches')}:", quiet=quiet)
         for branch, why in result.kept:
             info(f"  {value(branch.name)}  {value(branch.date)}  ({value(why)})", quiet=quiet)
     if result.recent:
         info(
-            f"Left {count(result.recent, 'newer undo branch', 'newer undo branches')} "
+            f"Left {plural(result.recent, 'newer undo branch', 'newer undo branches')} "
             "(--older-than).",
             quiet=quiet,
         )

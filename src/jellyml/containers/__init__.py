@@ -1,109 +1,105 @@
-"""Where a snapshot sits inside a checkpoint: one module per container, one small interface.
+"""Where a snapshot sits inside a checkpoint: one module per container format, one registry.
 
-A container lists its tensors, likeliest snapshot first, and tells where each one's bytes start
-in its ``Source``; the reader (``jellyml.read.reader``) does the rest, whatever the container.
-``torch_zip`` reads what ``torch.save`` writes, ``safetensors`` what ``save_file`` writes (and
-the snapshot file of a folder); ``folder`` finds, in a checkpoint folder, the file that carries
-the snapshot. ``open_container`` chooses by content, trying first what the name suggests.
+A format module (``torch_zip`` for what ``torch.save`` writes, ``safetensors`` for what
+``save_file`` writes and for a folder's snapshot file) says how to recognise its files
+(``claims``), which names they usually have (``suffixes``), how to read one (``open``: a
+``Container`` that lists its tensors, likeliest snapshot first, and where each one's bytes
+start in its ``Source``) and how to rewrite one without the snapshot (``strip``). The reader
+(``jellyml.read.reader``) and ``jellyml strip`` do the rest, whatever the format.
+
+Another format is one module with a ``FORMAT`` object meeting ``ContainerFormat``, named in
+``FORMATS`` below. ``folder`` is not a format: it finds, in a checkpoint folder, the one file
+that carries the snapshot.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Protocol
+from . import safetensors, torch_zip
 
-from ..sources import Source
-
+# The protocols are for type checkers only: typing costs start-up time (see cli/options.py).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .torch_zip import TorchZip, ZipEntry
+    from collections.abc import Iterator
+    from typing import Any, BinaryIO, Protocol, TypeVar
 
-#: What reading a tensor's first bytes takes, besides its name: a local header (30 bytes), an
-#: extra field (torch's padding: under 64) and the bytes sniffed (32).
-_PEEK_REACH = 30 + 64 + 32
+    from ..sources import Source
 
+    class TensorEntry(Protocol):
+        """One tensor of a container: its name (for messages) and its size in bytes."""
 
-class TensorEntry(Protocol):
-    """One tensor of a container: its name (for messages) and its size in bytes."""
+        @property
+        def name(self) -> str: ...
 
-    @property
-    def name(self) -> str: ...
+        @property
+        def size(self) -> int: ...
 
-    @property
-    def size(self) -> int: ...
+    E = TypeVar("E", bound=TensorEntry)
 
+    class Container(Protocol[E]):
+        """An open checkpoint of some format: its tensors (of entry type ``E``), and where each
+        one's bytes are."""
 
-class Container(Protocol):
-    """A checkpoint format: its tensors, and where each one's bytes are."""
+        path: str
 
-    path: str
+        def tensor_entries(self) -> Iterator[E]:
+            """Every tensor that may hold a snapshot, likeliest first."""
+            ...
 
-    def tensor_entries(self) -> Iterator[TensorEntry]:
-        """Every tensor that may hold a snapshot, likeliest first."""
-        ...
+        def data_offset(self, entry: E, peek: int = 0) -> tuple[int, bytes]:
+            """Where ``entry``'s bytes start, and up to ``peek`` of its first bytes."""
+            ...
 
-    def data_offset(self, entry: TensorEntry, peek: int = 0) -> tuple[int, bytes]:
-        """Where ``entry``'s bytes start in the source, and up to ``peek`` of its first bytes."""
-        ...
+        def read_at(self, offset: int, size: int) -> bytes: ...
 
-    def read_at(self, offset: int, size: int) -> bytes: ...
+    class ContainerFormat(Protocol):
+        """A checkpoint format: how to recognise, read and strip its files."""
 
+        #: What ``jellyml strip`` calls it ("torch zip").
+        name: str
+        #: The file names it usually has, lower case: tried first, and what ``scan`` looks at.
+        suffixes: tuple[str, ...]
 
-def open_container(source: Source) -> Container:
-    """The container that ``source`` holds (raises ``NotACheckpointError`` for none we know).
+        def claims(self, source: Source) -> bool:
+            """Whether ``source``'s bytes look like this format (cheaply: a few bytes at an end)."""
+            ...
 
-    A zip is recognised by its tail, a safetensors file by its head; the one the file's name
-    suggests is tried first, so that reading a remote file costs no request for the other.
-    """
-    from ..errors import NotACheckpointError
-    from .safetensors import Safetensors, looks_like_safetensors
-    from .torch_zip import TorchZip
+        def open(self, source: Source) -> Container[Any]:
+            """The container; a file that is not one raises ``NotACheckpointError`` saying why."""
+            ...
 
-    if source.name.lower().endswith((".safetensors", ".jelly")):
-        if source.read_at(0, 4) == b"PK\x03\x04":  # a torch.save file named .safetensors
-            return TorchZip(source)  # type: ignore[return-value]
-        return Safetensors(source)  # type: ignore[return-value]  # its errors say what is wrong
-    try:
-        archive = TorchZip(source)
-        prefetch = getattr(source, "prefetch", None)
-        if prefetch is not None:
-            return _Prefetching(archive, prefetch)  # type: ignore[return-value]
-        return archive  # type: ignore[return-value]
-    except NotACheckpointError:
-        if looks_like_safetensors(source.read_at(0, 9)):
-            return Safetensors(source)  # type: ignore[return-value]
-        raise
+        def strip(self, source: Source, out: BinaryIO) -> tuple[str, ...]:
+            """Write the file without our two snapshot tensors to ``out``; the names removed.
+            Raises ``SnapshotNotFoundError`` when the file holds neither of them by name."""
+            ...
 
 
-class _Prefetching:
-    """A zip behind a remote source: before the reader looks at the first bytes of the last
-    few tensors, then of the first few, each group is fetched in one request when it is small.
-    A snapshot saved first then costs one request for the model tensors that end the file,
-    not one each; a snapshot saved last costs nothing more (the second group is fetched only
-    if the reader gets that far)."""
+#: The formats, in the order they are tried when a file's name suggests none.
+FORMATS: tuple[ContainerFormat, ...] = (torch_zip.FORMAT, safetensors.FORMAT)
 
-    def __init__(self, archive: TorchZip, prefetch: Callable[[int, int], None]) -> None:
-        self._archive = archive
-        self._prefetch = prefetch
-        self.path = archive.path
 
-    def tensor_entries(self) -> Iterator[TensorEntry]:
-        from .torch_zip import _ENDS
+def checkpoint_suffixes() -> tuple[str, ...]:
+    """The names checkpoints usually have: every format's suffixes."""
+    return tuple(suffix for f in FORMATS for suffix in f.suffixes)
 
-        first = list(itertools.islice(self._archive.tensor_entries(), 2 * _ENDS))
-        for at, entry in enumerate(self._archive.tensor_entries()):
-            if at in (0, _ENDS):
-                self._fetch_group(first[at : at + _ENDS])
-            yield entry
 
-    def _fetch_group(self, group: list[ZipEntry]) -> None:
-        if group:
-            start = min(e.local_offset for e in group)
-            stop = max(e.local_offset + _PEEK_REACH + len(e.name.encode("utf-8")) for e in group)
-            self._prefetch(start, min(stop, self._archive.file_size))
+def recognised(source: Source) -> bool:
+    """Whether some format claims ``source``'s bytes."""
+    return any(f.claims(source) for f in FORMATS)
 
-    def data_offset(self, entry: ZipEntry, peek: int = 0) -> tuple[int, bytes]:
-        return self._archive.data_offset(entry, peek)
 
-    def read_at(self, offset: int, size: int) -> bytes:
-        return self._archive.read_at(offset, size)
+def detect(source: Source) -> ContainerFormat:
+    """The format of ``source``: the first that claims its bytes, trying first the formats its
+    name suggests (so that reading a remote file costs no request for another format's end).
+    When none claims it, the format the name suggests (else the first), whose ``open`` then
+    says what is wrong with the file."""
+    name = source.name.lower()
+    suggested = [f for f in FORMATS if name.endswith(f.suffixes)]
+    for found in (*suggested, *(f for f in FORMATS if f not in suggested)):
+        if found.claims(source):
+            return found
+    return (suggested or list(FORMATS))[0]
+
+
+def open_container(source: Source) -> Container[Any]:
+    """The container that ``source`` holds (raises ``NotACheckpointError`` for none we know)."""
+    return detect(source).open(source)

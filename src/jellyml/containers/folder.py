@@ -20,15 +20,19 @@ snapshot file only: its ``.metadata`` is a pickle, and is never read.
 from __future__ import annotations
 
 import json
-import os
 import posixpath
-from collections.abc import Mapping
-from typing import Any, Optional
+import re
 
 from .. import format as fmt
 from ..errors import AmbiguousFolderError, NotACheckpointError, SnapshotNotFoundError
-from ..sources import is_url, local_path
+from . import checkpoint_suffixes
 from .sidecar import SNAPSHOT_FILE_NAME
+
+TYPE_CHECKING = False  # not typing's: see cli/options.py (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ..sources import Storage
 
 #: The snapshot file beside the weights (written by ``jellyml.save_snapshot``).
 SNAPSHOT_FILE = SNAPSHOT_FILE_NAME
@@ -38,71 +42,57 @@ LIGHTNING_META = "meta.pt"
 DEEPSPEED_LATEST = "latest"
 DEEPSPEED_MODEL_STATES = "mp_rank_00_model_states.pt"
 DEEPSPEED_ZERO3_MODEL_STATES = "zero_pp_rank_0_mp_rank_00_model_states.pt"
-#: File names that may be checkpoints, for a folder of no layout we know.
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".safetensors", ".jelly")
+#: The files whose presence makes a folder a checkpoint of a layout jellyml knows (the
+#: lookup above, a DeepSpeed tag folder, torch.distributed.checkpoint's ``.metadata``).
+LAYOUT_FILES = frozenset(
+    {
+        SNAPSHOT_FILE,
+        *HF_INDEXES,
+        *HF_SINGLE,
+        LIGHTNING_META,
+        DEEPSPEED_LATEST,
+        DEEPSPEED_MODEL_STATES,
+        DEEPSPEED_ZERO3_MODEL_STATES,
+        ".metadata",
+    }
+)
 #: Index and tag files larger than this are refused before they are read.
 MAX_SMALL_FILE = 50_000_000
 
 
 class Folder:
-    """A local or remote folder: just what the lookup needs."""
+    """A folder of some storage (local or remote): just what the lookup needs."""
 
-    def __init__(self, name: str, storage_options: Optional[Mapping[str, Any]] = None) -> None:
+    def __init__(self, name: str, storage: Storage) -> None:
         self.name = name.rstrip("/") if len(name) > 1 else name
-        self._fs: Any = None
-        self._path = local_path(self.name)
-        if is_url(name):
-            from ..sources.remote import filesystem
-
-            self._fs, self._path = filesystem(self.name, storage_options)
+        self.storage = storage
 
     def join(self, *parts: str) -> str:
         """The name (path or URL) of ``parts`` inside the folder."""
-        if self._fs is None:
-            return os.path.join(self.name, *parts)
-        return posixpath.join(self.name, *parts)
+        return self.storage.join(self.name, *parts)
 
     def is_file(self, *parts: str) -> bool:
-        if self._fs is None:
-            return os.path.isfile(os.path.join(self._path, *parts))
-        try:
-            return bool(self._fs.isfile(posixpath.join(self._path, *parts)))
-        except Exception:  # a backend's own error: treat as absent, the read will say why
-            return False
+        return self.storage.stat(self.join(*parts)).is_file
 
     def files(self) -> list[str]:
         """The names of the files directly in the folder, sorted."""
-        if self._fs is None:
-            names = os.listdir(self._path)
-            return sorted(n for n in names if os.path.isfile(os.path.join(self._path, n)))
-        listed = self._fs.ls(self._path, detail=True)
-        return sorted(posixpath.basename(e["name"]) for e in listed if e.get("type") == "file")
+        return [_base(e.name) for e in self.storage.list(self.name) if e.is_file]
 
     def read_small(self, name: str) -> bytes:
         """A small file of the folder (an index, a tag), refused over ``MAX_SMALL_FILE``."""
-        if self._fs is None:
-            path = os.path.join(self._path, name)
-            if os.path.getsize(path) > MAX_SMALL_FILE:
-                raise _bad(self.name, f"its {name} is too large")
-            with open(path, "rb") as f:
-                return f.read()
-        path = posixpath.join(self._path, name)
-        if int(self._fs.info(path).get("size") or 0) > MAX_SMALL_FILE:
+        data = self.storage.read(self.join(name), MAX_SMALL_FILE)
+        if data is None:
             raise _bad(self.name, f"its {name} is too large")
-        return bytes(self._fs.cat_file(path))
+        return data
 
 
-def is_folder(name: str) -> bool:
-    """Whether ``name`` names a folder: a local one, or a URL ending in ``/`` (an HTTP server
-    cannot say a URL is a folder; other URLs are told by ``remote.stat``)."""
-    if is_url(name):
-        return name.endswith("/")
-    return os.path.isdir(local_path(name))
+def _base(name: str) -> str:
+    return name.rstrip("/").replace("\\", "/").rsplit("/", 1)[-1]
 
 
-def snapshot_file(name: str, storage_options: Optional[Mapping[str, Any]] = None) -> str:
-    """The file of folder ``name`` that carries (or would carry) its snapshot."""
-    folder = Folder(name, storage_options)
+def snapshot_file(name: str, storage: Storage) -> str:
+    """The file of folder ``name`` (in ``storage``) that carries (or would carry) its snapshot."""
+    folder = Folder(name, storage)
     if folder.is_file(SNAPSHOT_FILE):
         return folder.join(SNAPSHOT_FILE)
     for index in HF_INDEXES:
@@ -164,7 +154,8 @@ def _plain_name(folder: Folder, where: str, value: Any) -> str:
 
 
 def _only_candidate(folder: Folder) -> str:
-    names = [n for n in folder.files() if n.lower().endswith(CHECKPOINT_SUFFIXES)]
+    suffixes = checkpoint_suffixes()
+    names = [n for n in folder.files() if n.lower().endswith(suffixes)]
     if len(names) == 1:
         return names[0]
     if len(names) > 1:
@@ -176,11 +167,59 @@ def _only_candidate(folder: Folder) -> str:
             f"{SNAPSHOT_FILE} file, so it holds no JellyML snapshot.",
             hint="Add one with jellyml.save_snapshot(folder) after dcp.save.",
         )
+    inside = checkpoint_folders(folder)
+    if inside:
+        raise _holds_checkpoint_folders(folder, inside)
     raise NotACheckpointError(
         folder.name,
         f"{folder.name} is a directory holding no checkpoint jellyml knows.",
         hint="Pass the checkpoint file itself.",
     )
+
+
+#: Folders a trainer saves its checkpoints as: ``checkpoint-500`` (the HF Trainer),
+#: ``checkpoint_3`` (Accelerate), ``global_step100`` (DeepSpeed); the number orders them.
+_CHECKPOINT_FOLDER = r"(?:checkpoint[-_]?|global_step)(\d+)\Z"
+#: Checkpoint folders named in a message, at most.
+_NAMED = 5
+
+
+def checkpoint_folders(folder: Folder) -> list[str]:
+    """The names of the checkpoint folders directly in ``folder`` (a Trainer's
+    ``output_dir``), oldest first."""
+    found = []
+    for entry in folder.storage.list(folder.name):
+        match = re.match(_CHECKPOINT_FOLDER, _base(entry.name), re.IGNORECASE)
+        if entry.is_folder and match:
+            found.append((int(match.group(1)), _base(entry.name)))
+    return [name for _step, name in sorted(found)]
+
+
+def _holds_checkpoint_folders(folder: Folder, inside: list[str]) -> NotACheckpointError:
+    shown = ", ".join(inside[:_NAMED]) + (
+        f" and {len(inside) - _NAMED} more" if len(inside) > _NAMED else ""
+    )
+    count = f"{len(inside)} checkpoint folder{'s' if len(inside) > 1 else ''}"
+    return NotACheckpointError(
+        folder.name,
+        f"{folder.name} is not a checkpoint itself: it holds {count} ({shown}).",
+        hint=f"Pass one of them: the latest is {folder.join(inside[-1])}.",
+    )
+
+
+def refuse_beside_snapshot_file(name: str, storage: Storage) -> None:
+    """``name``, a file, holds no snapshot: if a snapshot file lies beside it (the snapshot of
+    the whole folder), raise the error that points to it; else return."""
+    stripped = name.rstrip("/")
+    parent = stripped.rsplit("/", 1)[0] if "/" in stripped else "."
+    beside = storage.join(parent or "/", SNAPSHOT_FILE)
+    if storage.stat(beside).is_file:
+        raise SnapshotNotFoundError(
+            name,
+            message=f"{name} holds no JellyML snapshot: its folder carries the snapshot, in "
+            f"{beside}.",
+            hint=f"Pass the folder ({parent}) or that file instead.",
+        )
 
 
 def _bad(name: str, why: str) -> NotACheckpointError:

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any, Optional, cast
 
 from .. import format as fmt
-from ..errors import NotACheckpointError, TruncatedCheckpointError
-from ..sources import Source
+from ..errors import NotACheckpointError, SnapshotNotFoundError, TruncatedCheckpointError
+from ..records import Record
+
+TYPE_CHECKING = False  # not typing's: see cli/options.py (start-up time)
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any, BinaryIO, Optional
+
+    from ..sources import Source
 
 #: safetensors' own limit (MAX_HEADER_SIZE in its Rust core): refused before it is read.
 MAX_HEADER_SIZE = 100_000_000
@@ -26,15 +30,18 @@ _LENGTH = struct.Struct("<Q")
 _OURS = (fmt.SNAPSHOT_KEY, fmt.METADATA_KEY)
 
 
-@dataclass(frozen=True)
-class SafetensorsEntry:
+class SafetensorsEntry(Record):
     """One tensor: its name, dtype, shape and where its bytes are, relative to the buffer."""
 
-    name: str
-    dtype: str
-    shape: tuple[int, ...]
-    begin: int
-    end: int
+    _fields = ("name", "dtype", "shape", "begin", "end")
+    __slots__ = _fields
+
+    def __init__(self, name: str, dtype: str, shape: tuple[int, ...], begin: int, end: int) -> None:
+        self.name = name
+        self.dtype = dtype
+        self.shape = shape
+        self.begin = begin
+        self.end = end
 
     @property
     def size(self) -> int:
@@ -141,10 +148,13 @@ def _parse_metadata(path: str, header: dict[str, Any]) -> dict[str, str]:
 def _entry(path: str, name: str, info: Any, buffer_size: int) -> SafetensorsEntry:
     if not isinstance(info, dict):
         raise _damaged(path, f"tensor {name!r} is not described by an object")
-    dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
-    if not isinstance(dtype, str) or not _int_list(shape) or not _int_list(offsets):
+    dtype, shape, offsets = (
+        info.get("dtype"),
+        _ints(info.get("shape")),
+        _ints(info.get("data_offsets")),
+    )
+    if not isinstance(dtype, str) or shape is None or offsets is None:
         raise _damaged(path, f"tensor {name!r} has a bad dtype, shape or data_offsets")
-    offsets, shape = cast("list[int]", offsets), cast("list[int]", shape)
     if len(offsets) != 2 or not 0 <= offsets[0] <= offsets[1]:
         raise _damaged(path, f"tensor {name!r} has bad data_offsets")
     if offsets[1] > buffer_size:
@@ -154,10 +164,13 @@ def _entry(path: str, name: str, info: Any, buffer_size: int) -> SafetensorsEntr
     return SafetensorsEntry(name, dtype, tuple(shape), offsets[0], offsets[1])
 
 
-def _int_list(value: Any) -> bool:
-    return isinstance(value, list) and all(
+def _ints(value: Any) -> Optional[list[int]]:
+    """``value`` when it is a list of non-negative integers (not booleans), else None."""
+    if isinstance(value, list) and all(
         isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value
-    )
+    ):
+        return value
+    return None
 
 
 def _product(shape: list[int]) -> int:
@@ -173,3 +186,50 @@ def not_safetensors(path: str) -> NotACheckpointError:
         f"{path} is not a safetensors file.",
         hint="Pass a file written by safetensors' save_file.",
     )
+
+
+def _strip(archive: Safetensors, source: Source, out: BinaryIO) -> tuple[str, ...]:
+    """The header rewritten without our two tensors (``__metadata__`` kept), every other
+    tensor's bytes copied unchanged, in the same order."""
+    removed = tuple(e.name for e in archive.entries if e.name in _OURS)
+    if not removed:
+        raise SnapshotNotFoundError(archive.path)
+    kept = sorted((e for e in archive.entries if e.name not in _OURS), key=lambda e: e.begin)
+    header: dict[str, object] = {}
+    if archive.metadata:
+        header["__metadata__"] = archive.metadata
+    pos = 0
+    for entry in kept:
+        header[entry.name] = {
+            "dtype": entry.dtype,
+            "shape": list(entry.shape),
+            "data_offsets": [pos, pos + entry.size],
+        }
+        pos += entry.size
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    text += b" " * (-len(text) % 8)  # safetensors pads its header to 8 bytes
+    out.write(_LENGTH.pack(len(text)) + text)
+    for entry in kept:
+        start = archive.data_start + entry.begin
+        for chunk in source.iter_range(start, entry.size):
+            out.write(chunk)
+    return removed
+
+
+class _SafetensorsFormat:
+    """What safetensors' ``save_file`` writes; also a checkpoint folder's snapshot file."""
+
+    name = "safetensors"
+    suffixes: tuple[str, ...] = (".safetensors", ".jelly")
+
+    def claims(self, source: Source) -> bool:
+        return looks_like_safetensors(source.read_at(0, _LENGTH.size + 1))
+
+    def open(self, source: Source) -> Safetensors:
+        return Safetensors(source)  # its errors say what is wrong with a damaged file
+
+    def strip(self, source: Source, out: BinaryIO) -> tuple[str, ...]:
+        return _strip(Safetensors(source), source, out)
+
+
+FORMAT = _SafetensorsFormat()

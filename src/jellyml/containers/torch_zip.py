@@ -1,4 +1,5 @@
-"""Reading the zip archive that ``torch.save`` writes, without torch and without unpickling.
+"""The zip archive that ``torch.save`` writes: recognised, read and stripped without torch and
+without unpickling.
 
 Only the end-of-central-directory records, the central directory and the local headers of the
 entries we look at are read. torch stores every tensor's bytes uncompressed as
@@ -11,14 +12,23 @@ own sha256 guards its bytes instead.
 from __future__ import annotations
 
 import itertools
-import re
 import struct
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Optional
 
-from ..errors import NotACheckpointError, TruncatedCheckpointError
-from ..sources import Source
+from ..errors import (
+    NotACheckpointError,
+    SnapshotNotFoundError,
+    StripError,
+    TruncatedCheckpointError,
+)
+from ..records import Record
+
+TYPE_CHECKING = False  # not typing's: see cli/options.py (start-up time)
+if TYPE_CHECKING:
+    import zipfile
+    from collections.abc import Iterable, Iterator
+    from typing import BinaryIO, Optional
+
+    from ..sources import Source
 
 _EOCD = struct.Struct("<4s4H2LH")  # end of central directory record, 22 bytes
 _EOCD64_LOCATOR = struct.Struct("<4sLQL")  # 20 bytes
@@ -32,26 +42,35 @@ MAX_CENTRAL_DIRECTORY = 1 << 30
 #: How a pre-1.6 (non-zip) torch.save file starts: torch's magic number, pickled (protocol 2).
 _LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
 
-_DATA_ENTRY = re.compile(r"(?:^|/)data/[^/]+$")
 #: Tensors tried from each end of the archive before all the others.
 _ENDS = 4
 #: The longest a central directory record can be: its fixed part and three 16-bit lengths.
 _MAX_RECORD = _CENTRAL.size + 3 * 0xFFFF
+#: What reading a tensor's first bytes takes, besides its name: a local header (30 bytes), an
+#: extra field (torch's padding: under 64) and the bytes sniffed (32).
+_PEEK_REACH = 30 + 64 + 32
 
 
-@dataclass(frozen=True)
-class ZipEntry:
+class ZipEntry(Record):
     """One archive member, as the central directory describes it."""
 
-    name: str
-    local_offset: int
-    size: int
-    compressed_size: int
-    method: int
+    _fields = ("name", "local_offset", "size", "compressed_size", "method")
+    __slots__ = _fields
+
+    def __init__(
+        self, name: str, local_offset: int, size: int, compressed_size: int, method: int
+    ) -> None:
+        self.name = name
+        self.local_offset = local_offset
+        self.size = size
+        self.compressed_size = compressed_size
+        self.method = method
 
     @property
     def is_tensor_data(self) -> bool:
-        return self.method == 0 and bool(_DATA_ENTRY.search(self.name))
+        # ``data/<key>`` or ``<prefix>/data/<key>``, stored (uncompressed)
+        folder, _, key = self.name.rpartition("/")
+        return self.method == 0 and bool(key) and (folder == "data" or folder.endswith("/data"))
 
 
 class TorchZip:
@@ -75,20 +94,30 @@ class TorchZip:
         first few (``{**snapshot, ...}``), then the rest from the end.
 
         The central directory is parsed lazily from both ends, so a snapshot saved first or
-        last is found without parsing the records of 10,000 other tensors.
+        last is found without parsing the records of 10,000 other tensors. Before the first
+        bytes of each of the two small groups are read, the group's span is prefetched: behind
+        a URL a snapshot saved first then costs one request for the model tensors that end
+        the file, not one each.
         """
         seen: set[int] = set()
         from_end = (item for item in self._directory.backward() if item[1].is_tensor_data)
         from_start = (item for item in self._directory.forward() if item[1].is_tensor_data)
-        for source in (
-            itertools.islice(from_end, _ENDS),
-            itertools.islice(from_start, _ENDS),
-            from_end,
-        ):
-            for pos, entry in source:
-                if pos not in seen:
-                    seen.add(pos)
-                    yield entry
+        for group in (itertools.islice(from_end, _ENDS), itertools.islice(from_start, _ENDS)):
+            batch = [(pos, entry) for pos, entry in group if pos not in seen]
+            self._prefetch([entry for _pos, entry in batch])
+            for pos, entry in batch:
+                seen.add(pos)
+                yield entry
+        for pos, entry in from_end:
+            if pos not in seen:
+                seen.add(pos)
+                yield entry
+
+    def _prefetch(self, group: list[ZipEntry]) -> None:
+        if group:
+            start = min(e.local_offset for e in group)
+            stop = max(e.local_offset + _PEEK_REACH + len(e.name.encode("utf-8")) for e in group)
+            self._source.prefetch(start, min(stop, self.file_size))
 
     def data_offset(self, entry: ZipEntry, peek: int = 0) -> tuple[int, bytes]:
         """Where ``entry``'s bytes start in the file, and up to ``peek`` of its first bytes."""
@@ -211,17 +240,26 @@ def _parse_record(data: bytes, pos: int) -> Optional[tuple[int, ZipEntry]]:
     return end, ZipEntry(name, offset, usize, csize, method)
 
 
+def _end_record(source: Source) -> tuple[bytes, int]:
+    """The file's tail and where the end-of-central-directory record starts in it (-1: none).
+
+    torch writes no archive comment, so the end record is in the last few bytes; only a
+    commented archive needs the full 64 KiB a comment can take."""
+    for reach in (1024, _EOCD64_LOCATOR.size + _EOCD.size + _MAX_COMMENT):
+        tail_size = min(source.size, reach)
+        tail = source.read_at(source.size - tail_size, tail_size)
+        at = tail.rfind(b"PK\x05\x06")
+        if at >= 0 and len(tail) - at >= _EOCD.size:
+            return tail, at
+        if tail_size == source.size:
+            break
+    return b"", -1
+
+
 def _find_central_directory(source: Source) -> tuple[int, int, int]:
     path, file_size = source.name, source.size
-    # torch writes no archive comment, so the end record is in the last few bytes; only a
-    # commented archive needs the full 64 KiB a comment can take.
-    for reach in (1024, _EOCD64_LOCATOR.size + _EOCD.size + _MAX_COMMENT):
-        tail_size = min(file_size, reach)
-        tail = source.read_at(file_size - tail_size, tail_size)
-        at = tail.rfind(b"PK\x05\x06")
-        if at >= 0 or tail_size == file_size:
-            break
-    if at < 0 or len(tail) - at < _EOCD.size:
+    tail, at = _end_record(source)
+    if at < 0:
         start = source.read_at(0, len(_LEGACY_MAGIC))
         if start[:4] == b"PK\x03\x04":
             raise _truncated(path, "the end of its zip archive is missing")
@@ -263,3 +301,97 @@ def _apply_zip64(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int
             return values[0], values[1], values[2]
         pos += 4 + length
     return usize, csize, offset
+
+
+# --- strip: the archive without our two keys ----------------------------------------------
+
+
+#: data.pkl holds no tensor data; one larger than this is refused before it is read.
+MAX_PICKLE = 1 << 30
+_ALIGNMENT = 64
+_PAD_TAG = 0x4246  # "FB", the extra field torch pads with
+_LOCAL_HEADER = 30
+
+
+def _strip(archive: TorchZip, source: Source, out: BinaryIO) -> tuple[str, ...]:
+    """Write ``archive`` without our keys to ``out``; return the keys removed.
+
+    Every entry is copied in its order with its bytes unchanged, except ``data.pkl`` (our two
+    keys cut out without unpickling: ``strip_pickle``) and the storages only our keys used
+    (left out). Each entry's data starts on a 64-byte boundary, padded with an extra field as
+    torch's own writer pads it (``.storage_alignment`` says 64), so ``torch.load(...,
+    mmap=True)`` works on the result too."""
+    import zipfile  # only strip writes a zip (~3 ms of start-up otherwise)
+
+    from .strip_pickle import PickleStripError, strip_pickle
+
+    entries = [entry for _pos, entry in archive._directory.forward()]
+    pickles = [e for e in entries if e.name == "data.pkl" or e.name.endswith("/data.pkl")]
+    if len(pickles) != 1:
+        raise StripError(archive.path, "it does not hold exactly one data.pkl")
+    pickle_entry = pickles[0]
+    prefix = pickle_entry.name[: -len("data.pkl")]
+    for entry in entries:
+        if entry.method != 0:
+            raise StripError(archive.path, f"its entry {entry.name} is compressed")
+    if pickle_entry.size > MAX_PICKLE:
+        raise StripError(archive.path, "its data.pkl is too large")
+    start, _ = archive.data_offset(pickle_entry)
+    try:
+        stripped = strip_pickle(source.read_at(start, pickle_entry.size))
+    except PickleStripError as exc:
+        raise StripError(archive.path, exc.reason) from None
+    if not stripped.removed_keys:  # none at the top (``jellyml strip`` says whether elsewhere)
+        raise SnapshotNotFoundError(archive.path)
+    dropped = {f"{prefix}data/{key}" for key in stripped.dropped_storages}
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zf:
+        for entry in entries:
+            if entry.name in dropped:
+                continue
+            if entry is pickle_entry:
+                _write_entry(zf, entry.name, len(stripped.data), [stripped.data])
+            else:
+                at, _ = archive.data_offset(entry)
+                _write_entry(zf, entry.name, entry.size, source.iter_range(at, entry.size))
+    return stripped.removed_keys
+
+
+def _write_entry(zf: zipfile.ZipFile, name: str, size: int, chunks: Iterable[bytes]) -> None:
+    import zipfile
+
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_STORED
+    info.file_size = size
+    zip64 = size * 1.05 > zipfile.ZIP64_LIMIT  # zipfile's own rule: it adds a 20-byte extra
+    fp = zf.fp  # open for writing: zipfile sets it
+    assert fp is not None
+    offset = fp.tell()
+    fixed = _LOCAL_HEADER + len(name.encode("utf-8")) + 4 + (20 if zip64 else 0)
+    pad = -(offset + fixed) % _ALIGNMENT
+    info.extra = struct.pack("<HH", _PAD_TAG, pad) + b"Z" * pad
+    written = 0
+    with zf.open(info, "w", force_zip64=zip64) as dest:
+        for chunk in chunks:
+            dest.write(chunk)
+            written += len(chunk)
+    if written != size:
+        raise StripError(zf.filename or name, f"its entry {name} is cut off")
+
+
+class _TorchZipFormat:
+    """What ``torch.save`` writes (PyTorch 1.6 and newer): a zip archive."""
+
+    name = "torch zip"
+    suffixes: tuple[str, ...] = (".pt", ".pth", ".ckpt", ".bin")
+
+    def claims(self, source: Source) -> bool:
+        return _end_record(source)[1] >= 0
+
+    def open(self, source: Source) -> TorchZip:
+        return TorchZip(source)
+
+    def strip(self, source: Source, out: BinaryIO) -> tuple[str, ...]:
+        return _strip(TorchZip(source), source, out)
+
+
+FORMAT = _TorchZipFormat()

@@ -5,14 +5,24 @@ from __future__ import annotations
 import contextlib
 import os
 
-from ..errors import GitCommandError
+from ..errors import GitCommandError, ObjectFormatMismatchError
 from . import run
+from .repo import Repo
 
 
 def bundle_heads(bundle: str) -> list[tuple[str, str]]:
     """A bundle's refs as ``(object id, ref name)``, the snapshot's tip first (``HEAD`` when
-    the bundle has it, as every JellyML bundle does); empty when git cannot read the bundle."""
-    proc = run.run(["bundle", "list-heads", bundle], check=False)
+    the bundle has it, as every JellyML bundle does); empty when git cannot read the bundle.
+
+    Run outside any repository: inside one, git reads the bundle with that repository's hash,
+    and a sha1 bundle in a sha256 repository would look unreadable."""
+    folder = os.path.dirname(os.path.abspath(bundle))
+    proc = run.run(
+        ["bundle", "list-heads", bundle],
+        cwd=folder,
+        env={"GIT_CEILING_DIRECTORIES": os.path.dirname(folder)},
+        check=False,
+    )
     if proc.returncode != 0:
         return []
     heads = []
@@ -21,6 +31,14 @@ def bundle_heads(bundle: str) -> list[tuple[str, str]]:
         if name:
             heads.append((oid, name))
     return sorted(heads, key=lambda head: head[1] != "HEAD")
+
+
+def require_object_format(found: str, repo: Repo, *, model: str) -> None:
+    """Refuse, in one line, a bundle whose objects are named by another hash (``found``, from
+    its header) than ``repo``'s (git's own message would be "bad revision" or a failed
+    index-pack)."""
+    if found != repo.object_format:
+        raise ObjectFormatMismatchError(model, found, repo.object_format, repo.top)
 
 
 def create_bundle(

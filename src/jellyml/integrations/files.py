@@ -16,14 +16,14 @@ new file and renames it into place, so the other links keep their bytes.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from ..containers.sidecar import SNAPSHOT_FILE_NAME, save_snapshot
-from ..sources import is_url
+from ..containers.sidecar import SNAPSHOT_FILE_NAME
+from ..outputs import linked
+from ..snapshot.save import save_snapshot
+from ..sources import storage_for
 
 #: Written files remembered as link sources, at most (the newest are tried first).
 _REMEMBERED = 16
@@ -40,13 +40,14 @@ class RunFiles:
     def write_into(self, folder: str, storage_options: Optional[dict[str, Any]] = None) -> str:
         """Give ``folder`` the snapshot file (a link of an earlier one when possible); its path.
         The file appears whole or not at all (a link, or a full file, renamed into place)."""
-        if is_url(folder):
+        local = storage_for(folder, storage_options).local_path(folder)
+        if local is None:  # a URL: no links there
             return save_snapshot(folder, self.snapshot, storage_options=storage_options)
-        target = os.path.join(folder, SNAPSHOT_FILE_NAME)
+        target = os.path.join(local, SNAPSHOT_FILE_NAME)
         for source, identity in reversed(self._written):
             if _identity(source) != identity:
                 continue  # rotated away, or replaced since
-            if _identity(target) == identity or _link(source, target):
+            if _identity(target) == identity or linked(source, target):
                 self._remember(target, identity)
                 return target
         path = save_snapshot(folder, self.snapshot)
@@ -68,22 +69,3 @@ def _identity(path: str) -> Optional[tuple[int, int, int]]:
     except OSError:
         return None
     return (st.st_dev, st.st_ino, st.st_size)
-
-
-def _link(source: str, target: str) -> bool:
-    """Hard-link ``source`` to ``target`` atomically (a temporary link renamed over it);
-    False where the filesystem cannot (the caller then writes the file in full)."""
-    folder = os.path.dirname(target) or "."
-    try:
-        os.makedirs(folder, exist_ok=True)
-        tmp = tempfile.mktemp(prefix=".jellyml-", suffix=".jelly.link", dir=folder)
-        os.link(source, tmp)
-    except OSError:  # EXDEV, EPERM, EMLINK, ENOTSUP, ...: no link here
-        return False
-    try:
-        os.replace(tmp, target)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        return False
-    return True

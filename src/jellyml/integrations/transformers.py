@@ -59,6 +59,9 @@ _CHECKPOINT_PREFIX = "checkpoint"  # transformers.trainer_utils.PREFIX_CHECKPOIN
 class JellyMLCallback(TrainerCallback):
     """Writes a snapshot of your code into every checkpoint folder the Trainer saves.
 
+    One line in the training log says the snapshot was made (its commit, whether uncommitted
+    work went in, its size), on global rank 0, as the Lightning plugin's does.
+
     Args: as ``jellyml.create_snapshot`` (``git_repo_path`` defaults to the entry script's
     repository, or the current directory as it is now; ``out_git_bundle_path``,
     ``create_git_repo``, and the keyword options such as ``history``, ``exclude``). Unknown
@@ -90,8 +93,10 @@ class JellyMLCallback(TrainerCallback):
         return self._run.snapshot or None
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        # Every rank calls on_train_begin at the same point: the collective is safe here.
-        self._run.take(log=logger.info)
+        # Every rank calls on_train_begin at the same point: the collective is safe here. The
+        # line is a warning so that it shows at transformers' default level (the Lightning
+        # plugin's shows at Lightning's): args.log_level="error" silences it.
+        self._run.take(log=logger.warning)
         model = kwargs.get("model")
         if model is not None and callable(getattr(model, "save_pretrained", None)):
             _wrap_save_pretrained(model, self)

@@ -9,11 +9,16 @@ The document's names are those of docs/FORMAT.md; docs/CLI.md documents it (``SC
 
 from __future__ import annotations
 
-import os
-from typing import Any, Optional
+from ..sources import storage_for
+from .reader import read_snapshot
 
-from ..sources import is_url
-from .reader import Snapshot, read_snapshot
+TYPE_CHECKING = False  # not typing's: see cli/options.py (start-up time)
+if TYPE_CHECKING:
+    from typing import Any, Optional
+
+    from .reader import Snapshot
+
+    Spec = Any
 
 #: The version of the document `describe` returns (and `jellyml show --json` prints): 2 since
 #: the environment fields (``distributions``, ``python_implementation``, ``platform_tag``,
@@ -26,7 +31,6 @@ _STR: tuple[type, ...] = (str,)
 _OPT_STR: tuple[type, ...] = (str, type(None))
 _INT: tuple[type, ...] = (int,)
 _BOOL: tuple[type, ...] = (bool,)
-Spec = Any
 
 #: The `git` section (docs/FORMAT.md §4, and the fields issue 9 adds).
 GIT_SCHEMA: dict[str, Spec] = {
@@ -78,15 +82,13 @@ def describe(model: str) -> dict[str, Any]:
     """The snapshot as one flat, JSON-ready dict: every field docs/FORMAT.md defines, ``None``
     where it was not recorded (or not valid). Files from JellyML 1.0.0 carry no metadata; their
     commit is read from the bundle itself."""
-    from .environment import distribution_records  # it imports this module
-
     snapshot = read_snapshot(model)
     runtime, git, invalid = checked_metadata(snapshot.metadata or {})
     runtime["distributions"] = distribution_records(runtime["distributions"])
-    commit = snapshot.commit or git["commit"] or _bundle_commit(snapshot)
+    commit = recorded_commit(snapshot)
     return {
         "schema_version": SCHEMA_VERSION,
-        "model": model if is_url(model) else os.path.abspath(model),
+        "model": (snapshot.storage or storage_for(model)).absolute(model),
         "entry": snapshot.entry,
         "format_version": snapshot.format_version,
         "snapshot_size": snapshot.bundle_size,
@@ -146,9 +148,78 @@ def conforms(found: Any, spec: Spec) -> bool:
     )
 
 
+def recorded_commit(snapshot: Snapshot) -> Optional[str]:
+    """The snapshot commit: from the header, else the metadata, else (JellyML 1.0.0 files,
+    which recorded neither) the bundle's own head."""
+    if snapshot.commit:
+        return snapshot.commit
+    section = (snapshot.metadata or {}).get("git")
+    commit = section.get("commit") if isinstance(section, dict) else None
+    return commit if isinstance(commit, str) and commit else _bundle_commit(snapshot)
+
+
 def _bundle_commit(snapshot: Snapshot) -> Optional[str]:
     from ..gitcore.bundle import bundle_heads  # only for 1.0.0 files: git runs
 
     with snapshot.extracted_bundle() as bundle:
         heads = bundle_heads(bundle)
     return heads[0][0] if heads else None
+
+
+# --- the environment's distribution records (read/environment builds on them) ------------------
+
+#: The keys of a PEP 610 record we read, and what each of their fields may hold.
+_DIRECT_URL_INFO: dict[str, dict[str, type]] = {
+    "dir_info": {"editable": bool},
+    "vcs_info": {"vcs": str, "commit_id": str, "requested_revision": str},
+    "archive_info": {"hash": str, "hashes": dict},
+}
+
+
+def distribution_records(found: Optional[dict[str, Any]]) -> Optional[dict[str, dict[str, Any]]]:
+    """The ``distributions`` map with every record reduced to its documented shape:
+    ``version`` and ``installer`` strings or None, ``direct_url`` a PEP 610 object (known
+    keys, plain values) or None, and ``problem`` when the record itself is unusable."""
+    if found is None:
+        return None
+    return {name: _record(raw) for name, raw in found.items()}
+
+
+def _record(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        return {"version": None, "installer": None, "direct_url": None, "problem": "not a record"}
+    record: dict[str, Any] = {
+        "version": raw.get("version") if isinstance(raw.get("version"), str) else None,
+        "installer": raw.get("installer") if isinstance(raw.get("installer"), str) else None,
+        "direct_url": None,
+    }
+    origin = raw.get("direct_url")
+    if origin is not None:
+        record["direct_url"] = _direct_url(origin)
+        if record["direct_url"] is None:
+            record["problem"] = "its record of where it came from (direct_url) is malformed"
+    return record
+
+
+def _direct_url(raw: Any) -> Optional[dict[str, Any]]:
+    if not isinstance(raw, dict) or not isinstance(raw.get("url"), str):
+        return None
+    out: dict[str, Any] = {"url": raw["url"]}
+    if isinstance(raw.get("subdirectory"), str):
+        out["subdirectory"] = raw["subdirectory"]
+    for key, fields in _DIRECT_URL_INFO.items():
+        info = raw.get(key)
+        if info is None:
+            continue
+        if not isinstance(info, dict):
+            return None
+        out[key] = {f: info[f] for f, kind in fields.items() if _is(info.get(f), kind)}
+    return out
+
+
+def _is(found: Any, kind: type) -> bool:
+    if kind is dict:
+        return isinstance(found, dict) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in found.items()
+        )
+    return isinstance(found, kind)

@@ -15,15 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from .describe import checked_metadata
+from .describe import checked_metadata, distribution_records
 from .reader import read_snapshot
-
-#: The keys of a PEP 610 record we read, and what each of their fields may hold.
-_DIRECT_URL_INFO: dict[str, dict[str, type]] = {
-    "dir_info": {"editable": bool},
-    "vcs_info": {"vcs": str, "commit_id": str, "requested_revision": str},
-    "archive_info": {"hash": str, "hashes": dict},
-}
 
 
 @dataclass(frozen=True)
@@ -91,55 +84,6 @@ def read_environment(model: str) -> Environment:
         packages=packages,
         origins_recorded=records is not None,
     )
-
-
-def distribution_records(found: Optional[dict[str, Any]]) -> Optional[dict[str, dict[str, Any]]]:
-    """The ``distributions`` map with every record reduced to its documented shape:
-    ``version`` and ``installer`` strings or None, ``direct_url`` a PEP 610 object (known
-    keys, plain values) or None, and ``problem`` when the record itself is unusable."""
-    if found is None:
-        return None
-    return {name: _record(raw) for name, raw in found.items()}
-
-
-def _record(raw: Any) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        return {"version": None, "installer": None, "direct_url": None, "problem": "not a record"}
-    record: dict[str, Any] = {
-        "version": raw.get("version") if isinstance(raw.get("version"), str) else None,
-        "installer": raw.get("installer") if isinstance(raw.get("installer"), str) else None,
-        "direct_url": None,
-    }
-    origin = raw.get("direct_url")
-    if origin is not None:
-        record["direct_url"] = _direct_url(origin)
-        if record["direct_url"] is None:
-            record["problem"] = "its record of where it came from (direct_url) is malformed"
-    return record
-
-
-def _direct_url(raw: Any) -> Optional[dict[str, Any]]:
-    if not isinstance(raw, dict) or not isinstance(raw.get("url"), str):
-        return None
-    out: dict[str, Any] = {"url": raw["url"]}
-    if isinstance(raw.get("subdirectory"), str):
-        out["subdirectory"] = raw["subdirectory"]
-    for key, fields in _DIRECT_URL_INFO.items():
-        info = raw.get(key)
-        if info is None:
-            continue
-        if not isinstance(info, dict):
-            return None
-        out[key] = {f: info[f] for f, kind in fields.items() if _is(info.get(f), kind)}
-    return out
-
-
-def _is(found: Any, kind: type) -> bool:
-    if kind is dict:
-        return isinstance(found, dict) and all(
-            isinstance(k, str) and isinstance(v, str) for k, v in found.items()
-        )
-    return isinstance(found, kind)
 
 
 def _package(name: str, record: dict[str, Any]) -> Package:

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import hashlib
 import json
 import os
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Optional, Union
 
 from .. import format as fmt
-from ..containers import Container, TensorEntry, open_container
+from .. import progress
+from ..containers import open_container
 from ..errors import (
     CorruptSnapshotError,
     ModelFileError,
@@ -20,20 +16,29 @@ from ..errors import (
     SnapshotNotFoundError,
     UnsupportedFormatError,
 )
-from ..outputs import replacing
-from ..sources import CHUNK, Source, is_url, iter_range, open_source
-from ..tempdirs import temporary_dir
+from ..records import Record
+from ..sources import storage_for
 
-PathLike = Union[str, "os.PathLike[str]"]
-StorageOptions = Optional[Mapping[str, Any]]
-#: Local sources copy a bundle this much at a time (tests read it).
-_CHUNK = CHUNK
+# Not typing's TYPE_CHECKING: typing (and dataclasses) would add a tenth to a piped `jellyml
+# show`'s start-up; annotations are strings here, and type checkers take any TYPE_CHECKING.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+    from typing import Any, Optional, Union
+
+    from ..containers import Container, E
+    from ..sources import Source, Storage
+
+    PathLike = Union[str, "os.PathLike[str]"]
+    StorageOptions = Optional[Mapping[str, Any]]
+#: A bundle read from a source whose reads are requests (a URL) and longer than this reports
+#: its progress (``jellyml.progress``; the CLI draws it on a terminal).
+PROGRESS_OVER = 4 * 1024 * 1024
 #: Bytes read from each candidate tensor before deciding whether to read its whole header.
 _SNIFF = 32
 
 
-@dataclass(frozen=True)
-class Snapshot:
+class Snapshot(Record):
     """A snapshot found in a checkpoint: where its bundle lies, and its metadata.
 
     The bundle itself is not read until ``extract_bundle`` (or ``temporary_bundle``) asks.
@@ -41,16 +46,40 @@ class Snapshot:
     holds the snapshot (the same, but for a folder).
     """
 
-    path: str
-    entry: str
-    header: fmt.Header
-    bundle_offset: int
-    metadata: Optional[dict[str, Any]]
-    source: str = ""
-    storage_options: StorageOptions = field(default=None, repr=False, compare=False)
-    #: A remote source kept open (it holds no file descriptor) so that extracting reuses what
-    #: it fetched already and costs no second ``info`` request.
-    reusable_source: Optional[Source] = field(default=None, repr=False, compare=False)
+    _fields = (
+        "path",
+        "entry",
+        "header",
+        "bundle_offset",
+        "metadata",
+        "source",
+        "storage_options",
+        "storage",
+    )
+    __slots__ = _fields
+    _hidden = ("storage_options", "storage")
+
+    def __init__(
+        self,
+        path: str,
+        entry: str,
+        header: fmt.Header,
+        bundle_offset: int,
+        metadata: Optional[dict[str, Any]],
+        source: str = "",
+        storage_options: StorageOptions = None,
+        storage: Optional[Storage] = None,
+    ) -> None:
+        self.path = path
+        self.entry = entry
+        self.header = header
+        self.bundle_offset = bundle_offset
+        self.metadata = metadata
+        self.source = source
+        self.storage_options = storage_options
+        #: Where ``file`` lives; kept, so that reading the bundle reuses what finding it
+        #: fetched (a remote file's tail and headers) and costs no second request for its size.
+        self.storage = storage
 
     @property
     def file(self) -> str:
@@ -70,13 +99,17 @@ class Snapshot:
         """The snapshot commit id (None for files from JellyML 1.0.0, which did not record it)."""
         return self.header.commit
 
-    def extract_bundle(self, output_path: PathLike) -> str:
-        """Stream the bundle to ``output_path`` (replaced atomically) and verify its sha256."""
-        return _extract(self, os.fspath(output_path))
+    def extract_bundle(self, output_path: PathLike, *, replace: bool = True) -> str:
+        """Stream the bundle to ``output_path`` and verify its sha256; the file (mode 0600) is
+        put in place whole once checked, replacing an existing one (``replace=False``: an
+        existing file is left alone, and ``OutputExistsError`` raised)."""
+        return _extract(self, os.fspath(output_path), replace=replace)
 
     @contextlib.contextmanager
     def extracted_bundle(self) -> Iterator[str]:
         """The bundle extracted to a temporary file, removed when the block ends."""
+        from ..tempdirs import temporary_dir
+
         with temporary_dir("extract") as folder:
             yield self.extract_bundle(os.path.join(folder, "snapshot.bundle"))
 
@@ -93,30 +126,30 @@ def read_snapshot(path: PathLike, *, storage_options: StorageOptions = None) -> 
     or one written by a newer jellyml.
     """
     name = os.fspath(path)
-    file, known = locate(name, storage_options)
-    with open_source(file, storage_options, known=known) as source:
-        found = _find(open_container(source))
-        reusable = source if hasattr(source, "iter_range") else None
-    return dataclasses.replace(
-        found, path=name, source=file, storage_options=storage_options, reusable_source=reusable
-    )
+    storage = storage_for(name, storage_options)
+    file = locate(name, storage)
+    with storage.open(file) as source:
+        try:
+            found = _find(open_container(source))
+        except SnapshotNotFoundError:
+            if file == name:  # a file given itself: its folder may carry the snapshot
+                from ..containers import folder  # a folder's lookup, only where one is
+
+                folder.refuse_beside_snapshot_file(name, storage)
+            raise
+    found.path, found.source = name, file
+    found.storage_options, found.storage = storage_options, storage
+    return found
 
 
-def locate(name: str, storage_options: StorageOptions = None) -> tuple[str, Any]:
-    """The file that carries ``name``'s snapshot (``name`` itself, or the one file of a
-    checkpoint folder that does: ``jellyml.containers.folder``), and for a URL file what
-    ``remote.stat`` said of it (so that opening it costs no second request)."""
-    from ..containers import folder
+def locate(name: str, storage: Storage) -> str:
+    """The file that carries ``name``'s snapshot: ``name`` itself, or the one file of a
+    checkpoint folder that does (``jellyml.containers.folder``)."""
+    if storage.stat(name).is_folder:
+        from ..containers import folder
 
-    if is_url(name) and not name.endswith("/"):
-        from ..sources import remote
-
-        known = remote.stat(name, storage_options)
-        if known[2].get("type") != "directory":
-            return name, known
-    elif not folder.is_folder(name):
-        return name, None
-    return folder.snapshot_file(name, storage_options), None
+        return folder.snapshot_file(name, storage)
+    return name
 
 
 @contextlib.contextmanager
@@ -129,9 +162,9 @@ def temporary_bundle(
         yield snapshot, bundle
 
 
-def _find(archive: Container) -> Snapshot:
-    found: Optional[tuple[TensorEntry, fmt.Header, int]] = None
-    metadata: dict[str, tuple[TensorEntry, fmt.Header, int]] = {}
+def _find(archive: Container[E]) -> Snapshot:
+    found: Optional[tuple[E, fmt.Header, int]] = None
+    metadata: dict[str, tuple[E, fmt.Header, int]] = {}
     # A tensor that merely looks like a header (user data that starts with "{" and mentions
     # our magic) must not hide a valid snapshot elsewhere, so a bad candidate's error is kept
     # and raised only if nothing valid is found.
@@ -170,7 +203,7 @@ def _find(archive: Container) -> Snapshot:
     )
 
 
-def _parse_candidate(archive: Container, entry: TensorEntry) -> Optional[tuple[fmt.Header, int]]:
+def _parse_candidate(archive: Container[E], entry: E) -> Optional[tuple[fmt.Header, int]]:
     # Sniff a few bytes first: a header starts with "{", model data almost never does, and a
     # checkpoint of thousands of tensors should cost ~200 bytes each, not over 1 KiB.
     start, block = archive.data_offset(entry, peek=_SNIFF)
@@ -189,9 +222,11 @@ def _parse_candidate(archive: Container, entry: TensorEntry) -> Optional[tuple[f
         raise CorruptSnapshotError(archive.path, exc.problem, field=exc.field) from None
 
 
-def _read_metadata(archive: Container, header: fmt.Header, start: int) -> Any:
+def _read_metadata(archive: Container[E], header: fmt.Header, start: int) -> Any:
     raw = archive.read_at(start + header.offset, header.size)
-    if header.sha256 is not None and hashlib.sha256(raw).hexdigest() != header.sha256:
+    digest = fmt.sha256(len(raw))
+    digest.update(raw)
+    if header.sha256 is not None and digest.hexdigest() != header.sha256:
         raise CorruptSnapshotError(archive.path, "its metadata does not match its sha256")
     try:
         value = json.loads(raw.decode("utf-8"))
@@ -202,14 +237,15 @@ def _read_metadata(archive: Container, header: fmt.Header, start: int) -> Any:
     return value
 
 
-def _extract(snapshot: Snapshot, output_path: str) -> str:
+def _extract(snapshot: Snapshot, output_path: str, *, replace: bool) -> str:
+    from ..outputs import replacing  # only when a bundle is written
+
     check_output_path(snapshot.file, output_path)
-    with replacing(output_path, ".bundle.part") as (out, tmp):
+    with replacing(output_path, ".bundle.part", no_clobber=not replace) as (out, tmp):
         with reopen(snapshot) as source:
-            digest = _copy_range(snapshot, source, out)
+            for chunk in bundle_chunks(snapshot, source):
+                out.write(chunk)
         out.flush()
-        if digest != snapshot.header.sha256 and snapshot.header.sha256 is not None:
-            raise CorruptSnapshotError(snapshot.path, "its bundle does not match its sha256")
         if not _looks_like_bundle(tmp):
             raise CorruptSnapshotError(snapshot.path, "its payload is not a git bundle")
     return output_path
@@ -217,13 +253,33 @@ def _extract(snapshot: Snapshot, output_path: str) -> str:
 
 @contextlib.contextmanager
 def reopen(snapshot: Snapshot) -> Iterator[Source]:
-    """The source of the file that holds ``snapshot`` (a folder's snapshot file, a URL's
-    open connection when there is one), to read its bundle."""
-    if snapshot.reusable_source is not None:
-        yield snapshot.reusable_source
-    else:
-        with open_source(snapshot.file, snapshot.storage_options) as source:
-            yield source
+    """The source of the file that holds ``snapshot`` (a folder's snapshot file; for a URL
+    the file opened while finding it, with what it fetched), to read its bundle."""
+    storage = snapshot.storage or storage_for(snapshot.file, snapshot.storage_options)
+    with storage.open(snapshot.file) as source:
+        yield source
+
+
+def bundle_chunks(snapshot: Snapshot, source: Source) -> Iterator[bytes]:
+    """The bundle's bytes, in the source's own pieces (one or two requests for a URL, 1 MiB
+    reads for a local file: memory stays at one piece): the one path every command reads a
+    bundle through. A long read from a URL reports its progress (``jellyml.progress``). At the
+    end, a bundle cut short or whose sha256 differs from the header's raises
+    ``CorruptSnapshotError``: a consumer that wrote the pieces somewhere must discard them."""
+    total = snapshot.bundle_size
+    digest = fmt.sha256(total)
+    shown = source.remote and total > PROGRESS_OVER
+    done = 0
+    with progress.task("Downloading the snapshot", total, shown=shown) as advance:
+        for chunk in source.iter_range(snapshot.bundle_offset, total):
+            digest.update(chunk)
+            done += len(chunk)
+            advance(done)
+            yield chunk
+    if done != total:
+        raise CorruptSnapshotError(snapshot.path, "its bundle is cut off")
+    if snapshot.header.sha256 is not None and digest.hexdigest() != snapshot.header.sha256:
+        raise CorruptSnapshotError(snapshot.path, "its bundle does not match its sha256")
 
 
 def check_output_path(model: str, output_path: str) -> None:
@@ -237,19 +293,6 @@ def check_output_path(model: str, output_path: str) -> None:
     if same:
         # os.replace would put the bundle where the checkpoint was, destroying it.
         raise OutputPathError(output_path, "it is the model file itself")
-
-
-def _copy_range(snapshot: Snapshot, source: Source, out: BinaryIO) -> str:
-    """Copy the bundle in 1 MiB chunks and return its sha256: memory stays at one chunk."""
-    digest = hashlib.sha256()
-    left = snapshot.bundle_size
-    for chunk in iter_range(source, snapshot.bundle_offset, left):
-        digest.update(chunk)
-        out.write(chunk)
-        left -= len(chunk)
-    if left:
-        raise CorruptSnapshotError(snapshot.path, "its bundle is cut off")
-    return digest.hexdigest()
 
 
 def _looks_like_bundle(path: str) -> bool:

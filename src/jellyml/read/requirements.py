@@ -437,3 +437,19 @@ def _commands(options: Options, made: RequirementsFile) -> list[str]:
         "# or with pip:",
         f"#   {_comment(pip)}",
     ]
+
+
+def code_dir(given: Optional[str]) -> str:
+    """Where the code is restored: the repository holding ``given`` (default: the current
+    folder), its top; the folder itself when it is in none (or does not exist yet)."""
+    from ..errors import JellyMLError
+    from ..gitcore.repo import locate
+
+    folder = os.path.abspath(given or os.getcwd())
+    if not os.path.isdir(folder):
+        return folder
+    try:
+        found = locate(folder)
+    except JellyMLError:  # no git, a bare repository, another user's: the folder as given
+        return folder
+    return os.path.abspath(found.top) if found else folder

@@ -10,12 +10,10 @@ revision, a base commit the bundle does not carry).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
 import os
 import re
 import subprocess
-import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +25,7 @@ from ..errors import (
     JellyMLError,
     MissingCommitError,
     NotAFileInSnapshotError,
+    ObjectFormatMismatchError,
     PathNotFoundError,
     PathNotInSnapshotError,
 )
@@ -40,12 +39,11 @@ from ..gitcore.unpack import (
     missing,
     parse_bundle_header,
 )
-from ..sources import Source
-from .reader import Snapshot, read_snapshot, reopen
+from ..tempdirs import temporary_dir
+from .reader import Snapshot, bundle_chunks, read_snapshot, reopen
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _HEX = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
-_CHUNK = 1 << 20
 #: Remotes shown from a snapshot's metadata (untrusted: it could list thousands).
 MAX_REMOTES = 20
 
@@ -96,11 +94,16 @@ class Scratch:
     tmp: str
     code_dir: Optional[str] = None
     store: str = ""
+    #: The hash the loaded bundles name their objects by, and the model of the first one.
+    object_format: str = ""
+    _first: str = ""
     _lenders: list[str] = field(default_factory=list)
     _repo: Optional[Repo] = None
     _looked: bool = False
     #: Bundles load in threads (``load_all``): the store and its alternates change under it.
     _lock: threading.RLock = field(default_factory=threading.RLock)
+    #: Numbers the folder each loaded bundle's store gets.
+    _loaded: Iterator[int] = field(default_factory=itertools.count)
 
     def load_all(self, models: Sequence[str]) -> list[Loaded]:
         """``load`` each model, at the same time: indexing a pack is mostly one core's work,
@@ -116,9 +119,10 @@ class Scratch:
         """Read ``model``'s snapshot and index its bundle, streamed from the model file (into
         a store of its own, so that git does not compare its objects with those it has)."""
         snapshot = read_snapshot(model)
-        folder = tempfile.mkdtemp(prefix="bundle-", dir=self.tmp)
+        folder = os.path.join(self.tmp, f"bundle-{next(self._loaded)}")
+        os.mkdir(folder)
         with reopen(snapshot) as source:  # the file itself: a folder's snapshot file, a URL
-            chunks = _bundle_chunks(snapshot, source)
+            chunks = bundle_chunks(snapshot, source)
             raw = b""
             for chunk in chunks:  # the header, and the start of the pack
                 raw += chunk
@@ -131,6 +135,11 @@ class Scratch:
             with self._lock:
                 if not self.store:
                     self.store = scratch_store(self.tmp, header.object_format)
+                    self.object_format, self._first = header.object_format, model
+                elif header.object_format != self.object_format:  # diff of two models
+                    raise ObjectFormatMismatchError(
+                        model, header.object_format, self.object_format, None
+                    )
             own = scratch_store(folder, header.object_format)
             loaded = Loaded(model, snapshot, header.tip)
             if header.prerequisites:  # a thin bundle: what it builds on must be at hand
@@ -163,6 +172,10 @@ class Scratch:
         """Lend the repository's objects to the store too; the repository, or None."""
         repo = self.repo()
         if repo is not None:
+            if self.object_format and repo.object_format != self.object_format:
+                raise ObjectFormatMismatchError(
+                    self._first, self.object_format, repo.object_format, repo.top
+                )
             self._lend(os.path.abspath(repo.objects))
         return repo
 
@@ -192,22 +205,6 @@ class Scratch:
             raise MissingCommitError(absent[0], repo.top if repo else None, loaded.remotes)
 
 
-def _bundle_chunks(snapshot: Snapshot, source: Source) -> Iterator[bytes]:
-    """The bundle's bytes in chunks; at the end, its sha256 is checked against the header."""
-    digest = hashlib.sha256()
-    pos, left = snapshot.bundle_offset, snapshot.bundle_size
-    while left:
-        chunk = source.read_at(pos, min(_CHUNK, left))
-        if not chunk:
-            raise CorruptSnapshotError(snapshot.path, "its bundle is cut off")
-        digest.update(chunk)
-        pos += len(chunk)
-        left -= len(chunk)
-        yield chunk
-    if snapshot.header.sha256 is not None and digest.hexdigest() != snapshot.header.sha256:
-        raise CorruptSnapshotError(snapshot.path, "its bundle does not match its sha256")
-
-
 def _locate(folder: str) -> Optional[Repo]:
     """The repository holding ``folder`` (one ``rev-parse``: its HEAD is not needed)."""
     if not os.path.isdir(folder):
@@ -219,7 +216,7 @@ def _locate(folder: str) -> Optional[Repo]:
 def scratch(code_dir: Optional[str] = None) -> Iterator[Scratch]:
     """A scratch store in a temporary folder, removed when the block ends."""
     gitrun.check_git()
-    with tempfile.TemporaryDirectory(prefix="jellyml-tree-") as tmp:
+    with temporary_dir("tree") as tmp:
         yield Scratch(tmp, code_dir)
 
 

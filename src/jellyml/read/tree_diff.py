@@ -27,6 +27,7 @@ from ..gitcore import run as gitrun
 from ..gitcore.repo import Repo
 from ..gitcore.unpack import resolve, worktree_index
 from ..snapshot.guards import Guards
+from ..sources import MISSING, storage_for
 from .tree import Loaded, Scratch, printable, scratch, snapshot_path, under
 
 #: ``diff``'s output formats, as git spells them.
@@ -47,7 +48,15 @@ class DiffPlan:
         """``git diff`` of the two sides; ``paths`` are literal, from the repository's top."""
         rels = [os.fsdecode(snapshot_path(p)) or "." for p in paths]
         sides = [self.old] if self.new is None else [self.old, self.new]
-        return ["diff", *options, *sides, "--", *rels]
+        # --ignore-submodules=none: git does not read .gitmodules, whose `update = !command`
+        # it would die on (a snapshot is untrusted)
+        return ["diff", "--ignore-submodules=none", *options, *sides, "--", *rels]
+
+    def run(self, options: Sequence[str], paths: Sequence[str], *, pager: bool = True) -> int:
+        """Run that ``git diff`` with the terminal attached, so that the user's colours and
+        pager apply (``pager=False``: none); git's exit code."""
+        argv = self.argv(options, paths) if pager else ["--no-pager", *self.argv(options, paths)]
+        return gitrun.attached(argv, cwd=self.cwd, env=self.env)
 
 
 @contextlib.contextmanager
@@ -64,8 +73,8 @@ def planned_diff(
     ``other`` None: against the working tree; an existing file: a second checkpoint; else a
     revision of the repository. ``base``: the snapshot's base commit against the snapshot.
     """
-    # A folder too: folder checkpoints hold a snapshot file.
-    two = other is not None and not base and os.path.exists(other)
+    # A folder too: folder checkpoints hold a snapshot file. A URL too.
+    two = other is not None and not base and storage_for(other).stat(other).kind != MISSING
     with scratch(code_dir) as work:
         loaded, *second = work.load_all([model, other] if two and other else [model])
         new: Optional[str] = loaded.tip

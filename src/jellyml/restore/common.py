@@ -104,7 +104,7 @@ def repo_id(repo: Repo, *, create: bool = False) -> Optional[str]:
     # No valid id here: a damaged file is replaced; a missing one is made, never over one
     # that another process made meanwhile (that one is then the id).
     try:
-        with replacing(path, ".tmp", clobber=os.path.lexists(path)) as (out, _tmp):
+        with replacing(path, ".tmp", no_clobber=not os.path.lexists(path)) as (out, _tmp):
             out.write(new.encode("ascii") + b"\n")
     except OutputExistsError:
         return repo_id(repo)

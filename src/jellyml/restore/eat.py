@@ -38,6 +38,7 @@ from ..errors import (
     UnrelatedSnapshotError,
 )
 from ..gitcore import run as gitrun
+from ..gitcore.bundle import require_object_format
 from ..gitcore.repo import Repo, find_repo, short_branch
 from ..gitcore.status import Status, status
 from ..read.reader import Snapshot, read_snapshot
@@ -143,6 +144,8 @@ def eat_snapshot(
         path = snapshot.extract_bundle(os.path.join(tmp, "snapshot.bundle"))
         bundle = read_bundle(model, path, shallow_eat.expected_bundle_commit(snapshot))
         repo = find_repo(folder) if os.path.isdir(folder) else None
+        if repo is not None:
+            require_object_format(bundle.header.object_format, repo, model=model)
         if repo is None:
             _refuse_new_folder_in_repo(folder)
             cloned = _clone(model, path, folder, bundle.tip[1], snapshot.metadata, branch)

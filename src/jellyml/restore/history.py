@@ -20,6 +20,15 @@ from typing import Any, Optional
 from .. import settings
 from ..errors import CorruptHistoryError, HistoryError, NewerHistoryError
 from ..outputs import replacing
+
+# The item states, and the worktree states (``eat --worktree``): re-exported, with the schema.
+from .history_schema import ADDED as ADDED
+from .history_schema import ADDING as ADDING
+from .history_schema import EATEN as EATEN
+from .history_schema import EATING as EATING
+from .history_schema import REMOVING as REMOVING
+from .history_schema import UNDOING as UNDOING
+from .history_schema import check_item, check_worktree
 from .lock import locked
 
 #: Version written by this jellyml. Older files are upgraded on read; newer ones refused.
@@ -27,16 +36,6 @@ from .lock import locked
 #: 3: ``worktrees``, the linked worktrees made by ``eat --worktree``; items may name the branch
 #: ``eat -b`` made (``new_branch``).
 HISTORY_VERSION = 3
-
-#: Item states: the intent is written before the repository is touched, then completed.
-EATING = "eating"  # eat started: the user's work is saved, the tree may be half changed
-EATEN = "eaten"  # eat finished: the snapshot is checked out
-UNDOING = "undoing"  # undo started: the tree may be half restored
-
-#: Worktree states (``eat --worktree``), in the same spirit.
-ADDING = "adding"  # recorded before the worktree is made: it may be half made
-ADDED = "added"  # the worktree holds the snapshot
-REMOVING = "removing"  # undo started: what the user did there is kept; it may be half removed
 
 
 @dataclass
@@ -73,8 +72,6 @@ class HistoryItem:
     @classmethod
     def from_json(cls, data: Any, path: str) -> HistoryItem:
         """An item read from the file, every field checked (``history_schema``) before use."""
-        from .history_schema import check_item
-
         return cls(**check_item(data, path))
 
 
@@ -103,8 +100,7 @@ class WorktreeRecord:
 
     @classmethod
     def from_json(cls, data: Any, path: str) -> WorktreeRecord:
-        from .history_schema import check_worktree
-
+        """A record read from the file, every field checked (``history_schema``) before use."""
         return cls(**check_worktree(data, path))
 
 

@@ -13,7 +13,16 @@ import re
 from typing import Any
 
 from ..errors import CorruptHistoryError
-from .history import ADDED, ADDING, EATEN, EATING, REMOVING, UNDOING
+
+#: Item states: the intent is written before the repository is touched, then completed.
+EATING = "eating"  # eat started: the user's work is saved, the tree may be half changed
+EATEN = "eaten"  # eat finished: the snapshot is checked out
+UNDOING = "undoing"  # undo started: the tree may be half restored
+
+#: Worktree states (``eat --worktree``), in the same spirit.
+ADDING = "adding"  # recorded before the worktree is made: it may be half made
+ADDED = "added"  # the worktree holds the snapshot
+REMOVING = "removing"  # undo started: what the user did there is kept; it may be half removed
 
 #: A full object id (SHA-1 or SHA-256).
 _OID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?\Z")

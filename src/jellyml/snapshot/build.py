@@ -42,6 +42,10 @@ SNAPSHOT_MESSAGE = "JellyML snapshot"
 #: The metadata lists at most this many changed, included or left-out files (each).
 MAX_LISTED = 10_000
 _HEAD_FORMAT = "%H%x00%T%x00%an%x00%ae%x00%ad%x00%cn%x00%ce%x00%cd"
+#: git's diff machinery reads .gitmodules for each submodule's ignore setting, and dies on an
+#: entry it refuses there (``update = !command``, CVE-2019-19604): an explicit setting keeps
+#: it from reading the file at all. Never a command run, and the snapshot is not blocked.
+_NO_GITMODULES = ("--ignore-submodules=none",)
 # Identity and date of a snapshot commit in a repo with no commits yet: fixed, so that two
 # processes (or two runs) snapshotting the same files agree on the commit id.
 _UNBORN_IDENTITY = ("JellyML", "snapshot@jellyml.invalid", "1673049600 +0000")
@@ -243,7 +247,9 @@ def _locate(choice: which.Choice, tmp: str, create_git_repo: bool) -> _Target:
             raise NotAGitRepoError(folder, hint=choice.not_a_repo_hint())
         return _scratch_repo(folder, tmp)
     head = gitrun.run(
-        ["show", "-s", f"--format={_HEAD_FORMAT}", "--date=raw", "HEAD"], cwd=folder, check=False
+        ["show", "-s", *_NO_GITMODULES, f"--format={_HEAD_FORMAT}", "--date=raw", "HEAD"],
+        cwd=folder,
+        check=False,
     )
     branch = gitrun.run(["symbolic-ref", "-q", "HEAD"], cwd=folder, check=False)
     head_fields = head.stdout.decode("utf-8", "surrogateescape").rstrip("\n").split("\0")
@@ -301,6 +307,7 @@ def _commit(target: _Target, env: dict[str, str], tree: str) -> tuple[str, list[
         repo,
         env,
         "diff-tree",
+        *_NO_GITMODULES,
         "-r",
         "-z",
         "--no-commit-id",
@@ -350,7 +357,10 @@ def _warn_left_out(left_out: list[LeftOut]) -> None:
         return
     listed = "; ".join(f"{item.path}: {item.reason}" for item in left_out[:20])
     more = f" (and {len(left_out) - 20} more)" if len(left_out) > 20 else ""
-    warn(f"JellyML left {len(left_out)} untracked file(s) out of the snapshot: {listed}{more}.")
+    warn(
+        f"JellyML left {len(left_out)} file{'' if len(left_out) == 1 else 's'} out of the "
+        f"snapshot: {listed}{more}."
+    )
 
 
 @contextlib.contextmanager

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import inspect
-import json
 import os
-import shutil
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Optional, Union
 
-from .. import format as fmt
-from ..errors import OutputPathError, SnapshotTooLargeError, TorchMissingError
+from ..errors import TorchMissingError
 from . import from_file as from_file_module
 from .build import RepoSnapshot, snapshot_repo, temporary_bundle_path
 from .distributed import current_world as distributed_world
@@ -24,7 +20,8 @@ from .guards import (
     Guards,
 )
 from .metadata import runtime_metadata
-from .parts import SnapshotParts, as_tensors, bundle_tensor_bytes
+from .parts import SnapshotParts, as_tensors, bundle_tensor_bytes, copy_out
+from .parts import encode_metadata as encode_metadata  # importable from here as before
 
 if TYPE_CHECKING:
     import torch
@@ -164,17 +161,6 @@ def snapshot_metadata(repo: RepoSnapshot) -> dict[str, Any]:
     return {"git": repo.git_metadata(), **runtime_metadata()}
 
 
-def encode_metadata(metadata: dict[str, Any]) -> tuple[bytearray, str]:
-    """The metadata tensor's bytes (header + JSON) and the JSON's sha256."""
-    body = json.dumps(metadata, sort_keys=True).encode("utf-8")
-    if len(body) > fmt.MAX_METADATA_SIZE:  # readers refuse more; lists are capped well below
-        raise SnapshotTooLargeError(len(body), fmt.MAX_METADATA_SIZE, "metadata")
-    digest = hashlib.sha256(body).hexdigest()
-    buf = bytearray(fmt.encode_header(fmt.METADATA_MAGIC, len(body), digest))
-    buf += body
-    return buf, digest
-
-
 def snapshot_parts(
     git_repo_path: Optional[str],
     out_git_bundle_path: Optional[str],
@@ -198,13 +184,6 @@ def snapshot_parts(
         if out_git_bundle_path is not None:
             copy_out(bundle, out_git_bundle_path)
     return SnapshotParts(snapshot, metadata)
-
-
-def copy_out(bundle: str, out_path: str) -> None:
-    try:
-        shutil.copyfile(bundle, out_path)
-    except OSError as exc:
-        raise OutputPathError(out_path, exc.strerror or str(exc)) from None
 
 
 def _import_torch() -> Any:

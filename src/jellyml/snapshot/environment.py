@@ -17,7 +17,7 @@ import json
 import sys
 from typing import Any, Optional
 
-from .metadata import strip_credentials
+from .redact import strip_credentials
 
 #: ``direct_url.json`` and ``INSTALLER`` larger than this are not ours to parse (a normal one is
 #: under 1 KiB); such a record is kept without them.

@@ -57,7 +57,7 @@ def load(
     script's folder, else the current directory. Raises the reader's ``ModelFileError``s.
     """
     from ..read.reader import read_snapshot
-    from .create import copy_out, encode_metadata
+    from .parts import copy_out, encode_metadata
 
     found = read_snapshot(name, storage_options=storage_options)
     metadata, metadata_sha256 = encode_metadata(found.metadata or {})

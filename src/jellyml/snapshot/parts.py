@@ -9,11 +9,14 @@ here, without torch; ``as_tensors`` wraps the bytes without copying them.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import shutil
 from dataclasses import dataclass
 from typing import Any
 
 from .. import format as fmt
+from ..errors import OutputPathError, SnapshotTooLargeError
 
 
 @dataclass(frozen=True)
@@ -60,3 +63,21 @@ def bundle_tensor_bytes(bundle: str, commit: str, metadata_sha256: str) -> bytea
     )
     view.release()
     return buf
+
+
+def encode_metadata(metadata: dict[str, Any]) -> tuple[bytearray, str]:
+    """The metadata tensor's bytes (header + JSON) and the JSON's sha256."""
+    body = json.dumps(metadata, sort_keys=True).encode("utf-8")
+    if len(body) > fmt.MAX_METADATA_SIZE:  # readers refuse more; lists are capped well below
+        raise SnapshotTooLargeError(len(body), fmt.MAX_METADATA_SIZE, "metadata")
+    digest = hashlib.sha256(body).hexdigest()
+    buf = bytearray(fmt.encode_header(fmt.METADATA_MAGIC, len(body), digest))
+    buf += body
+    return buf, digest
+
+
+def copy_out(bundle: str, out_path: str) -> None:
+    try:
+        shutil.copyfile(bundle, out_path)
+    except OSError as exc:
+        raise OutputPathError(out_path, exc.strerror or str(exc)) from None

@@ -6,7 +6,8 @@ What goes in: tracked files as they are on disk (``--assume-unchanged`` and ``--
 flags are cleared in the temporary copy of the index, so their edits are not silently missed),
 and untracked files that the user's ignore rules do not ignore, minus what the guards (secrets,
 sizes, model and data files), the ``exclude=`` patterns, an unreadable file or a file holding a
-snapshot of its own leave out. Each left-out path is recorded with its reason.
+snapshot of its own leave out; a modified tracked file that cannot be read is left out too (the
+version in the index goes in). Each left-out path is recorded with its reason.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from .. import format as fmt
-from ..errors import SnapshotTooLargeError
+from ..errors import GitCommandError, SnapshotTooLargeError
 from ..gitcore import run as gitrun
 from ..gitcore.index import NO_SPLIT, add_paths, list_untracked
 from ..gitcore.repo import Repo
@@ -107,11 +108,46 @@ def stage_working_tree(
     if carried.size > guards.max_total_size:
         raise SnapshotTooLargeError(carried.size, guards.max_total_size, "untracked files total")
     if not staged.left_out:
-        gitrun.run([*NO_SPLIT, "add", "-A"], cwd=repo.top, env=env)
+        _add(repo, env, "-A", staged)
     else:
-        gitrun.run([*NO_SPLIT, "add", "-u"], cwd=repo.top, env=env)
+        _add(repo, env, "-u", staged)
         add_paths(repo, env, staged.included)
     return staged
+
+
+def _add(repo: Repo, env: dict[str, str], what: str, staged: Staged) -> None:
+    """``git add -A`` or ``-u``. A modified tracked file git cannot read fails the whole add:
+    then it is left out (recorded, warned about), as an unreadable untracked file is, and the
+    snapshot holds its version in the index; the other files are added again."""
+    argv = [*NO_SPLIT, "add", what]
+    try:
+        gitrun.run(argv, cwd=repo.top, env=env)
+    except GitCommandError:
+        unreadable = _unreadable_tracked(repo, env)
+        if not unreadable:
+            raise
+        staged.left_out += unreadable
+        paths = b"".join(os.fsencode(item.path) + b"\0" for item in unreadable)
+        # In the temporary index only: git add then takes them as unchanged.
+        gitrun.run(
+            [*NO_SPLIT, "update-index", "-z", "--assume-unchanged", "--stdin"],
+            cwd=repo.top,
+            env=env,
+            input=paths,
+        )
+        gitrun.run(argv, cwd=repo.top, env=env)
+
+
+def _unreadable_tracked(repo: Repo, env: dict[str, str]) -> list[LeftOut]:
+    """The modified tracked files that cannot be read (permissions), with why."""
+    listed = gitrun.run(["ls-files", "-m", "-z"], cwd=repo.top, env=env).stdout
+    top = os.fsencode(repo.top)
+    found = []
+    for rel in gitrun.split_z(listed):
+        reason = _look_inside(os.path.join(top, rel), included=True)
+        if reason is not None:
+            found.append(LeftOut(os.fsdecode(rel), reason))
+    return found
 
 
 def _lstat_size(path: bytes) -> int:

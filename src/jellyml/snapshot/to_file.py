@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from ..errors import OutputExistsError
-from ..sources import is_url
+from ..sources import storage_for
 from .create import snapshot_parts
 from .guards import Guards
 from .parts import SnapshotParts
@@ -51,10 +51,11 @@ def write_snapshot_file(
     existing file only with ``force``. An output inside the repository is left out of the
     snapshot, so a second run does not put the first file into the second snapshot.
     """
-    if not is_url(output):
-        output = os.path.abspath(os.path.expanduser(output))
+    local = storage_for(output, storage_options).local_path(output)
+    if local is not None:
+        output = os.path.abspath(os.path.expanduser(local))
         _check_replaceable(output, force)
-    own = None if is_url(output) else _own_pattern(output, git_repo_path, create_git_repo)
+    own = None if local is None else _own_pattern(output, git_repo_path, create_git_repo)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         parts = snapshot_parts(
@@ -65,7 +66,7 @@ def write_snapshot_file(
             history,
             (*exclude, own) if own else exclude,
         )
-    from ..containers.sidecar import write_jelly
+    from .save import write_jelly
 
     written = write_jelly(output, parts.as_mapping(), storage_options)
     said = [str(w.message) for w in caught]

@@ -1,79 +1,170 @@
-"""Where a checkpoint's bytes come from: one module per source, behind one small interface.
+"""Where a checkpoint's bytes come from: one module per kind of storage, behind one protocol.
 
-A ``Source`` knows its size and reads a range of bytes; containers and the reader never
-assume a local path. ``local`` reads files on disk; ``remote`` reads any fsspec URL (``s3://``,
-``gs://``, ``hf://``, ``https://``, ...) with ranged requests. ``open_source`` chooses.
+A ``Storage`` owns locations: it says what a name is (``stat``), lists a folder (``list``,
+``walk``), reads a small file whole (``read``), writes one whole (``write``) and opens a file
+(``open``) as a ``Source``: its
+size, ranges of its bytes (``read_at``, ``iter_range``) and a hint to fetch a span at once
+(``prefetch``). Nothing outside this package asks whether a name is a URL: it asks
+``storage_for(name)`` and uses what it gets.
+
+``local`` is the local file system; ``remote`` is any fsspec URL (``s3://``, ``gs://``,
+``hf://``, ``https://``, ...) with ranged requests. Another kind of storage is one module with a
+``storage(storage_options)`` function returning a ``Storage``, named in ``_KINDS`` below with
+the pattern of the names it takes (the first that matches wins; ``local`` takes the rest).
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
-from collections.abc import Iterator, Mapping
-from typing import Any, Optional, Protocol
 
-#: A URL's scheme: two characters at least, so ``C:\\model.pth`` stays a path.
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
-#: Bytes per read when copying a long range from a source without ``iter_range``.
-CHUNK = 1 << 20
+from ..records import Record
 
-StorageOptions = Optional[Mapping[str, Any]]
+# The protocols are for type checkers only: typing costs start-up time (see cli/options.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping, Sequence
+    from typing import Any, Optional, Protocol
 
-
-class Source(Protocol):
-    """Random access to a checkpoint's bytes."""
-
-    #: How the user named it (a path or URL), for messages.
-    name: str
-    size: int
-
-    def read_at(self, offset: int, size: int) -> bytes:
-        """Up to ``size`` bytes at ``offset`` (fewer only at the end)."""
-        ...
+    StorageOptions = Optional[Mapping[str, Any]]
 
 
-def is_url(name: str) -> bool:
-    """Whether ``name`` is a URL (``scheme://...``) rather than a local path."""
-    return bool(_URL.match(name)) and not name.startswith("file://")
+def _url(name: str) -> bool:
+    """``scheme://...`` with a scheme of two characters at least (``C:\\model.pth`` stays a
+    path), other than ``file://``."""
+    scheme, sep, _rest = name.partition("://")
+    return (
+        bool(sep)
+        and len(scheme) > 1
+        and scheme[0].isalpha()
+        and not scheme.strip("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
+        and scheme != "file"
+    )
 
 
-def local_path(name: str) -> str:
-    """``name`` as a local path (``file://`` URLs included)."""
-    return name[len("file://") :] if name.startswith("file://") else name
+#: The storages other than the local file system: which names each takes, and its module
+#: (asked in order; the local file system takes every other name). The test is here, not in
+#: the module, so that a local path imports nothing else.
+_KINDS = ((_url, "remote"),)
+
+FILE = "file"
+FOLDER = "folder"
+MISSING = "missing"
+
+
+class Stat(Record):
+    """What a storage says of a name: ``kind`` is ``FILE``, ``FOLDER`` or ``MISSING``."""
+
+    _fields = ("name", "kind", "size")
+    __slots__ = _fields
+
+    def __init__(self, name: str, kind: str, size: int = 0) -> None:
+        #: The name as the storage takes it back (a path, or a URL).
+        self.name = name
+        self.kind = kind
+        #: A file's size in bytes (0 for a folder, or when the storage does not say).
+        self.size = size
+
+    @property
+    def is_file(self) -> bool:
+        return self.kind == FILE
+
+    @property
+    def is_folder(self) -> bool:
+        return self.kind == FOLDER
+
+
+if TYPE_CHECKING:
+
+    class Source(Protocol):
+        """An open file: random access to its bytes."""
+
+        #: How the user named it (a path or URL), for messages.
+        name: str
+        size: int
+        #: Whether each read is a request over a network: a long one then reports its progress.
+        remote: bool
+
+        def read_at(self, offset: int, size: int) -> bytes:
+            """Up to ``size`` bytes at ``offset`` (fewer only at the end)."""
+            ...
+
+        def iter_range(self, offset: int, size: int) -> Iterator[bytes]:
+            """``size`` bytes at ``offset``, in pieces of the source's choosing (a remote source
+            fetches a long range in few large requests); stops early only at the end of the file."""
+            ...
+
+        def prefetch(self, start: int, stop: int) -> None:
+            """A hint that small reads inside ``[start, stop)`` follow: a source for which each
+            read costs a round trip fetches the span at once; others do nothing."""
+            ...
+
+    class Storage(Protocol):
+        """A place files live: the local file system, or one fsspec file system."""
+
+        #: Whether reading a few bytes costs no round trip (worth sniffing a file's content).
+        cheap_reads: bool
+
+        def stat(self, name: str) -> Stat:
+            """What ``name`` is: a file (with its size), a folder, or missing. Raises a
+            ``ModelFileError`` only when the storage cannot be asked (no access, no network)."""
+            ...
+
+        def list(self, folder: str) -> list[Stat]:
+            """The files and folders directly in ``folder``, sorted by name."""
+            ...
+
+        def walk(self, folder: str, *, skip: frozenset[str] = frozenset()) -> Iterator[Stat]:
+            """Every regular file under ``folder``, recursively, sorted; folders named in ``skip``
+            are not entered."""
+            ...
+
+        def open(self, name: str) -> contextlib.AbstractContextManager[Source]:
+            """The file ``name`` opened for reading (closed when the block ends); a missing file,
+            a folder, or anything but a regular file is refused with a ``ModelFileError``."""
+            ...
+
+        def write(self, name: str, pieces: Sequence[Any]) -> None:
+            """Write the file ``name`` from ``pieces`` (buffers, in order): a reader sees the
+            old file or the new one, never half (locally: a temporary file renamed into
+            place; remotely: one request where the backend allows). Errors are one line."""
+            ...
+
+        def read(self, name: str, limit: int) -> Optional[bytes]:
+            """The whole of the small file ``name``, or None when it is larger than ``limit``
+            bytes (nothing over the limit is transferred)."""
+            ...
+
+        def join(self, folder: str, *parts: str) -> str:
+            """The name of ``parts`` inside ``folder``."""
+            ...
+
+        def local_path(self, name: str) -> Optional[str]:
+            """The path of ``name`` on this machine's disk, or None when it has none."""
+            ...
+
+        def absolute(self, name: str) -> str:
+            """``name`` as it reads anywhere: an absolute path, or the URL itself."""
+            ...
+
+
+def storage_for(name: str, storage_options: StorageOptions = None) -> Storage:
+    """The storage that holds ``name`` (a path or a URL); ``storage_options`` go to it (fsspec's
+    credentials, endpoint, ...)."""
+    import importlib
+
+    for takes, kind in _KINDS:
+        if takes(name):
+            storage: Storage = importlib.import_module(f"{__name__}.{kind}").storage(
+                storage_options
+            )
+            return storage
+    from . import local
+
+    return local.storage(storage_options)
 
 
 @contextlib.contextmanager
-def open_source(
-    name: str, storage_options: StorageOptions = None, *, known: Any = None
-) -> Iterator[Source]:
-    """Open the checkpoint ``name`` (a path or an fsspec URL); closed when the block ends.
-
-    ``storage_options`` go to the fsspec filesystem of a URL (credentials, endpoint, ...);
-    ``known`` is a URL's ``remote.stat`` when the caller made it already.
-    """
-    if is_url(name):
-        from .remote import open_remote
-
-        with open_remote(name, storage_options, known=known) as remote:
-            yield remote
-        return
-    from .local import open_local
-
-    with open_local(local_path(name)) as source:
+def open_source(name: str, storage_options: StorageOptions = None) -> Iterator[Source]:
+    """Open the file ``name`` (a path or an fsspec URL); closed when the block ends."""
+    with storage_for(name, storage_options).open(name) as source:
         yield source
-
-
-def iter_range(source: Source, offset: int, size: int) -> Iterator[bytes]:
-    """``size`` bytes at ``offset`` in chunks; a source may fetch them its own way (remote
-    sources in few large requests). Stops early only at the end of the source."""
-    own = getattr(source, "iter_range", None)
-    if own is not None:
-        yield from own(offset, size)
-        return
-    while size > 0:
-        chunk = source.read_at(offset, min(CHUNK, size))
-        if not chunk:
-            return
-        yield chunk
-        offset += len(chunk)
-        size -= len(chunk)

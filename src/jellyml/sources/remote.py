@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import sys
-from collections.abc import Iterator, Mapping
+import posixpath
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Optional
 
 from ..errors import (
     ModelFileNotFoundError,
+    NotACheckpointError,
     RangeNotSupportedError,
     RemoteAccessError,
     RemoteReadError,
     RemoteSupportMissingError,
 )
+from . import FILE, FOLDER, MISSING, Stat
 
 #: A read near the start or the end of the file fetches this much (one request for a zip's
 #: tail or a safetensors header).
@@ -31,15 +33,15 @@ EDGE_BLOCK = 64 * 1024
 #: and most metadata tensors whole.
 MIN_FETCH = 16 * 1024
 #: Long ranges (a bundle) are fetched in requests of at most this many bytes: memory stays
-#: bounded, and the progress bar moves.
+#: bounded, and progress can be reported between them.
 MAX_FETCH = 32 * 1024 * 1024
-#: A transfer longer than this shows a progress bar (stderr, terminal only).
-PROGRESS_OVER = 4 * 1024 * 1024
 #: Fetched blocks kept for later reads, at most (small blocks only).
 _CACHE_LIMIT = 1 << 20
 
 #: A URL's filesystem, its path there, and fsspec's ``info`` about it.
-Stat = tuple[Any, str, dict[str, Any]]
+Known = tuple[Any, str, dict[str, Any]]
+#: How many files' ``stat`` (each with the file's tail) are kept for the ``open`` that follows.
+_KNOWN_KEPT = 4
 
 #: Which package each protocol needs, for the error that names it.
 _PACKAGES = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "hf": "huggingface_hub"}
@@ -47,6 +49,8 @@ _PACKAGES = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "hf": "
 
 class RemoteFile:
     """A remote file of known size, read by ranges through fsspec."""
+
+    remote = True
 
     def __init__(self, name: str, fs: Any, path: str, size: int) -> None:
         self.name = name
@@ -76,12 +80,8 @@ class RemoteFile:
     def iter_range(self, offset: int, size: int) -> Iterator[bytes]:
         """The range in as few requests as possible (cached edges served from memory)."""
         end = min(offset + size, self.size)
-        if offset >= end:
-            return
-        with _Progress(self.name, end - offset) as progress:
-            for piece in self._pieces(offset, end, small=False):
-                progress.advance(len(piece))
-                yield piece
+        if offset < end:
+            yield from self._pieces(offset, end, small=False)
 
     def _pieces(self, offset: int, end: int, *, small: bool) -> Iterator[bytes]:
         pos = offset
@@ -208,21 +208,123 @@ async def _read_at_most(stream: Any, limit: int) -> bytes:
     return b"".join(parts)
 
 
-@contextlib.contextmanager
-def open_remote(
-    url: str, storage_options: Optional[Mapping[str, Any]], *, known: Optional[Stat] = None
-) -> Iterator[RemoteFile]:
-    """Open ``url`` for ranged reads (``known``: its ``stat`` already made); a missing file,
-    missing credentials or a missing fsspec backend are one-line errors."""
-    fs, path, info = known or stat(url, storage_options)
-    if info.get("type") == "directory":
-        from ..errors import NotACheckpointError
+def storage(storage_options: Optional[Mapping[str, Any]] = None) -> RemoteStorage:
+    return RemoteStorage(storage_options)
 
+
+class RemoteStorage:
+    """Every fsspec URL, with one set of ``storage_options`` (credentials, endpoint, ...)."""
+
+    cheap_reads = False  # each read is a request: names tell what may be a checkpoint
+
+    def __init__(self, storage_options: Optional[Mapping[str, Any]] = None) -> None:
+        self._options = dict(storage_options or {})
+        #: url -> what ``stat`` learnt (with the file's tail), for the ``open`` that follows.
+        self._known: dict[str, Known] = {}
+        #: Files opened already, so a second ``open`` reuses what they fetched.
+        self._opened: dict[str, RemoteFile] = {}
+
+    def stat(self, name: str) -> Stat:
+        if name.endswith("/"):  # an HTTP server cannot say a URL is a folder: the name does
+            return Stat(name, FOLDER)
+        try:
+            known = self._stat(name)
+        except ModelFileNotFoundError:
+            return Stat(name, MISSING)
+        info = known[2]
+        if info.get("type") == "directory":
+            return Stat(name, FOLDER)
+        size = info.get("size")
+        return Stat(name, FILE, size if isinstance(size, int) and size >= 0 else 0)
+
+    def _stat(self, url: str) -> Known:
+        if url not in self._known:
+            if len(self._known) >= _KNOWN_KEPT:
+                self._known.pop(next(iter(self._known)))
+            self._known[url] = probe(url, self._options)
+        return self._known[url]
+
+    def list(self, folder: str) -> list[Stat]:
+        fs, path = filesystem(folder, self._options)
+        base = folder.rstrip("/")
+        listed = _listing(folder, lambda: fs.ls(path, detail=True))
+        found = [_entry(base, posixpath.basename(e["name"].rstrip("/")), e) for e in listed]
+        return sorted(found, key=lambda entry: entry.name)
+
+    def walk(self, folder: str, *, skip: frozenset[str] = frozenset()) -> Iterator[Stat]:
+        fs, path = filesystem(folder, self._options)
+        base, top = folder.rstrip("/"), path.rstrip("/")
+        found = _listing(folder, lambda: fs.find(path, detail=True))
+        for name in sorted(found):
+            relative = posixpath.relpath(name, top)
+            if found[name].get("type") == "file" and not skip.intersection(relative.split("/")):
+                yield _entry(base, relative, found[name])
+
+    @contextlib.contextmanager
+    def open(self, name: str) -> Iterator[RemoteFile]:
+        """A missing file, missing credentials or a missing fsspec backend are one-line
+        errors. The file stays usable after the block (it holds no descriptor), and a second
+        ``open`` of the same URL reuses what the first fetched."""
+        if name not in self._opened:
+            self._opened = {name: _open_remote(name, self._stat(name))}
+            self._known.pop(name, None)  # the file keeps its tail now
+        yield self._opened[name]
+
+    def write(self, name: str, pieces: Sequence[Any]) -> None:
+        """In one request where the backend can (``pipe_file``: S3 sends files under 100 MB in
+        one PUT, which is atomic there: a reader sees the old object or the new one)."""
+        from ..errors import OutputPathError
+
+        data = b"".join(memoryview(p).cast("B") for p in pieces)
+        fs, path = filesystem(name, self._options)
+        try:
+            fs.pipe_file(path, data)
+        except Exception as exc:  # each backend raises its own types (credentials, network)
+            raise OutputPathError(name, _describe(exc)) from None
+        self._known.pop(name, None)
+        self._opened.pop(name, None)
+
+    def read(self, name: str, limit: int) -> Optional[bytes]:
+        fs, path, info = self._stat(name)
+        if int(info.get("size") or 0) > limit:
+            return None
+        data = _listing(name, lambda: fs.cat_file(path))
+        return None if len(data) > limit else bytes(data)
+
+    def join(self, folder: str, *parts: str) -> str:
+        return posixpath.join(folder.rstrip("/"), *parts)
+
+    def local_path(self, name: str) -> Optional[str]:
+        return None
+
+    def absolute(self, name: str) -> str:
+        return name
+
+
+def _entry(base: str, relative: str, info: Mapping[str, Any]) -> Stat:
+    kind = FOLDER if info.get("type") == "directory" else FILE
+    return Stat(f"{base}/{relative}", kind, int(info.get("size") or 0))
+
+
+def _listing(url: str, call: Any) -> Any:
+    """What a backend call returns; its own errors become one-line ones about ``url``."""
+    try:
+        return call()
+    except FileNotFoundError:
+        raise ModelFileNotFoundError(url) from None
+    except Exception as exc:  # each backend raises its own types (credentials, network, ...)
+        raise RemoteAccessError(url, _describe(exc)) from None
+
+
+def _open_remote(url: str, known: Known) -> RemoteFile:
+    """``url`` opened for ranged reads, from what ``stat`` said of it."""
+    _fs, _path, info = known
+    if info.get("type") == "directory":
         raise NotACheckpointError(url, f"{url} is a folder.", hint="Pass a checkpoint file.")
     size = info.get("size")
     if not isinstance(size, int) or size < 0:
         raise RemoteReadError(url, "the server does not say how large the file is")
-    remote = RemoteFile(url, fs, path, size)
+    remote = RemoteFile(url, _fs, _path, size)
     tail = info.get("tail")
     if isinstance(tail, bytes):
         if len(tail) != min(size, EDGE_BLOCK):
@@ -230,10 +332,10 @@ def open_remote(
                 url, f"asked for the last {EDGE_BLOCK:,} bytes, got {len(tail):,}"
             )
         remote.remember(size - len(tail), tail)
-    yield remote
+    return remote
 
 
-def stat(url: str, storage_options: Optional[Mapping[str, Any]]) -> Stat:
+def probe(url: str, storage_options: Optional[Mapping[str, Any]]) -> Known:
     """The filesystem of ``url``, the path in it, and what it says of the path: a file's size
     (with its tail, when the backend tells the size in the reply to a suffix range), or that
     it is a folder. One request for a file."""
@@ -321,20 +423,6 @@ def filesystem(url: str, storage_options: Optional[Mapping[str, Any]]) -> tuple[
         raise RemoteAccessError(url, _describe(exc)) from None
 
 
-def write_file(url: str, parts: list[Any], storage_options: Optional[Mapping[str, Any]]) -> None:
-    """Write ``parts`` (buffers, in order) as the file ``url``, in one request where the backend
-    can (``pipe_file``: S3 sends files under 100 MB in one PUT, which is atomic there: a
-    reader sees the old object or the new one, never half). Errors are one line."""
-    from ..errors import OutputPathError
-
-    data = b"".join(memoryview(p).cast("B") for p in parts)
-    fs, path = filesystem(url, storage_options)
-    try:
-        fs.pipe_file(path, data)
-    except Exception as exc:  # each backend raises its own types (credentials, network, ...)
-        raise OutputPathError(url, _describe(exc)) from None
-
-
 def _info(fs: Any, path: str, url: str) -> dict[str, Any]:
     try:
         info = fs.info(path)
@@ -356,39 +444,3 @@ def _describe(exc: BaseException) -> str:
     first = text[0] if text else ""
     name = type(exc).__name__
     return f"{name}: {first}"[:300] if first else name
-
-
-class _Progress:
-    """A one-line progress bar on stderr, for long transfers on a terminal only."""
-
-    def __init__(self, name: str, total: int) -> None:
-        self._name = name
-        self._total = total
-        self._done = 0
-        self._on = total > PROGRESS_OVER and _stderr_is_terminal()
-
-    def __enter__(self) -> _Progress:
-        return self
-
-    def advance(self, size: int) -> None:
-        self._done += size
-        if self._on:
-            share = self._done / self._total
-            bar = "#" * int(share * 30)
-            sys.stderr.write(
-                f"\rDownloading the snapshot [{bar:<30}] {self._done / 1e6:,.1f}"
-                f"/{self._total / 1e6:,.1f} MB"
-            )
-            sys.stderr.flush()
-
-    def __exit__(self, *_exc: object) -> None:
-        if self._on:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-
-
-def _stderr_is_terminal() -> bool:
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False

@@ -6,12 +6,16 @@ import argparse
 
 from ..options import add_common, add_parser
 
+NAME = "cat"
+ALIASES: tuple[str, ...] = ()
+HELP = "print a file of a model file's snapshot"
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_parser(
         subparsers,
-        "cat",
-        help="print a file of a model file's snapshot",
+        NAME,
+        help=HELP,
         description="Write the bytes of one file of the snapshot to stdout, exactly (binary "
         "files too; a symbolic link gives its target, as `git show` does). Nothing is checked "
         "out and no repository is changed.",

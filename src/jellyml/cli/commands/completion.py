@@ -11,6 +11,10 @@ import argparse
 
 from ..options import add_common, add_parser
 
+NAME = "completion"
+ALIASES: tuple[str, ...] = ()
+HELP = "print the tab-completion script for bash, zsh or fish"
+
 SHELLS = ("bash", "zsh", "fish")
 DESCRIPTION = (
     "Print the shell code that makes TAB complete jellyml's commands, options and files. "
@@ -26,8 +30,8 @@ EXAMPLES = (
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_parser(
         subparsers,
-        "completion",
-        help="print the tab-completion script for bash, zsh or fish",
+        NAME,
+        help=HELP,
         description=DESCRIPTION,
         examples=EXAMPLES,
     )

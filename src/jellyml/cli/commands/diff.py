@@ -7,6 +7,10 @@ import argparse
 
 from ..options import COMMON_FLAG_NAMES, add_common, add_parser
 
+NAME = "diff"
+ALIASES: tuple[str, ...] = ()
+HELP = "compare a model file's code with your files, another model file or a revision"
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Optional
@@ -26,8 +30,8 @@ DESCRIPTION = (
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_parser(
         subparsers,
-        "diff",
-        help="compare a model file's code with your files, another model file or a revision",
+        NAME,
+        help=HELP,
         description=DESCRIPTION,
         usage="%(prog)s [options] MODEL_FILE [OTHER] [-- PATH ...]",
         examples=(
@@ -92,12 +96,9 @@ def git_options(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ...gitcore import run as gitrun
     from ...read.tree_diff import planned_diff
 
     with planned_diff(
         args.model_file, args.other, base=args.base, paths=args.paths, code_dir=args.code_dir
     ) as plan:
-        pager = ["--no-pager"] if args.no_pager else []
-        argv = [*pager, *plan.argv(git_options(args), args.paths)]
-        return gitrun.attached(argv, cwd=plan.cwd, env=plan.env)
+        return plan.run(git_options(args), args.paths, pager=not args.no_pager)

@@ -6,9 +6,14 @@ import argparse
 
 from ..options import add_common, add_parser
 
+NAME = "donut"
+ALIASES: tuple[str, ...] = ()
+#: None: hidden from the list of commands and from error messages.
+HELP = None
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = add_parser(subparsers, "donut", description="Mmm, donut.", examples=("jellyml donut",))
+    parser = add_parser(subparsers, NAME, description="Mmm, donut.", examples=("jellyml donut",))
     add_common(parser)
     parser.set_defaults(handler=run)
 

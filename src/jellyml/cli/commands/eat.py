@@ -6,6 +6,10 @@ import argparse
 
 from ..options import add_common, add_parser
 
+NAME = "eat"
+ALIASES: tuple[str, ...] = ("load-snapshot-from", "load")
+HELP = "check out the code saved in a model file"
+
 DESCRIPTION = (
     "Extract the snapshot of your code from a model file into your working directory (eat the "
     "jelly-filled donut). In a git repository eat puts aside exactly what a snapshot would "
@@ -28,9 +32,9 @@ EXAMPLES = (
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_parser(
         subparsers,
-        "eat",
-        aliases=["load-snapshot-from", "load"],
-        help="check out the code saved in a model file",
+        NAME,
+        aliases=list(ALIASES),
+        help=HELP,
         description=DESCRIPTION,
         examples=EXAMPLES,
         # The spec's usage line; the options are listed below it (and it fits 80 columns).
@@ -93,5 +97,10 @@ def run(args: argparse.Namespace) -> int:
         from ...restore.eat import eat_snapshot
 
         result = eat_snapshot(args.model_file, args.code_dir, force=args.force, branch=args.branch)
-    render.eat_result(result, quiet=args.quiet, no_donut=args.no_donut)
+    if result.worktree_of is not None:
+        from .. import render_status
+
+        render_status.eat_worktree_result(result, quiet=args.quiet)
+    else:
+        render.eat_result(result, quiet=args.quiet, no_donut=args.no_donut)
     return 0

@@ -7,6 +7,10 @@ import argparse
 
 from ..options import add_common, add_parser
 
+NAME = "env"
+ALIASES: tuple[str, ...] = ()
+HELP = "write the snapshot's Python environment as requirements, or build it"
+
 TYPE_CHECKING = False  # not typing's: see options.py (start-up time)
 if TYPE_CHECKING:
     from ...read.environment import Environment
@@ -28,8 +32,8 @@ EXAMPLES = (
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_parser(
         subparsers,
-        "env",
-        help="write the snapshot's Python environment as requirements, or build it",
+        NAME,
+        help=HELP,
         description=DESCRIPTION,
         examples=EXAMPLES,
     )
@@ -105,7 +109,7 @@ def requirements_of(args: argparse.Namespace) -> tuple[Environment, Requirements
     import functools
 
     from ...read.environment import read_environment
-    from ...read.requirements import Options, requirements_file
+    from ...read.requirements import Options, code_dir, requirements_file
 
     env = read_environment(args.model_file)
     output = getattr(args, "output", None)
@@ -118,24 +122,6 @@ def requirements_of(args: argparse.Namespace) -> tuple[Environment, Requirements
         python=getattr(args, "python", None),
     )
     return env, requirements_file(env, options)
-
-
-def code_dir(given: str | None) -> str:
-    """Where the code is restored: the repository holding ``given`` (default: the current
-    folder), its top; the folder itself when it is in none (or does not exist yet)."""
-    import os
-
-    from ...errors import JellyMLError
-    from ...gitcore.repo import locate
-
-    folder = os.path.abspath(given or os.getcwd())
-    if not os.path.isdir(folder):
-        return folder
-    try:
-        found = locate(folder)
-    except JellyMLError:  # no git, a bare repository, another user's: the folder as given
-        return folder
-    return os.path.abspath(found.top) if found else folder
 
 
 def _build(args: argparse.Namespace, reqs: RequirementsFile) -> int:

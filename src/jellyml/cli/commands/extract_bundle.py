@@ -6,6 +6,8 @@ import argparse
 
 from ..options import add_common, add_parser
 
+NAME = "extract-bundle"
+ALIASES: tuple[str, ...] = ()
 HELP = "write the git bundle in a model file to a file (or to stdout)"
 DESCRIPTION = (
     "Write the git bundle of the snapshot in model_file to a file: git can clone, fetch from and "
@@ -19,9 +21,7 @@ EXAMPLES = (
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = add_parser(
-        subparsers, "extract-bundle", help=HELP, description=DESCRIPTION, examples=EXAMPLES
-    )
+    parser = add_parser(subparsers, NAME, help=HELP, description=DESCRIPTION, examples=EXAMPLES)
     parser.add_argument("model_file", help="the model file to extract the bundle from")
     parser.add_argument(
         "-o",
@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from ...extract_bundle import STDOUT, extract
+    from ...read.extract import STDOUT, extract
     from .. import render
 
     if args.output_path == STDOUT and _terminal():

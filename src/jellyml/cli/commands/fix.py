@@ -7,12 +7,16 @@ import argparse
 from ..options import add_common, add_parser, add_subcommands
 from . import extract_bundle
 
+NAME = "fix"
+ALIASES: tuple[str, ...] = ()
+HELP = "commands to fix common problems"
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     fix = add_parser(
         subparsers,
-        "fix",
-        help="commands to fix common problems",
+        NAME,
+        help=HELP,
         description="Again, you probably will not need these: only if something goes wrong.",
         examples=(
             "jellyml fix get-history-path",

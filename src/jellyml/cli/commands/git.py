@@ -6,6 +6,10 @@ import argparse
 
 from ..options import add_common, add_parser
 
+NAME = "git"
+ALIASES: tuple[str, ...] = ()
+HELP = "run git with {} standing for the model's git bundle"
+
 DESCRIPTION = (
     "Pretty advanced; you probably will not need it. Runs git with ARGS, every {} replaced by "
     "the path of the git bundle extracted from model_file, and exits with git's exit code. "
@@ -20,8 +24,8 @@ EXAMPLES = (
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_parser(
         subparsers,
-        "git",
-        help="run git with {} standing for the model's git bundle",
+        NAME,
+        help=HELP,
         description=DESCRIPTION,
         examples=EXAMPLES,
         usage="%(prog)s [-h] [-q] [--no-donut] [--debug] model_file ARGS...",
@@ -33,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from ...git import run_git
+    from ...read.passthrough import run_git
 
     if not args.git_args:
         args.usage_error("ARGS are missing: say what git should do, with {} for the bundle")

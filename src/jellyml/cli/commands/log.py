@@ -6,6 +6,10 @@ import argparse
 
 from ..options import add_common, add_parser
 
+NAME = "log"
+ALIASES: tuple[str, ...] = ()
+HELP = "show the history a model file's snapshot carries"
+
 
 def _count(text: str) -> int:
     value = int(text)
@@ -17,8 +21,8 @@ def _count(text: str) -> int:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_parser(
         subparsers,
-        "log",
-        help="show the history a model file's snapshot carries",
+        NAME,
+        help=HELP,
         description="Show the commits the snapshot's bundle carries, newest first, one a line "
         "as `git log --oneline` does. A shallow snapshot carries its files as one commit "
         "without history: then the snapshot's real commit, its base commit and the remotes to "

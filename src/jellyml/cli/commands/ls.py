@@ -6,12 +6,16 @@ import argparse
 
 from ..options import add_common, add_parser
 
+NAME = "ls"
+ALIASES: tuple[str, ...] = ()
+HELP = "list the files in a model file's snapshot"
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_parser(
         subparsers,
-        "ls",
-        help="list the files in a model file's snapshot",
+        NAME,
+        help=HELP,
         description="List the files in the snapshot, one per line, as `git ls-files` does "
         "(paths from the repository's top; unusual names quoted as git quotes them). Nothing "
         "is checked out and no repository is changed.",

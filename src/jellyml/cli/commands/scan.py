@@ -6,12 +6,16 @@ import argparse
 
 from ..options import add_common, add_parser
 
+NAME = "scan"
+ALIASES: tuple[str, ...] = ()
+HELP = "list the checkpoints under some paths and whether each carries a snapshot"
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_parser(
         subparsers,
-        "scan",
-        help="list the checkpoints under some paths and whether each carries a snapshot",
+        NAME,
+        help=HELP,
         description="Look at every checkpoint under the given files, folders (recursively) "
         "and URLs, and say whether each carries a JellyML snapshot, its commit, whether its "
         "code was dirty, and its size. Reads without torch and without loading any model.",
@@ -33,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from ...read.scan import scan
+    from ...publish.scan import scan
     from .. import render
 
     entries = scan(args.paths)

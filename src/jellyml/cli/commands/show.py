@@ -6,6 +6,10 @@ import argparse
 
 from ..options import add_common, add_parser
 
+NAME = "show"
+ALIASES: tuple[str, ...] = ("info",)
+HELP = "show what a model file's snapshot records"
+
 EXAMPLES = (
     "jellyml show model.pth --json | jq -r .commit",
     "jellyml show model.pth --requirements > requirements.txt",
@@ -15,9 +19,9 @@ EXAMPLES = (
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_parser(
         subparsers,
-        "show",
-        aliases=["info"],
-        help="show what a model file's snapshot records",
+        NAME,
+        aliases=list(ALIASES),
+        help=HELP,
         description="Show the snapshot's metadata: commit, branch, changed and untracked files, "
         "remotes, when and where it was made, and with which versions. Reads the file without "
         "torch and without loading the model. Long lists show their first 10 entries.",

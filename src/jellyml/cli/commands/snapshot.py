@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     from ...snapshot.guards import Guards
     from ...snapshot.to_file import WrittenSnapshot
 
+NAME = "snapshot"
+ALIASES: tuple[str, ...] = ()
 HELP = "write a snapshot of your code to a file, for workers that have no repository"
 DESCRIPTION = (
     "Snapshot the repository (the working tree as it is, uncommitted and untracked work "
@@ -29,9 +31,7 @@ EXAMPLES = (
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = add_parser(
-        subparsers, "snapshot", help=HELP, description=DESCRIPTION, examples=EXAMPLES
-    )
+    parser = add_parser(subparsers, NAME, help=HELP, description=DESCRIPTION, examples=EXAMPLES)
     parser.add_argument(
         "-o",
         "--output-path",

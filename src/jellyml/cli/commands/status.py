@@ -6,12 +6,16 @@ import argparse
 
 from ..options import add_common, add_parser
 
+NAME = "status"
+ALIASES: tuple[str, ...] = ()
+HELP = "what jellyml has done in this repository: active eats, worktrees, undo branches"
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_parser(
         subparsers,
-        "status",
-        help="what jellyml has done in this repository: active eats, worktrees, undo branches",
+        NAME,
+        help=HELP,
         description="Show what jellyml has done in this repository and not undone: the active "
         "eats, newest first (model, snapshot commit, when, what was put aside and its size), "
         "the worktrees made by `jellyml eat --worktree`, the jellyml-undo-* branches with their "

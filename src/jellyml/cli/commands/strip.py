@@ -6,12 +6,16 @@ import argparse
 
 from ..options import add_common, add_parser
 
+NAME = "strip"
+ALIASES: tuple[str, ...] = ()
+HELP = "write a checkpoint without its snapshot (before publishing it)"
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_parser(
         subparsers,
-        "strip",
-        help="write a checkpoint without its snapshot (before publishing it)",
+        NAME,
+        help=HELP,
         description="Write the checkpoint without its JellyML snapshot: a torch.save file "
         "(every other key unchanged; loads with torch.load(weights_only=True)), a safetensors "
         "file (every other tensor byte for byte, __metadata__ kept) or a checkpoint folder "
@@ -33,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from ...containers.strip import strip
+    from ...publish.strip import strip
     from .. import render
 
     result = strip(args.model_file, args.output, in_place=args.in_place)

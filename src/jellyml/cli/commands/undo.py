@@ -6,6 +6,10 @@ import argparse
 
 from ..options import add_common, add_parser
 
+NAME = "undo"
+ALIASES: tuple[str, ...] = ("undonut", "return")
+HELP = "put back your code as it was before the last eat"
+
 DESCRIPTION = (
     "Undo the last `jellyml eat`: back to the same branch (or detached commit), with the same "
     "staged and unstaged changes and untracked files. Eats stack: each undo undoes one. Files "
@@ -25,9 +29,9 @@ EXAMPLES = (
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_parser(
         subparsers,
-        "undo",
-        aliases=["undonut", "return"],
-        help="put back your code as it was before the last eat",
+        NAME,
+        aliases=list(ALIASES),
+        help=HELP,
         description=DESCRIPTION,
         examples=EXAMPLES,
     )

@@ -20,27 +20,25 @@ import contextlib
 import json
 import os
 import shutil
-import struct
-import tempfile
 from dataclasses import dataclass
-from typing import BinaryIO, Callable, Optional
+from typing import TYPE_CHECKING, BinaryIO, Callable, Optional
 
 from .. import format as fmt
+from ..containers import detect
+from ..containers import folder as folders
 from ..errors import (
     CorruptSnapshotError,
-    JellyMLError,
     NotACheckpointError,
     OutputPathError,
     SnapshotNotFoundError,
     StripError,
     UnsupportedFormatError,
 )
-from ..outputs import replacing
-from ..sources import Source, is_url, iter_range, open_source
-from . import folder as folders
-from .safetensors import Safetensors
-from .strip_zip import write_stripped_zip
-from .torch_zip import TorchZip
+from ..outputs import creating_folder, replacing
+from ..sources import open_source, storage_for
+
+if TYPE_CHECKING:
+    from ..sources import Source
 
 _OURS = frozenset({fmt.SNAPSHOT_KEY, fmt.METADATA_KEY})
 
@@ -58,7 +56,7 @@ class StripResult:
 
 def strip(path: str, output: Optional[str] = None, *, in_place: bool = False) -> StripResult:
     """Write ``path`` without its snapshot to ``output`` (or over itself with ``in_place``)."""
-    if is_url(path):
+    if storage_for(path).local_path(path) is None:
         raise StripError(path, "it is a URL", hint="Download it, strip the local copy, upload.")
     if in_place == (output is not None):
         raise StripError(path, "say where to write", hint="Pass either -o OUT or --in-place.")
@@ -73,40 +71,31 @@ def strip(path: str, output: Optional[str] = None, *, in_place: bool = False) ->
 
 
 def _strip_into(source: Source, out: BinaryIO) -> tuple[str, tuple[str, ...]]:
-    from . import open_container
+    """The format's own strip; a file whose snapshot is not under our two keys is refused."""
+    found = detect(source)
+    try:
+        return found.name, found.strip(source, out)
+    except SnapshotNotFoundError:
+        _nothing_under_our_keys(source.name)
+        raise
 
-    container = open_container(source)
-    if isinstance(container, Safetensors):
-        return "safetensors", _strip_safetensors(container, source, out)
-    if isinstance(container, TorchZip):
-        return "torch zip", write_stripped_zip(container, source, out)
-    raise StripError(source.name, "jellyml cannot rewrite this kind of file")
 
+def _nothing_under_our_keys(path: str) -> None:
+    """Neither of our keys at the top: say whether the file carries no snapshot at all (the
+    caller's error stands), or one stored elsewhere (nested in another dict, another tensor
+    name), which strip does not take apart."""
+    from ..read.reader import read_snapshot
 
-def _strip_safetensors(archive: Safetensors, source: Source, out: BinaryIO) -> tuple[str, ...]:
-    removed = tuple(e.name for e in archive.entries if e.name in _OURS)
-    if not removed:
-        raise SnapshotNotFoundError(archive.path)
-    kept = sorted((e for e in archive.entries if e.name not in _OURS), key=lambda e: e.begin)
-    header: dict[str, object] = {}
-    if archive.metadata:
-        header["__metadata__"] = archive.metadata
-    pos = 0
-    for entry in kept:
-        header[entry.name] = {
-            "dtype": entry.dtype,
-            "shape": list(entry.shape),
-            "data_offsets": [pos, pos + entry.size],
-        }
-        pos += entry.size
-    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    text += b" " * (-len(text) % 8)  # safetensors pads its header to 8 bytes
-    out.write(struct.pack("<Q", len(text)) + text)
-    for entry in kept:
-        start = archive.data_start + entry.begin
-        for chunk in iter_range(source, start, entry.size):
-            out.write(chunk)
-    return removed
+    try:
+        read_snapshot(path)
+    except SnapshotNotFoundError:
+        return
+    raise StripError(
+        path,
+        f"its snapshot is not stored under the top-level keys {fmt.SNAPSHOT_KEY} and "
+        f"{fmt.METADATA_KEY}, the only place strip removes it from",
+        hint="Load it, delete the snapshot's two tensors, and save it again.",
+    )
 
 
 def _check_output(path: str, output: str) -> None:
@@ -153,22 +142,9 @@ def _strip_folder(path: str, target: str, *, in_place: bool) -> StripResult:
         return StripResult(path, path, "folder", removed, size_before, _tree_size(path))
     if os.path.lexists(target):
         raise OutputPathError(target, "it exists already (a folder is written as a new folder)")
-    parent = os.path.dirname(os.path.abspath(target))
-    try:
-        staging = tempfile.mkdtemp(prefix=".jellyml-strip-", dir=parent)
-    except OSError as exc:
-        raise OutputPathError(target, exc.strerror or str(exc)) from None
-    copy = os.path.join(staging, "checkpoint")
-    try:
+    with creating_folder(target) as copy:
         shutil.copytree(path, copy, symlinks=True)
         removed = _strip_folder_in_place(copy, shown=path)
-        os.rename(copy, target)
-    except OSError as exc:
-        if isinstance(exc, JellyMLError):
-            raise
-        raise OutputPathError(target, exc.strerror or str(exc)) from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return StripResult(path, target, "folder", removed, size_before, _tree_size(target))
 
 
@@ -178,7 +154,7 @@ def _strip_folder_in_place(path: str, shown: Optional[str] = None) -> tuple[str,
     removed: list[str] = []
     for _ in range(8):  # a snapshot file, then one inside a weights file: never more than a few
         try:
-            file = folders.snapshot_file(path)
+            file = folders.snapshot_file(path, storage_for(path))
             carries = _has_snapshot(file)
         except (NotACheckpointError, SnapshotNotFoundError):  # nothing (left) to carry one
             if removed:
@@ -223,11 +199,10 @@ def _drop_from_index(path: str) -> None:
             continue
         for key in _OURS:
             weight_map.pop(key, None)
-        fd, tmp = tempfile.mkstemp(prefix=".jellyml-", suffix=".json.part", dir=path)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=2, sort_keys=True)
-            out.write("\n")
-        os.replace(tmp, name)
+        with replacing(name, ".json.part", durable=True) as (out, tmp):
+            out.write(json.dumps(data, indent=2, sort_keys=True).encode("utf-8") + b"\n")
+            with contextlib.suppress(OSError):
+                shutil.copymode(name, tmp)
 
 
 def _tree_size(path: str) -> int:
