@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import _fixtures
 import _proc
 import _snapshots
+import _worktree
 from _common import Context, Table, Target, ratio, seconds, size
 
 #: Where the data of the "with data" rows goes, as a share of the size asked for: an untracked
@@ -31,6 +32,8 @@ def tree_digest(repo: str, skip: Sequence[str] = ()) -> str:
     for folder, dirs, files in os.walk(repo):
         dirs[:] = sorted(d for d in dirs if d != ".git" and not (folder == repo and d in skip))
         for name in sorted(files):
+            if folder == repo and name == ".git":  # a linked worktree's pointer to its git dir
+                continue
             path = os.path.join(folder, name)
             digest.update(os.path.relpath(path, repo).encode() + b"\0")
             with open(path, "rb") as f:
@@ -129,6 +132,10 @@ def run(ctx: Context, files: int, data: int = 0) -> tuple[list[Table], list[Targ
                     _fixtures.copy_repo(pristine, repo)
     tables.append(_fill(table, results))
     targets.append(_target(results))
+    _fixtures.copy_repo(pristine, repo)
+    beside = _worktree.run(ctx, repo, model, bundle, snap)
+    tables.append(beside[0])
+    targets.append(beside[1])
     if data:
         _fixtures.copy_repo(pristine, repo)
         got = _with_data(ctx, repo, model, data, files)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import TYPE_CHECKING, Optional, Union
 
 from ..errors import (
     NotAFolderError,
@@ -45,11 +45,13 @@ from .common import (
     shared,
     utc_now,
 )
-from .eat import EatResult, clone_into
+from .eat import EatResult
 from .history import ADDED, ADDING, REMOVING, WorktreeRecord
 from .incoming import check_limits, fetch_to_store, is_related, move_into, read_bundle
 from .lock import repo_lock
-from .undo import UndoResult, undo_last
+
+if TYPE_CHECKING:
+    from .undo import UndoResult
 
 
 def eat_into_worktree(
@@ -69,6 +71,8 @@ def eat_into_worktree(
     _check_empty(folder)
     repo = find_repo(existing(folder_of(code_dir)))
     if repo is None:
+        from .eat import clone_into  # no repository here: eat's clone
+
         return clone_into(model, folder, branch=branch)
     main = shared(repo)
     _check_place(repo, folder)
@@ -79,20 +83,19 @@ def eat_into_worktree(
         path = snapshot.extract_bundle(os.path.join(tmp, "snapshot.bundle"))
         bundle = read_bundle(model, path, shallow_eat.expected_bundle_commit(snapshot))
         fetched = fetch_to_store(repo, model, bundle, tmp, snapshot.metadata)
-        check_limits(model, fetched.store, fetched.commit)
+        tree = check_limits(model, fetched.store, fetched.commit)
         if not force and not is_related(repo, fetched, snapshot.metadata):
             raise UnrelatedSnapshotError(model, repo.top)
         move_into(fetched.store, repo)
         commit = shallow_eat.resolve_snapshot_commit(repo, snapshot, fetched.commit)
         record = _record(model, folder, commit, branch)
         note = _add(repo, main, record, recurse_submodules)
-        files = gitrun.split_z(gitrun.run(["ls-files", "-z"], cwd=folder).stdout)
         result = EatResult(
             model,
             folder,
             commit,
             cloned=False,
-            files_changed=len(files),
+            files_changed=len(tree),
             worktree_of=repo.top,
             new_branch=branch,
             submodule_note=note,
@@ -342,6 +345,8 @@ def undo_any(
     inside = repo is not None and repo.is_linked_worktree and not read_history(repo).items
     if inside and find_record(code_dir, None) is not None:
         return undo_worktree(None, code_dir, force=force)
+    from .undo import undo_last  # an undo in place (worktrees imports nothing of undo else)
+
     result = undo_last(code_dir)
     if result.nothing_to_undo and repo is not None:
         made = read_history(shared(repo)).worktrees
