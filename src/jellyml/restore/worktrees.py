@@ -277,14 +277,9 @@ class UndoWorktreeResult:
     branch: Optional[str] = None
 
 
-def find_record(code_dir: Optional[str], worktree: Optional[str]) -> Optional[WorktreeRecord]:
-    """The record of the worktree named (``worktree``), or of the one ``code_dir`` (the
-    current folder) is in; None when ``code_dir`` is in no worktree made by eat --worktree."""
-    folder = folder_of(worktree if worktree is not None else code_dir)
-    repo = _repo_of(code_dir, worktree)
-    if repo is None:
-        return None
-    wanted = os.path.realpath(repo.top if worktree is None else folder)
+def find_record(repo: Repo, path: str) -> Optional[WorktreeRecord]:
+    """The record of the worktree ``eat --worktree`` made at ``path`` in ``repo``, if any."""
+    wanted = os.path.realpath(path)
     for record in read_history(shared(repo)).worktrees:
         if os.path.realpath(record.path) == wanted:
             return record
@@ -314,22 +309,26 @@ def undo_worktree(
     repo = _repo_of(code_dir, worktree)
     if repo is None:
         raise NotAGitRepoError(existing(folder), hint="Pass -c with a folder in the repository.")
-    repo = _home(repo)
-    main = shared(repo)
+    return _undo_worktree(repo, repo.top if worktree is None else folder, force=force)
+
+
+def _undo_worktree(repo: Repo, folder: str, *, force: bool) -> UndoWorktreeResult:
+    home = _home(repo)
+    main = shared(home)
     with repo_lock(main, history_of(main)):
-        record = find_record(code_dir, worktree)
+        record = find_record(home, folder)
         if record is None:
-            raise NotAJellyWorktreeError(folder, _main_top(repo))
-        after, kept = _keep_work(repo, record, force=force)
+            raise NotAJellyWorktreeError(folder, home.top)
+        after, kept = _keep_work(record, force=force)
         record.state = REMOVING
         record.after_branch = after
         _update(main, record)
         crash.point("worktree:removing")
         if os.path.realpath(os.getcwd() if _cwd_ok() else "/") == os.path.realpath(record.path):
             os.chdir(os.path.dirname(record.path))  # a process cannot stay in a removed folder
-        _remove_all(repo, main, record)
+        _remove_all(home, main, record)
     return UndoWorktreeResult(
-        record.path, _main_top(repo), record.model, record.commit, after, kept, record.branch
+        record.path, home.top, record.model, record.commit, after, kept, record.branch
     )
 
 
@@ -341,10 +340,11 @@ def undo_any(
     eat of the repository holding ``code_dir``."""
     if worktree is not None:
         return undo_worktree(worktree, code_dir, force=force)
+    gitrun.check_git()
     repo = find_repo(existing(folder_of(code_dir)))
     inside = repo is not None and repo.is_linked_worktree and not read_history(repo).items
-    if inside and find_record(code_dir, None) is not None:
-        return undo_worktree(None, code_dir, force=force)
+    if repo is not None and inside and find_record(repo, repo.top) is not None:
+        return _undo_worktree(repo, repo.top, force=force)
     from .undo import undo_last  # an undo in place (worktrees imports nothing of undo else)
 
     result = undo_last(code_dir)
@@ -355,12 +355,15 @@ def undo_any(
 
 
 def _home(repo: Repo) -> Repo:
-    """The main worktree of ``repo`` (where git runs while a linked one is removed), or
-    ``repo`` itself when there is none to be found (a bare repository's worktree)."""
+    """The main worktree of ``repo``: where git runs while a linked worktree is removed (the
+    same repository seen from there: its refs, config and worktrees are shared). ``repo``
+    itself when it is the main one, or when there is none (a bare repository's worktree)."""
     top = _main_top(repo)
-    if top == repo.top or not os.path.isdir(top):
+    if not repo.is_linked_worktree or not os.path.isdir(top):
         return repo
-    return find_repo(top) or repo
+    common = repo.common
+    index = os.path.join(common, "index")
+    return dataclasses.replace(repo, top=top, git_dir=common, index=index, head=None, branch=None)
 
 
 def _cwd_ok() -> bool:
@@ -376,7 +379,7 @@ def _main_top(repo: Repo) -> str:
     return os.path.dirname(common) if os.path.basename(common) == ".git" else repo.top
 
 
-def _keep_work(repo: Repo, record: WorktreeRecord, *, force: bool) -> tuple[Optional[str], str]:
+def _keep_work(record: WorktreeRecord, *, force: bool) -> tuple[Optional[str], str]:
     """What the worktree holds that removing it would lose: refused unless ``force``, then
     kept on a new ``jellyml-undo-*`` branch (its name, and what it holds)."""
     if record.after_branch is not None or not os.path.isdir(record.path):
