@@ -368,3 +368,36 @@ def test_a_shallow_snapshot_gets_the_same_commit_where_its_base_is(
     assert git_in(target, "rev-parse", "HEAD^") == base
     assert _files(target) == _snapshot_files(full, repo.path)
     jellyml("undo", "--worktree", str(target), cwd=repo.path)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"path": "relative/dir"}, "not an absolute path"),
+        ({"path": "/tmp/../etc"}, "not an absolute path"),
+        ({"ref_prefix": "refs/heads"}, "outside refs/jellyml"),
+        ({"state": "gone"}, "unknown state"),
+        ({"commit": "HEAD"}, "not a commit id"),
+        ({"branch": "-x"}, "not a branch name"),
+        ({"extra": 1}, "unknown fields"),
+        ({"made_folder": "yes"}, "wrong type"),
+    ],
+)
+def test_a_crafted_worktree_record_is_refused(
+    make_repo: Any, tmp_path: Path, change: dict[str, Any], reason: str
+) -> None:
+    """The history file is untrusted: a worktree record naming a path or ref jellyml never
+    writes is refused in one line, and nothing is removed."""
+    repo, model, _commit = _snapshot(make_repo, tmp_path)
+    target = tmp_path / "wt"
+    jellyml("eat", str(model), "--worktree", str(target), cwd=repo.path)
+    path = Path(jellyml("fix", "get-history-path", cwd=repo.path).stdout.strip())
+    data = json.loads(path.read_text())
+    data["worktrees"][0].update(change)
+    path.write_text(json.dumps(data))
+    before = _everything(repo)
+    for argv in (["status"], ["undo", "--worktree", str(target)]):
+        out = jellyml(*argv, cwd=repo.path, check=1)
+        assert reason in out.stderr and "clear-history" in out.stderr
+        assert "Traceback" not in out.stderr
+    assert _everything(repo) == before and (target / "model.py").exists()
