@@ -82,6 +82,18 @@ def _steps(
     return eat, [["git", "checkout", "-q", "-"], ["git", "stash", "pop", "-q"]]
 
 
+def run_steps(ctx: Context, steps: Sequence[list[str]], cwd: str) -> tuple[float, str]:
+    """Run the commands one after the other in ``cwd``: their seconds together, and '' or
+    which one failed and why (then the time is meaningless)."""
+    total = 0.0
+    for argv in steps:
+        run = _proc.run(argv, cwd=cwd, env=ctx.env(), check=False)
+        total += run.wall
+        if run.returncode != 0:
+            return total, f"`{' '.join(argv[-3:])}` failed: {_proc.tail(run.stderr, 1)}"
+    return total, ""
+
+
 def _round(
     ctx: Context, tool: str, repo: str, model: str, bundle: str, snap: str
 ) -> tuple[float, float, str]:
@@ -90,12 +102,9 @@ def _round(
     eat, undo = _steps(ctx, tool, model, bundle)
     timed = []
     for steps in (eat, undo):
-        total = 0.0
-        for argv in steps:
-            run = _proc.run(argv, cwd=repo, env=ctx.env(), check=False)
-            total += run.wall
-            if run.returncode != 0:
-                return -1, -1, f"`{' '.join(argv[-3:])}` failed: {_proc.tail(run.stderr, 1)}"
+        total, failed = run_steps(ctx, steps, repo)
+        if failed:
+            return -1, -1, failed
         timed.append(total)
         if steps is eat and tree_digest(repo) != snap:
             return -1, -1, "the snapshot's files were not restored"

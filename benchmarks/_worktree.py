@@ -39,12 +39,9 @@ def _round(
     add, remove = _steps(ctx, tool, model, bundle, folder)
     timed = []
     for steps in (add, remove):
-        total = 0.0
-        for argv in steps:
-            run = _proc.run(argv, cwd=repo, env=ctx.env(), check=False)
-            total += run.wall
-            if run.returncode != 0:
-                return -1, -1, f"`{' '.join(argv[:3])}` failed: {_proc.tail(run.stderr, 1)}"
+        total, failed = _eat.run_steps(ctx, steps, repo)
+        if failed:
+            return -1, -1, failed
         timed.append(total)
         if steps is add and _eat.tree_digest(folder) != snap:
             return -1, -1, "the worktree does not hold the snapshot's files"
