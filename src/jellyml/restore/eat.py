@@ -140,9 +140,7 @@ def eat_snapshot(
     if os.path.lexists(folder) and not os.path.isdir(folder):
         raise NotAFolderError(folder)
     with temporary_dir("eat") as tmp:
-        snapshot = read_snapshot(model)
-        path = snapshot.extract_bundle(os.path.join(tmp, "snapshot.bundle"))
-        bundle = read_bundle(model, path, shallow_eat.expected_bundle_commit(snapshot))
+        snapshot, path, bundle = open_snapshot(model, tmp)
         repo = find_repo(folder) if os.path.isdir(folder) else None
         if repo is not None:
             require_object_format(bundle.header.object_format, repo, model=model)
@@ -155,6 +153,13 @@ def eat_snapshot(
         with repo_lock(repo, history_of(repo)):
             incoming = _Incoming(model, bundle, tmp, snapshot, force, branch)
             return shallow_eat.annotate(_eat_into(repo, incoming, folder), snapshot)
+
+
+def open_snapshot(model: str, tmp: str) -> tuple[Snapshot, str, Bundle]:
+    """The snapshot in ``model``, its bundle extracted into ``tmp`` (the path) and read."""
+    snapshot = read_snapshot(model)
+    path = snapshot.extract_bundle(os.path.join(tmp, "snapshot.bundle"))
+    return snapshot, path, read_bundle(model, path, shallow_eat.expected_bundle_commit(snapshot))
 
 
 @dataclass(frozen=True)
@@ -187,9 +192,7 @@ def clone_into(model: str, folder: str, *, branch: Optional[str] = None) -> EatR
     if os.path.isdir(folder) and os.listdir(folder):
         raise DirectoryNotEmptyError(folder)
     with temporary_dir("eat") as tmp:
-        snapshot = read_snapshot(model)
-        path = snapshot.extract_bundle(os.path.join(tmp, "snapshot.bundle"))
-        bundle = read_bundle(model, path, shallow_eat.expected_bundle_commit(snapshot))
+        snapshot, path, bundle = open_snapshot(model, tmp)
         cloned = _clone(model, path, folder, bundle.tip[1], snapshot.metadata, branch)
         return shallow_eat.annotate(cloned, snapshot)
 

@@ -26,9 +26,9 @@ from ..errors import (
 )
 from ..gitcore import run as gitrun
 from ..gitcore import worktree as gitworktree
+from ..gitcore.bundle import require_object_format
 from ..gitcore.repo import Repo, find_repo
 from ..gitcore.status import status
-from ..read.reader import read_snapshot
 from ..tempdirs import temporary_dir
 from . import crash, savepoint
 from . import shallow as shallow_eat
@@ -45,9 +45,9 @@ from .common import (
     shared,
     utc_now,
 )
-from .eat import EatResult
+from .eat import EatResult, open_snapshot
 from .history import ADDED, ADDING, REMOVING, WorktreeRecord
-from .incoming import check_limits, fetch_to_store, is_related, move_into, read_bundle
+from .incoming import check_limits, fetch_to_store, is_related, move_into
 from .lock import repo_lock
 
 if TYPE_CHECKING:
@@ -79,9 +79,8 @@ def eat_into_worktree(
     if branch is not None:
         check_new_branch(repo, branch)
     with repo_lock(main, history_of(main)), temporary_dir("eat") as tmp:
-        snapshot = read_snapshot(model)
-        path = snapshot.extract_bundle(os.path.join(tmp, "snapshot.bundle"))
-        bundle = read_bundle(model, path, shallow_eat.expected_bundle_commit(snapshot))
+        snapshot, _path, bundle = open_snapshot(model, tmp)
+        require_object_format(bundle.header.object_format, repo, model=model)
         fetched = fetch_to_store(repo, model, bundle, tmp, snapshot.metadata)
         tree = check_limits(model, fetched.store, fetched.commit)
         if not force and not is_related(repo, fetched, snapshot.metadata):
