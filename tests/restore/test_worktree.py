@@ -238,6 +238,7 @@ def test_refusals_change_nothing(make_repo: Any, tmp_path: Path) -> None:
         (["--worktree", str(tmp_path / "new"), "-b", "taken"], "already exists"),
         (["--worktree", str(tmp_path / "new2"), "-b", "bad..name"], "not a valid branch name"),
         (["-b", "taken"], "already exists"),
+        (["--worktree", str(tmp_path / "two\nlines")], "characters jellyml does not record"),
     ]
     for options, reason in cases:
         out = jellyml("eat", str(model), *options, cwd=repo.path, check=1)

@@ -47,6 +47,7 @@ from .common import (
 )
 from .eat import EatResult, open_snapshot
 from .history import ADDED, ADDING, REMOVING, WorktreeRecord
+from .history_schema import MAX_PATH
 from .incoming import check_limits, fetch_to_store, is_related, move_into
 from .lock import repo_lock
 
@@ -112,6 +113,9 @@ def _check_empty(folder: str) -> None:
 def _check_place(repo: Repo, folder: str) -> None:
     """Refuse (nothing changed) a folder in a git dir, one git knows as a worktree already,
     or one inside a worktree of the repository that its ignore rules do not ignore."""
+    if not folder.isprintable() or len(folder) > MAX_PATH:
+        shown = "".join(c if c.isprintable() else "?" for c in folder[:200])
+        raise WorktreePlaceError(shown, "its path has characters jellyml does not record")
     real = os.path.realpath(folder)
     for git_dir in (repo.git_dir, repo.common):
         if _within(real, os.path.realpath(git_dir)):
