@@ -23,9 +23,7 @@ DESCRIPTION = (
 )
 EXAMPLES = (
     "jellyml eat model.pth              # the code that trained model.pth, here",
-    "jellyml eat model.pth -c ~/project # into another checkout",
-    "jellyml eat model.pth --worktree ../old-model  # beside your own code",
-    "jellyml eat model.pth -b old-model # on a new branch, not a detached HEAD",
+    "jellyml eat model.pth --worktree ../old  # beside your code, yours untouched",
 )
 
 

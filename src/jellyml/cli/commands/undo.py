@@ -21,8 +21,7 @@ DESCRIPTION = (
 )
 EXAMPLES = (
     "jellyml undo                # back to what you had before the last eat",
-    "jellyml undo -c ~/project   # in another checkout",
-    "jellyml undo --worktree ../old-model  # remove a worktree eat --worktree made",
+    "jellyml undo --worktree ../old  # remove a worktree eat --worktree made",
 )
 
 
