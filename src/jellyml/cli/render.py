@@ -282,6 +282,8 @@ def _near(path: str) -> str:
         relative = os.path.relpath(path)
     except ValueError:  # another drive (Windows)
         return path
+    except OSError:  # the current folder is gone (the snapshot does not have it)
+        return path
     return path if relative.startswith(os.pardir) else relative
 
 
