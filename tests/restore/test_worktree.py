@@ -402,3 +402,23 @@ def test_a_crafted_worktree_record_is_refused(
         assert reason in out.stderr and "clear-history" in out.stderr
         assert "Traceback" not in out.stderr
     assert _everything(repo) == before and (target / "model.py").exists()
+
+
+def test_a_worktree_git_forgot_is_never_deleted(make_repo: Any, tmp_path: Path) -> None:
+    """Its files cannot be kept on a branch once git's record of the worktree is gone: undo
+    refuses, even with --force, until they are moved out; then it removes the rest."""
+    repo, model, _commit = _snapshot(make_repo, tmp_path)
+    target = tmp_path / "wt"
+    jellyml("eat", str(model), "--worktree", str(target), cwd=repo.path)
+    admin = Path(git_in(target, "rev-parse", "--absolute-git-dir"))
+    subprocess.run(["rm", "-rf", str(admin)], check=True)
+    inside = _files(target)
+    out = jellyml("undo", "--worktree", str(target), "--force", cwd=repo.path, check=1)
+    assert "no longer knows as a worktree" in out.stderr and "Move it out" in out.stderr
+    assert _files(target) == inside
+    for name in os.listdir(target):
+        if name != ".git":
+            subprocess.run(["rm", "-rf", str(target / name)], check=True)
+    jellyml("undo", "--worktree", str(target), cwd=repo.path)
+    assert not target.exists()
+    assert repo.git("for-each-ref", "refs/jellyml") == ""

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional, Union
 
 from ..errors import (
+    JellyMLError,
     NotAFolderError,
     NotAGitRepoError,
     NotAJellyWorktreeError,
@@ -236,21 +237,18 @@ def _update(main: Repo, record: WorktreeRecord) -> None:
 def _remove_all(repo: Repo, main: Repo, record: WorktreeRecord) -> None:
     """Remove the worktree, its lock, its ref, the setting jellyml turned on, and the record."""
     admin = gitworktree.admin_of(repo.common, record.path)
-    gitworktree.remove(repo.top, admin, record.path, delete_folder=_ours(record))
+    ours = os.path.lexists(os.path.join(record.path, ".git"))
+    gitworktree.remove(repo.top, admin, record.path, delete_folder=ours)
     if not record.made_folder:
         os.makedirs(record.path, exist_ok=True)  # it was an empty folder: it stays one
+    elif os.path.isdir(record.path) and not os.listdir(record.path):
+        os.rmdir(record.path)  # made (by git) before a kill, still empty
     delete_refs(repo, record.ref_prefix, ("worktree",))
     with history_transaction(main) as h:
         h.worktrees = [w for w in h.worktrees if w.id != record.id]
         others = any(w.worktree_config for w in h.worktrees)
     if record.worktree_config and not others and not _worktree_configs(repo.common):
         repo.git("config", "--unset", "extensions.worktreeConfig")
-
-
-def _ours(record: WorktreeRecord) -> bool:
-    """Whether what is left at the record's folder is ours to delete: git's record of it may
-    be gone (a kill between steps), but the folder is the one we made, holding a .git file."""
-    return os.path.lexists(os.path.join(record.path, ".git")) or record.state == ADDING
 
 
 def _worktree_configs(common: str) -> bool:
@@ -389,9 +387,14 @@ def _keep_work(record: WorktreeRecord, *, force: bool) -> tuple[Optional[str], s
         return record.after_branch, ""  # an undo killed after keeping it, or nothing left
     if record.state == ADDING:
         return None, ""  # an eat killed while it made the worktree: nothing of the user's yet
-    there = find_repo(record.path)
-    if there is None or not there.is_linked_worktree:
-        return None, ""  # a half-made worktree (no .git file): nothing of the user's in it
+    there = _linked(record.path)
+    if there is None:
+        # git no longer knows the folder as a worktree (its .git file or git's record of it
+        # is gone): its files cannot be saved on a branch, and are never deleted.
+        if set(os.listdir(record.path)) - {".git"}:
+            lost = "files in a folder git no longer knows as a worktree"
+            raise WorktreeChangesError(record.path, lost, forceable=False)
+        return None, ""
     found = status(there)
     what = []
     if found.tracked_changes:
@@ -412,6 +415,16 @@ def _keep_work(record: WorktreeRecord, *, force: bool) -> tuple[Optional[str], s
     name = free_branch_name(there, f"{UNDO_PREFIX}{record.id}")
     there.git("update-ref", "-m", "jellyml undo --worktree", f"refs/heads/{name}", str(tip), "")
     return name, described
+
+
+def _linked(folder: str) -> Optional[Repo]:
+    """The linked worktree at ``folder`` as git sees it, if git still sees one there."""
+    try:
+        found = find_repo(folder)
+    except JellyMLError:  # a .git file pointing at a record git has lost
+        return None
+    same = found is not None and os.path.realpath(found.top) == os.path.realpath(folder)
+    return found if same and found is not None and found.is_linked_worktree else None
 
 
 def _own_commits(there: Repo, record: WorktreeRecord) -> int:
