@@ -280,7 +280,7 @@ def _near(path: str) -> str:
 
     try:
         relative = os.path.relpath(path)
-    except ValueError:  # another drive (Windows)
+    except (ValueError, OSError):  # another drive (Windows); the current folder is gone
         return path
     except OSError:  # the current folder is gone (the snapshot does not have it)
         return path
