@@ -282,8 +282,6 @@ def _near(path: str) -> str:
         relative = os.path.relpath(path)
     except (ValueError, OSError):  # another drive (Windows); the current folder is gone
         return path
-    except OSError:  # the current folder is gone (the snapshot does not have it)
-        return path
     return path if relative.startswith(os.pardir) else relative
 
 
