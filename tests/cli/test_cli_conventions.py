@@ -4,8 +4,6 @@ every help, the donut only where wanted, completion. Run as a user runs the CLI.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 from test_cli_main import COMMANDS
@@ -13,7 +11,8 @@ from test_startup import _on_a_terminal, _plain_env, needs_pty
 
 import jellyml as jellyml_package
 from jellyml.cli.main import main
-from jellyml_testkit import jellyml, make_model
+from kit.checkpoints import make_model
+from kit.cli import cli_command, jellyml
 
 PRIMARY = {
     "load-snapshot-from": "eat",
@@ -184,16 +183,14 @@ def test_completion_answers_the_shell(tmp_path, line, expected):
         "COMP_POINT": str(len(line)),
         "_ARGCOMPLETE_STDOUT_FILENAME": str(answers),
     }
-    proc = subprocess.run(
-        [sys.executable, "-m", "jellyml"], env=env, cwd=tmp_path, capture_output=True, text=True
-    )
+    proc = jellyml(env=env, cwd=tmp_path, check=None)
     assert proc.returncode == 0, proc.stderr
     assert answers.read_text().replace("\x0b", " ").split() == expected
 
 
 @needs_pty
 def test_the_donut_on_a_terminal_only_and_off_for_good_by_env(tmp_path):
-    cli = [sys.executable, "-m", "jellyml", "-h"]
+    cli = [*cli_command(), "-h"]
     shown, _ = _on_a_terminal(cli, cwd=tmp_path, env=_plain_env())
     assert "JellyML" in shown.split("usage:")[0]
     for value in ("1", "yes", "TRUE"):

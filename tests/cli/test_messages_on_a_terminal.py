@@ -10,7 +10,8 @@ from test_startup import _on_a_terminal, _plain_env, needs_pty
 
 from jellyml.cli import donut
 from jellyml.cli.text import plural
-from jellyml_testkit import cli_command, jellyml, make_model
+from kit.checkpoints import make_model
+from kit.cli import cli_command, jellyml
 
 _ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _MIRRORED = {("/", "\\"), ("\\", "/"), ("(", ")"), (")", "("), ("`", "'")}

@@ -10,7 +10,7 @@ import sys
 from crafted_models import model_with_metadata
 from test_startup import _plain_env
 
-from jellyml_testkit import make_model
+from kit.checkpoints import make_model
 
 _RUN = """
 import json, sys

@@ -17,7 +17,8 @@ from test_cli_main import COMMANDS
 
 import jellyml
 from jellyml.cli import donut, render
-from jellyml_testkit import cli_command, read_pty
+from kit.checkpoints import make_model
+from kit.cli import cli_command, read_pty
 
 # Heavy, and none of them needed to parse a command line or print help when output is piped.
 HEAVY = (
@@ -189,7 +190,6 @@ print(json.dumps([code, [name for name in json.loads(sys.argv[2]) if name in sys
 
 @pytest.mark.parametrize("command", [["show"], ["extract-bundle"], ["fix", "extract-bundle"]])
 def test_a_piped_read_loads_one_command_and_no_heavy_module(make_repo, tmp_path, command):
-    from jellyml_testkit import make_model
 
     model = tmp_path / "m.pth"
     make_model(make_repo({"a.py": "1\n"}).path, model)

@@ -15,6 +15,7 @@ import pytest
 import jellyml
 from jellyml.containers import sidecar
 from jellyml.errors import OutputPathError
+from kit.cli import jellyml as jellyml_cli
 
 #: Tests that make a snapshot with create_snapshot; the others run without torch.
 needs_torch = pytest.mark.torch
@@ -36,12 +37,6 @@ def snapshot(repo: Any) -> dict[str, Any]:
 
 def tensor_bytes(snapshot: dict[str, Any], key: str) -> bytes:
     return bytes(snapshot[key].numpy().tobytes())
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "jellyml", *args], capture_output=True, text=True, timeout=120
-    )
 
 
 @needs_torch
@@ -102,17 +97,21 @@ def test_cli_show_and_extract_bundle_take_the_checkpoint_folder(snapshot, repo, 
     folder = tmp_path / "checkpoint-3"
     jellyml.save_snapshot(folder, snapshot)
     (folder / "model.safetensors").write_bytes(b"not read")
-    shown = cli("show", str(folder))
+    shown = jellyml_cli("show", str(folder), check=None, timeout=120)
     assert shown.returncode == 0, shown.stderr
     assert jellyml.read_snapshot(folder).commit[:7] in shown.stdout
     bundle = tmp_path / "code.bundle"
-    extracted = cli("fix", "extract-bundle", str(folder), "-o", str(bundle))
+    extracted = jellyml_cli(
+        "fix", "extract-bundle", str(folder), "-o", str(bundle), check=None, timeout=120
+    )
     assert extracted.returncode == 0, extracted.stderr
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(bundle), str(clone)], check=True)
     assert (clone / "train.py").read_text() == "lr = 0.25\n"
     assert (clone / "notes.txt").read_text() == "untracked\n"
-    shown_file = cli("show", str(folder / "jellyml-snapshot.jelly"))  # the file itself works too
+    shown_file = jellyml_cli(
+        "show", str(folder / "jellyml-snapshot.jelly"), check=None, timeout=120
+    )  # the file itself works too
     assert shown_file.returncode == 0, shown_file.stderr
     assert jellyml.read_snapshot(folder).commit[:7] in shown_file.stdout
 
@@ -163,7 +162,7 @@ def test_a_control_character_in_a_tensor_name_is_not_printed(tmp_path):
     folder = tmp_path / "ckpt"
     folder.mkdir()
     write_raw(folder / "jellyml-snapshot.jelly", {"\x1b[31mred": {"dtype": "F32"}})
-    proc = cli("show", str(folder))
+    proc = jellyml_cli("show", str(folder), check=None, timeout=120)
     assert proc.returncode == 4  # no tensor of ours in it: a checkpoint without a snapshot
     assert "\x1b" not in proc.stdout + proc.stderr
 

@@ -23,7 +23,7 @@ from jellyml.errors import (
 )
 from jellyml.gitcore import run as gitcmd
 from jellyml.snapshot import Guards, SnapshotWarning, snapshot_repo
-from jellyml_testkit import DIRTY_IGNORED, dirty_repo, racy_edit
+from kit.repos import DIRTY_IGNORED, GitRepo, make_dirty_repo, racy_edit
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
@@ -32,7 +32,6 @@ pytestmark = pytest.mark.torch
 def restore(bundle: Path, dest: Path) -> dict[str, tuple[str, bytes]]:
     """Clone a bundle the way a user would and return its working tree."""
     subprocess.run(["git", "clone", "-q", str(bundle), str(dest)], check=True)
-    from conftest import GitRepo
 
     return GitRepo(dest).worktree()
 
@@ -53,10 +52,10 @@ def states(make_repo):
         return make_repo({"a.py": "a\n"})
 
     def dirty():
-        return dirty_repo(make_repo)
+        return make_dirty_repo(make_repo)
 
     def detached():
-        repo = dirty_repo(make_repo)
+        repo = make_dirty_repo(make_repo)
         repo.git("commit", "-qam", "second")
         repo.git("checkout", "-q", "--detach", "HEAD~1")
         repo.write("model.py", "detached edit\n")
@@ -68,7 +67,7 @@ def states(make_repo):
         return repo
 
     def with_stash():
-        repo = dirty_repo(make_repo)
+        repo = make_dirty_repo(make_repo)
         repo.git("stash", "-q")
         repo.write("model.py", "after stash\n")
         return repo
@@ -94,7 +93,7 @@ def test_repo_is_byte_for_byte_unchanged(make_repo, state, where):
 
 
 def test_split_index_and_linked_worktree_unchanged(make_repo, tmp_path):
-    repo = dirty_repo(make_repo)
+    repo = make_dirty_repo(make_repo)
     repo.git("config", "core.splitIndex", "true")
     repo.git("update-index", "--split-index")
     linked = tmp_path / "linked"
@@ -151,7 +150,7 @@ def test_kill_at_any_moment_leaves_repo_unchanged(make_repo, tmp_path):
 
 def test_eight_processes_at_once(make_repo, tmp_path):
     # The git work is what runs concurrently; torch would only add eight imports of it.
-    repo = dirty_repo(make_repo)
+    repo = make_dirty_repo(make_repo)
     before = repo.state()
     script = (
         "import sys\n"
@@ -199,7 +198,7 @@ def test_clean_tree_bundles_head_with_history(make_repo, tmp_path):
 
 
 def test_dirty_tree_is_captured_exactly(make_repo, tmp_path):
-    repo = dirty_repo(make_repo)
+    repo = make_dirty_repo(make_repo)
     head = repo.git("rev-parse", "HEAD")
     expected = {k: v for k, v in repo.worktree().items() if k not in DIRTY_IGNORED}
     meta, files = snapshot_and_restore(repo, tmp_path)
@@ -240,7 +239,7 @@ def test_odd_names_modes_symlinks_and_binary(make_repo, tmp_path):
 
 
 def test_snapshot_is_deterministic(make_repo, tmp_path):
-    repo = dirty_repo(make_repo)
+    repo = make_dirty_repo(make_repo)
     first = snapshot_repo(str(repo.path), bundle_path=str(tmp_path / "1.bundle"))
     second = snapshot_repo(str(repo.path), bundle_path=str(tmp_path / "2.bundle"))
     assert first.commit == second.commit
@@ -307,7 +306,7 @@ def test_missing_path_file_and_bare_repo(tmp_path):
 
 
 def test_out_git_bundle_path_gets_the_same_bundle(make_repo, tmp_path):
-    repo = dirty_repo(make_repo)
+    repo = make_dirty_repo(make_repo)
     out = tmp_path / "copy.bundle"
     snapshot = jellyml.create_snapshot(str(repo.path), out_git_bundle_path=str(out))
     tensor = snapshot[jellyml.SNAPSHOT_KEY]
@@ -379,7 +378,7 @@ def test_no_temp_files_left_on_success_error_or_interrupt(make_repo, tmp_path, m
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", None)
-    repo = dirty_repo(make_repo)
+    repo = make_dirty_repo(make_repo)
     jellyml.create_snapshot(str(repo.path))
     assert list(scratch.iterdir()) == []
     with pytest.raises(SnapshotTooLargeError):
@@ -421,7 +420,7 @@ def test_git_missing_or_too_old(make_repo, monkeypatch):
 
 
 def test_metadata_is_saved_and_read_back(make_repo, tmp_path):
-    repo = dirty_repo(make_repo)
+    repo = make_dirty_repo(make_repo)
     repo.git("remote", "add", "origin", "https://user:s3cret@example.com/team/project.git?t=1")
     repo.git("remote", "add", "ssh", "git@example.com:team/project.git")
     model = {"weights": torch.ones(3)}
