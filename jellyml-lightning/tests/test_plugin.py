@@ -17,7 +17,7 @@ from jellyml_lightning import (  # noqa: E402
     JellyMLLightningWarning,
 )
 from kit import cli  # noqa: E402
-from kit.repos import clone, make_dirty_repo, snapshot_view  # noqa: E402
+from kit.repos import clone, snapshot_view  # noqa: E402
 from tiny_lightning import NAMESPACES, fast_trainer_args, lightning, model_class  # noqa: E402
 
 pytestmark = [
@@ -27,11 +27,6 @@ pytestmark = [
     # expect it.
     pytest.mark.filterwarnings("error::jellyml_lightning.JellyMLLightningWarning"),
 ]
-
-
-@pytest.fixture
-def dirty_repo(make_repo):
-    return make_dirty_repo(make_repo)
 
 
 @pytest.fixture

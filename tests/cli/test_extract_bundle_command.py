@@ -9,10 +9,9 @@ import subprocess
 import sys
 
 import pytest
-from test_startup import needs_pty
 
 from kit.checkpoints import make_model
-from kit.cli import cli_command, jellyml, read_pty
+from kit.cli import cli_command, jellyml, needs_pty, read_pty
 
 
 @pytest.fixture

@@ -4,29 +4,21 @@ and nothing from a checkpoint can drive the terminal (control characters neutral
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 
 from crafted_models import model_with_metadata
-from test_startup import _plain_env, needs_pty
 
 from jellyml.cli.render import clean
 from kit.checkpoints import make_model
-from kit.cli import cli_command, jellyml, read_pty
+from kit.cli import cli_command, jellyml, needs_pty, on_a_terminal, plain_env
 
 EVIL = "\x1b]0;pwned\x07\x1b[2J\x9b31m\u202e"
 
 
 def _on_a_terminal(argv: list[str], *, cwd, columns: int) -> str:
     """What ``argv`` prints on a pseudo-terminal ``columns`` wide (stderr must stay empty)."""
-    leader, follower = os.openpty()
-    env = {**_plain_env(), "TERM": "xterm-256color", "COLUMNS": str(columns)}
-    proc = subprocess.Popen(argv, stdout=follower, stderr=subprocess.PIPE, cwd=cwd, env=env)
-    os.close(follower)
-    output = read_pty(leader)
-    assert proc.stderr is not None and proc.stderr.read() == b""
-    assert proc.wait() == 0
-    return output.decode().replace("\r", "")
+    output, stderr = on_a_terminal(argv, cwd=cwd, env=plain_env(), columns=columns)
+    assert stderr == ""
+    return output.replace("\r", "")
 
 
 def _many_untracked(make_repo, tmp_path, count=400):

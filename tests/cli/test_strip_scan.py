@@ -27,7 +27,6 @@ from kit.checkpoints import (
     write_snapshot_file,
 )
 from kit.cli import jellyml as run_cli
-from kit.repos import make_dirty_repo
 
 OURS = {fmt.SNAPSHOT_KEY, fmt.METADATA_KEY}
 
@@ -65,9 +64,9 @@ def _same(a: Any, b: Any) -> bool:
 
 @pytest.mark.torch
 @pytest.mark.parametrize("layout", ["last", "first", "middle", "ordered", "reused"])
-def test_strip_a_torch_checkpoint(layout: str, make_repo: Any, tmp_path: Path) -> None:
+def test_strip_a_torch_checkpoint(layout: str, dirty_repo, tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
-    snapshot = jellyml.create_snapshot(str(make_dirty_repo(make_repo).path))
+    snapshot = jellyml.create_snapshot(str(dirty_repo.path))
     weights = {"w": torch.randn(3, 3), "n": {"b": torch.arange(4, dtype=torch.uint8)}}
     saved: Any = {
         "last": {**weights, "epoch": 3, **snapshot},
@@ -92,9 +91,9 @@ def test_strip_a_torch_checkpoint(layout: str, make_repo: Any, tmp_path: Path) -
 
 
 @pytest.mark.torch
-def test_strip_in_place_and_never_over_the_input_unasked(make_repo: Any, tmp_path: Path) -> None:
+def test_strip_in_place_and_never_over_the_input_unasked(dirty_repo, tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
-    snapshot = jellyml.create_snapshot(str(make_dirty_repo(make_repo).path))
+    snapshot = jellyml.create_snapshot(str(dirty_repo.path))
     model = tmp_path / "model.pth"
     torch.save({"w": torch.ones(2), **snapshot}, model)
     before = _digest(model)
@@ -197,8 +196,8 @@ def test_strip_failures_leave_nothing(make_repo: Any, tmp_path: Path) -> None:
     assert sorted(os.listdir(tmp_path)) == ["m.safetensors", "repo0"]
 
 
-def test_scan_finds_what_still_carries_a_snapshot(make_repo: Any, tmp_path: Path) -> None:
-    repo = make_dirty_repo(make_repo)
+def test_scan_finds_what_still_carries_a_snapshot(dirty_repo, tmp_path: Path) -> None:
+    repo = dirty_repo
     tree = tmp_path / "release"
     (tree / "ckpt" / "step-1").mkdir(parents=True)
     commit = write_safetensors_model(repo.path, tree / "weights.safetensors")

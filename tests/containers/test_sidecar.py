@@ -17,6 +17,9 @@ from jellyml.containers import sidecar
 from jellyml.errors import OutputPathError
 from kit.cli import jellyml as jellyml_cli
 
+#: The tests folder: the test kit (kit.*) is imported from it.
+TESTS = Path(__file__).resolve().parents[1]
+
 #: Tests that make a snapshot with create_snapshot; the others run without torch.
 needs_torch = pytest.mark.torch
 
@@ -174,24 +177,24 @@ def test_a_file_without_the_code_tensor_holds_no_snapshot(tmp_path):
 
 
 def test_written_and_read_without_torch_from_plain_bytes(repo, tmp_path):
-    """A snapshot built by hand (git bundle + JellyML headers), saved and restored, in an
-    interpreter that never imports torch, numpy or transformers."""
+    """A snapshot built by hand (git bundle + JellyML headers, by the test kit), saved and
+    restored, in an interpreter that never imports torch, numpy or transformers."""
     code = """
-import hashlib, json, subprocess, sys
+import json, subprocess, sys
 from jellyml import format as fmt
 import jellyml
-repo, folder, out = sys.argv[1:4]
+repo, folder, out, tests = sys.argv[1:5]
+sys.path.insert(0, tests)
+from kit.checkpoints import metadata_tensor, snapshot_tensor
 subprocess.run(["git", "-C", repo, "bundle", "create", out + ".in", "HEAD"], check=True,
                capture_output=True)
 bundle = open(out + ".in", "rb").read()
 commit = subprocess.run(["git", "-C", repo, "rev-parse", "HEAD"], check=True,
                         capture_output=True, text=True).stdout.strip()
-meta = json.dumps({"git": {"dirty": False}}).encode()
-meta_sha = hashlib.sha256(meta).hexdigest()
+meta, meta_sha = metadata_tensor(json.dumps({"git": {"dirty": False}}).encode())
 snapshot = {
-    fmt.SNAPSHOT_KEY: fmt.encode_header(fmt.SNAPSHOT_MAGIC, len(bundle),
-        hashlib.sha256(bundle).hexdigest(), commit=commit, metadata_sha256=meta_sha) + bundle,
-    fmt.METADATA_KEY: fmt.encode_header(fmt.METADATA_MAGIC, len(meta), meta_sha) + meta,
+    fmt.SNAPSHOT_KEY: snapshot_tensor(bundle, commit, meta_sha),
+    fmt.METADATA_KEY: meta,
 }
 jellyml.save_snapshot(folder, snapshot)
 found = jellyml.read_snapshot(folder)
@@ -202,7 +205,7 @@ print(sorted(m for m in ("torch", "numpy", "transformers") if m in sys.modules))
 """
     folder, out = tmp_path / "ckpt", tmp_path / "out.bundle"
     proc = subprocess.run(
-        [sys.executable, "-c", code, str(repo.path), str(folder), str(out)],
+        [sys.executable, "-c", code, str(repo.path), str(folder), str(out), str(TESTS)],
         capture_output=True,
         text=True,
     )

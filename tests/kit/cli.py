@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional, Union
 
+import pytest
+
 PathLike = Union[str, Path]
 
 #: The source tree. Tests run the installed package: only a test of what a source checkout does
@@ -75,6 +77,37 @@ def fails(*args: str, cwd: PathLike, code: int = 1) -> str:
     assert err.startswith("error: ") and err.count("\n") == 1, err
     assert "Traceback" not in err and "fatal:" not in err
     return err
+
+
+#: A test that needs a pseudo-terminal (``on_a_terminal``, ``read_pty``).
+needs_pty = pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+
+
+def plain_env() -> dict[str, str]:
+    """The environment without anything that would turn colours on or off."""
+    return {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "NO_COLOR")}
+
+
+def on_a_terminal(
+    argv: list[str], *, cwd: PathLike, env: Mapping[str, str], columns: int = 100
+) -> tuple[str, str]:
+    """Run ``argv`` with stdout on a pseudo-terminal ``columns`` wide and require exit 0; return
+    what it printed there and on stderr."""
+    leader, follower = os.openpty()
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        cwd=cwd,
+        env={**env, "TERM": "xterm-256color", "COLUMNS": str(columns)},
+    )
+    os.close(follower)
+    output = read_pty(leader)
+    assert proc.stderr is not None
+    stderr = proc.stderr.read().decode()
+    assert proc.wait() == 0, stderr
+    return output.decode(), stderr
 
 
 def read_pty(leader: int) -> bytes:

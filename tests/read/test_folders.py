@@ -25,15 +25,15 @@ from kit.checkpoints import (
     write_snapshot_file,
 )
 from kit.cli import jellyml as run_cli
-from kit.repos import clone, git, make_dirty_repo
+from kit.repos import clone, git
 
 
 def _weights(n: int) -> dict[str, tuple[str, list[int], bytes]]:
     return {f"w{i}": ("F32", [1], b"\0\0\x80\x3f") for i in range(n)}
 
 
-def test_a_dcp_folder_is_read_through_its_snapshot_file(make_repo: Any, tmp_path: Path) -> None:
-    repo = make_dirty_repo(make_repo)
+def test_a_dcp_folder_is_read_through_its_snapshot_file(dirty_repo, tmp_path: Path) -> None:
+    repo = dirty_repo
     folder = tmp_path / "step-100"
     dcp_like_folder(folder)
     commit = write_snapshot_file(repo.path, folder)
@@ -163,10 +163,10 @@ def test_hostile_or_empty_folders_are_refused(
 
 
 @pytest.mark.torch
-def test_real_dcp_save_with_a_snapshot_file(make_repo: Any, tmp_path: Path) -> None:
+def test_real_dcp_save_with_a_snapshot_file(dirty_repo, tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     dcp = pytest.importorskip("torch.distributed.checkpoint")
-    repo = make_dirty_repo(make_repo)
+    repo = dirty_repo
     folder = tmp_path / "dcp"
     state = {"w": torch.arange(6.0)}
     dcp.save(state, checkpoint_id=str(folder))

@@ -20,11 +20,11 @@ from jellyml import errors
 from jellyml import format as fmt
 from kit.checkpoints import safetensors_bytes, snapshot_tensors, u8, write_safetensors_model
 from kit.cli import jellyml as run_cli
-from kit.repos import clone, git, make_dirty_repo
+from kit.repos import clone, git
 
 
-def test_show_eat_and_extract_a_safetensors_file(make_repo: Any, tmp_path: Path) -> None:
-    repo = make_dirty_repo(make_repo)
+def test_show_eat_and_extract_a_safetensors_file(dirty_repo, tmp_path: Path) -> None:
+    repo = dirty_repo
     model = tmp_path / "model.safetensors"
     commit = write_safetensors_model(repo.path, model)
 
@@ -58,12 +58,12 @@ def test_the_snapshot_may_be_anywhere_among_the_tensors(make_repo: Any, tmp_path
 
 
 @pytest.mark.torch
-def test_what_safetensors_save_file_writes(make_repo: Any, tmp_path: Path) -> None:
+def test_what_safetensors_save_file_writes(dirty_repo, tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     st_torch = pytest.importorskip("safetensors.torch")
     from safetensors import safe_open
 
-    repo = make_dirty_repo(make_repo)
+    repo = dirty_repo
     snapshot = jellyml.create_snapshot(str(repo.path))
     path = tmp_path / "model.safetensors"
     weights = {"w": torch.randn(10, 10), "b": torch.zeros(3, dtype=torch.float16)}
