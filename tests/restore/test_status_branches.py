@@ -9,7 +9,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from jellyml_testkit import jellyml, make_model, user_state
+from kit.checkpoints import make_model
+from kit.cli import jellyml
+from kit.repos import user_state
 
 BASE = {"model.py": "layers = 2\n", "train.py": "lr = 0.1\n"}
 

@@ -19,7 +19,9 @@ import pytest
 from crash_runner import crashing
 
 from jellyml.restore.crash import WORKTREE_POINTS
-from jellyml_testkit import jellyml, make_model, user_state
+from kit.checkpoints import make_model
+from kit.cli import cli_command, jellyml
+from kit.repos import user_state
 
 KILLED = -signal.SIGKILL
 BASE = {
@@ -74,16 +76,10 @@ def _snapshot_files(model: Path, cwd: Path) -> dict[str, bytes]:
     out = {}
     for name in filter(None, names):
         proc = subprocess.run(
-            [*_cli(), "cat", str(model), name], cwd=cwd, capture_output=True, check=True
+            [*cli_command(), "cat", str(model), name], cwd=cwd, capture_output=True, check=True
         )
         out[name] = proc.stdout
     return out
-
-
-def _cli() -> list[str]:
-    from jellyml_testkit import cli_command
-
-    return cli_command()
 
 
 def test_worktree_leaves_a_dirty_sparse_merging_repo_with_a_submodule_exactly(
