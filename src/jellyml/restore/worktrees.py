@@ -193,10 +193,11 @@ def _add(repo: Repo, main: Repo, record: WorktreeRecord, recurse: bool) -> Optio
         crash.point("worktree:recorded")
         sparse, worktree_config = gitworktree.sparse_settings(repo.top)
         if sparse and not worktree_config:
-            # Needed for a setting of that worktree only; noted, so undo turns it off again.
-            repo.git("config", "extensions.worktreeConfig", "true")
+            # Needed for a setting of that worktree only; noted first, so that undo (or the
+            # roll-back of a run killed here) turns it off again.
             record.worktree_config = True
             _update(main, record)
+            repo.git("config", "extensions.worktreeConfig", "true")
         gitworktree.add(
             repo.top, record.path, record.commit, reason=lock_reason(record), branch=record.branch
         )
@@ -248,7 +249,8 @@ def _remove_all(repo: Repo, main: Repo, record: WorktreeRecord) -> None:
         h.worktrees = [w for w in h.worktrees if w.id != record.id]
         others = any(w.worktree_config for w in h.worktrees)
     if record.worktree_config and not others and not _worktree_configs(repo.common):
-        repo.git("config", "--unset", "extensions.worktreeConfig")
+        argv = ["config", "--unset", "extensions.worktreeConfig"]
+        gitrun.run(argv, cwd=repo.top, check=False)  # not set (a kill before): nothing to do
 
 
 def _worktree_configs(common: str) -> bool:
