@@ -151,6 +151,8 @@ def eat_snapshot(
         if branch is not None:
             check_new_branch(repo, branch)
         with repo_lock(repo, history_of(repo)):
+            # HEAD as it is now: another eat may have finished while this one started.
+            repo = find_repo(repo.top) or repo
             incoming = _Incoming(model, bundle, tmp, snapshot, force, branch)
             return shallow_eat.annotate(_eat_into(repo, incoming, folder), snapshot)
 

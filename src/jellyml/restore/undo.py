@@ -104,6 +104,8 @@ def undo_last(code_dir: Optional[str] = None) -> UndoResult:
         raise NotAGitRepoError(folder, hint="Run `jellyml undo` inside the repository you ate in.")
     hist = history_of(repo)
     with repo_lock(repo, hist):
+        # HEAD as it is now: another eat or undo may have finished while this one started.
+        repo = find_repo(repo.top) or repo
         found = read_history(repo)
         # A folder with a journal and no item: an eat killed before it recorded itself.
         aside.sweep(repo, [i.id for i in found.items])
