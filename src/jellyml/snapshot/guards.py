@@ -35,6 +35,11 @@ DEFAULT_SECRET_PATTERNS: tuple[str, ...] = (
     ".pypirc",
     ".npmrc",
     ".htpasswd",
+    ".envrc",
+    ".git-credentials",
+    "credentials",  # ~/.aws/credentials, ~/.config/gcloud/.../credentials
+    "kaggle.json",
+    "secrets.toml",  # streamlit's
 )
 
 
@@ -56,9 +61,21 @@ class Guards:
         name = os.path.basename(relpath.rstrip("/")).lower()
         if relpath.endswith("/"):
             return "a nested git repository (commit it as a submodule to record it)"
-        for pattern in self.secret_patterns:
-            if fnmatch.fnmatchcase(name, pattern.lower()):
-                return f"looks like a secret (matches {pattern!r})"
+        pattern = secret_pattern(name, self.secret_patterns)
+        if pattern is not None:
+            return f"looks like a secret (matches {pattern!r})"
         if size > self.max_untracked_file_size:
             return f"{size:,} bytes, over the {self.max_untracked_file_size:,}-byte limit"
         return None
+
+
+def secret_pattern(
+    path: str, patterns: Sequence[str] = DEFAULT_SECRET_PATTERNS
+) -> Optional[str]:
+    """The pattern a file's name matches (case-insensitive), or None: the one test of "named
+    like a credential", for what a snapshot leaves out and for what ``scan --secrets`` flags."""
+    name = os.path.basename(path.rstrip("/")).lower()
+    for pattern in patterns:
+        if fnmatch.fnmatchcase(name, pattern.lower()):
+            return pattern
+    return None

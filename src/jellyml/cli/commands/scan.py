@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="exit with status 1 when any checkpoint still carries a snapshot (or could not "
         "be read): a gate before uploading",
     )
-    add_common(parser)
+    add_common(parser, urls=True)
     parser.set_defaults(handler=run)
 
 

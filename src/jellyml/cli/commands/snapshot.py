@@ -55,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="a gitignore-style pattern of untracked paths to leave out (repeat it)",
     )
     _add_options(parser)
-    add_common(parser, code_dir=True)
+    add_common(parser, code_dir=True, urls=True)
     parser.set_defaults(handler=run, usage_error=parser.error)
 
 
