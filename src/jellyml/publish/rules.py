@@ -29,8 +29,8 @@ class Rule:
     description: str = ""
 
 
-_B = rb"(?<![A-Za-z0-9_/+=-])"  # a secret starts where a word does
-_E = rb"(?![A-Za-z0-9_/+=-])"  # and ends where it does
+_B = rb"(?<![A-Za-z0-9_])"  # a secret starts where a word does
+_E = rb"(?![A-Za-z0-9_])"  # and ends where it does
 
 RULES: tuple[Rule, ...] = (
     Rule(
