@@ -45,6 +45,7 @@ def without_snapshot(state_dict: Mapping[str, V]) -> dict[str, V]:
         if not (isinstance(key, str) and key.endswith((SNAPSHOT_KEY, METADATA_KEY)))
     }
 
+
 #: Readers refuse metadata larger than this before reading it.
 MAX_METADATA_SIZE = 64 * 1024 * 1024
 

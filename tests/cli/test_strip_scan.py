@@ -102,7 +102,12 @@ def test_strip_in_place_and_never_over_the_input_unasked(make_repo: Any, tmp_pat
     _ok(run_cli("strip", str(model), "--in-place"))
     assert list(torch.load(model, weights_only=True)) == ["w"]
     assert sorted(os.listdir(tmp_path)) == ["model.pth", "repo0"]  # no temporary file left
-    _one_line_error(run_cli("strip", str(model), "--in-place"), "holds no JellyML snapshot")
+    # nothing left to strip: said, and a success (issue 21); a failure only with --strict
+    again = _ok(run_cli("strip", str(model), "--in-place"))
+    assert "Nothing to strip" in again.stdout
+    _one_line_error(
+        run_cli("strip", str(model), "--in-place", "--strict"), "holds no JellyML snapshot"
+    )
 
 
 def _tensors_of(path: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
@@ -154,7 +159,7 @@ def test_strip_a_folder(make_repo: Any, tmp_path: Path) -> None:
     _ok(run_cli("strip", str(folder), "-o", str(out)))
     assert _tree(out) == {k: v for k, v in before.items() if k != SNAPSHOT_FILE}
     assert _tree(folder) == before
-    _one_line_error(run_cli("strip", str(folder), "-o", str(out)), "exists already")
+    _one_line_error(run_cli("strip", str(folder), "-o", str(out)), "already exists")
     _ok(run_cli("strip", str(folder), "--in-place"))
     assert _tree(folder) == _tree(out)
     assert sorted(os.listdir(tmp_path)) == ["public", "repo0", "step-9"]
@@ -180,7 +185,9 @@ def test_strip_failures_leave_nothing(make_repo: Any, tmp_path: Path) -> None:
     repo = make_repo({"a.py": "x = 1\n"})
     model = tmp_path / "m.safetensors"
     model.write_bytes(safetensors_bytes({"w": ("F32", [1], b"\0\0\0\0")}))
-    _one_line_error(run_cli("strip", str(model), "-o", str(tmp_path / "o")), "holds no JellyML")
+    _one_line_error(
+        run_cli("strip", str(model), "-o", str(tmp_path / "o"), "--strict"), "holds no JellyML"
+    )
     write_safetensors_model(repo.path, model)
     _one_line_error(
         run_cli("strip", str(model), "-o", str(tmp_path / "missing" / "o")), "Cannot write"
@@ -303,7 +310,7 @@ def test_strip_keeps_any_checkpoint_s_other_keys(make_repo: Any, tmp_path: Path)
         saved = dict(items[:at] + list(snapshot.items()) + items[at:])
         path, out = tmp_path / "m.pth", tmp_path / "o.pth"
         torch.save(saved, path)
-        strip(str(path), str(out))
+        strip(str(path), str(out), force=True)
         assert _same_deep(torch.load(out, weights_only=True), dict(items))
 
     check()

@@ -41,7 +41,8 @@ _SAFE = frozenset(
      ("torch._utils", "_rebuild_tensor"), ("torch._utils", "_rebuild_tensor_v2"),
      ("torch._utils", "_rebuild_tensor_v3"), ("torch._utils", "_rebuild_parameter"),
      ("torch._utils", "_rebuild_parameter_with_state"), ("torch._utils", "_rebuild_qtensor"),
-     ("torch._utils", "_rebuild_sparse_tensor"), ("torch._utils", "_rebuild_meta_tensor_no_storage"),
+     ("torch._utils", "_rebuild_sparse_tensor"),
+     ("torch._utils", "_rebuild_meta_tensor_no_storage"),
      ("torch._tensor", "_rebuild_from_type_v2"), ("torch.nn.parameter", "Parameter"),
      ("torch.storage", "UntypedStorage"), ("torch", "UntypedStorage"),
      ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
@@ -110,16 +111,14 @@ def pickle_globals(data: bytes) -> tuple[list[PickleGlobal], bool]:
     return [PickleGlobal(m, n, classify(m, n)) for m, n in found], True
 
 
-def _note(
-    name: str, arg: object, recent: list[object], found: dict[tuple[str, str], None]
-) -> None:
+def _note(name: str, arg: object, recent: list[object], found: dict[tuple[str, str], None]) -> None:
     if name in ("GLOBAL", "INST") and isinstance(arg, str):
         module, _, attr = arg.partition(" ")
         found.setdefault((module, attr))
     elif name == "STACK_GLOBAL" and len(recent) >= 2:
-        module, attr = recent[-2], recent[-1]
-        if isinstance(module, str) and isinstance(attr, str):
-            found.setdefault((module, attr))
+        pushed, named = recent[-2], recent[-1]
+        if isinstance(pushed, str) and isinstance(named, str):
+            found.setdefault((pushed, named))
 
 
 def _track(name: str, arg: object, memo: dict[int, object], recent: list[object]) -> None:

@@ -123,8 +123,12 @@ def _checkpoint_findings(entry: Any, storage_options: Optional[Mapping[str, Any]
     found: list[Finding] = []
     if entry.problem and entry.snapshot:
         found.append(
-            Finding(rules.DAMAGED, entry.path, FILE, message=f"damaged, may hold a snapshot: "
-                    f"{entry.problem}")  # fmt: skip
+            Finding(
+                rules.DAMAGED,
+                entry.path,
+                FILE,
+                message=f"damaged, may hold a snapshot: {entry.problem}",
+            )
         )
     elif entry.snapshot:
         found += snapshot_findings(entry.path, storage_options)
@@ -169,7 +173,7 @@ def _history_findings(
 ) -> list[Finding]:
     env = {"GIT_DIR": store}
     versions, found = _versions(name, env, tip, prerequisites)
-    for path, oid in _tree(env, tip):
+    for _path, oid in _tree(env, tip):
         if oid in versions:
             versions[oid].in_tree = True
     found += _credential_files(name, versions)
@@ -249,11 +253,16 @@ def _merge(name: str, raw: list[tuple[_Version, int, rules.Match]]) -> list[Find
         rule = rules.BY_ID[rule_id]
         found.append(
             Finding(
-                rule_id, name, TREE if current else HISTORY, path, shown[1],
-                first[0].commit, rules.redact(secret),
+                rule_id,
+                name,
+                TREE if current else HISTORY,
+                path,
+                shown[1],
+                first[0].commit,
+                rules.redact(secret),
                 message=f"{rule.name} in {path}:{shown[1]}"
                 + ("" if current else f" (deleted since; added in {first[0].commit[:12]})"),
-            )  # fmt: skip
+            )
         )
     return sorted(found, key=lambda f: (f.where != TREE, f.path or "", f.line or 0, f.rule))
 
@@ -263,12 +272,18 @@ def _credential_files(name: str, versions: Mapping[str, _Version]) -> list[Findi
     for version in sorted(versions.values(), key=lambda v: v.order):
         if rules.credential_file(version.path):
             old = seen.get(version.path)
-            seen[version.path] = replace(old, in_tree=old.in_tree or version.in_tree) if old else version
+            in_tree = version.in_tree or bool(old and old.in_tree)
+            seen[version.path] = replace(old or version, in_tree=in_tree)
     return [
         Finding(
-            rules.CREDENTIAL_FILE, name, TREE if v.in_tree else HISTORY, path, None, v.commit,
+            rules.CREDENTIAL_FILE,
+            name,
+            TREE if v.in_tree else HISTORY,
+            path,
+            None,
+            v.commit,
             message=f"{path} is named like a credential file",
-        )  # fmt: skip
+        )
         for path, v in sorted(seen.items())
     ]
 
@@ -281,10 +296,13 @@ def metadata_findings(name: str, metadata: Any) -> list[Finding]:
         for match in rules.find(data):
             found.append(
                 Finding(
-                    match.rule.id, name, METADATA, f"metadata:{where}",
+                    match.rule.id,
+                    name,
+                    METADATA,
+                    f"metadata:{where}",
                     match=rules.redact(match.secret),
                     message=f"{match.rule.name} in the snapshot's metadata ({where})",
-                )  # fmt: skip
+                )
             )
     return found
 
@@ -296,7 +314,8 @@ def _strings(value: Any, where: str, depth: int = 0) -> Iterator[tuple[str, str]
         yield where or ".", value
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield from _strings(key, where, depth + 1) if isinstance(key, str) and len(key) > 16 else ()
+            if isinstance(key, str) and len(key) > 16:  # a long key may be a secret itself
+                yield from _strings(key, where, depth + 1)
             yield from _strings(item, f"{where}.{key}" if where else str(key), depth + 1)
     elif isinstance(value, list):
         for at, item in enumerate(value):
@@ -338,15 +357,20 @@ def pickle_findings(
             found.append(
                 Finding(
                     rules.DANGEROUS_PICKLE if dangerous else rules.SUSPICIOUS_PICKLE,
-                    checkpoint, PICKLE, entry, match=item.qualified,
+                    checkpoint,
+                    PICKLE,
+                    entry,
+                    match=item.qualified,
                     level=ERROR if dangerous else NOTE,
                     message=f"{entry} imports {item.qualified} ({item.verdict})",
-                )  # fmt: skip
+                )
             )
     return found
 
 
-def _pickles(file: str, storage_options: Optional[Mapping[str, Any]]) -> Iterator[tuple[str, bytes]]:
+def _pickles(
+    file: str, storage_options: Optional[Mapping[str, Any]]
+) -> Iterator[tuple[str, bytes]]:
     """``(name, bytes)`` of each pickle in ``file``: a torch zip's ``*.pkl`` entries, or the
     file itself when it starts like a pickle (a legacy ``torch.save``, a ``.pkl``)."""
     from ..containers.torch_zip import FORMAT, TorchZip

@@ -69,9 +69,7 @@ class Guards:
         return None
 
 
-def secret_pattern(
-    path: str, patterns: Sequence[str] = DEFAULT_SECRET_PATTERNS
-) -> Optional[str]:
+def secret_pattern(path: str, patterns: Sequence[str] = DEFAULT_SECRET_PATTERNS) -> Optional[str]:
     """The pattern a file's name matches (case-insensitive), or None: the one test of "named
     like a credential", for what a snapshot leaves out and for what ``scan --secrets`` flags."""
     name = os.path.basename(path.rstrip("/")).lower()
