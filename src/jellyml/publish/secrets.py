@@ -27,15 +27,13 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Optional
 
-from ..errors import JellyMLError, ModelFileError
+from ..errors import JellyMLError
 from ..gitcore import run as gitrun
 from . import rules
 
 MAX_BLOB = 8 * 1024 * 1024
 MAX_FILES = 2_000_000
 MAX_BYTES = 4 * 1024 * 1024 * 1024
-#: A pickle larger than this is read only up to it (its globals come first in torch's).
-MAX_PICKLE_READ = 256 * 1024 * 1024
 _BINARY_PROBE = 8000
 #: Where a finding is.
 TREE, HISTORY, METADATA, PICKLE, FILE = "tree", "history", "metadata", "pickle", "file"
@@ -345,10 +343,10 @@ def pickle_findings(
     checkpoint: str, file: str, storage_options: Optional[Mapping[str, Any]] = None
 ) -> list[Finding]:
     """The globals that ``file``'s pickles import, other than the safe ones."""
-    from .pickles import DANGEROUS, SAFE, pickle_globals
+    from .pickles import DANGEROUS, SAFE, pickle_globals, pickles_in
 
     found = []
-    for entry, data in _pickles(file, storage_options):
+    for entry, data in pickles_in(file, storage_options):
         names, _complete = pickle_globals(data)
         for item in names:
             if item.verdict == SAFE:
@@ -366,28 +364,6 @@ def pickle_findings(
                 )
             )
     return found
-
-
-def _pickles(
-    file: str, storage_options: Optional[Mapping[str, Any]]
-) -> Iterator[tuple[str, bytes]]:
-    """``(name, bytes)`` of each pickle in ``file``: a torch zip's ``*.pkl`` entries, or the
-    file itself when it starts like a pickle (a legacy ``torch.save``, a ``.pkl``)."""
-    from ..containers.torch_zip import FORMAT, TorchZip
-    from ..sources import open_source
-
-    try:
-        with open_source(file, storage_options) as source:
-            if FORMAT.claims(source):
-                archive: TorchZip = FORMAT.open(source)
-                for _pos, entry in archive._directory.forward():
-                    if entry.name.endswith(".pkl") and entry.method == 0:
-                        start, _ = archive.data_offset(entry)
-                        yield entry.name, source.read_at(start, min(entry.size, MAX_PICKLE_READ))
-            elif source.read_at(0, 1) == b"\x80":
-                yield os.path.basename(file), source.read_at(0, min(source.size, MAX_PICKLE_READ))
-    except ModelFileError:
-        return
 
 
 def fingerprint_hash(finding: Finding) -> str:

@@ -167,13 +167,59 @@ def _write_atomically(
 
 
 def _refuse_if_snapshot_left(written: str, path: str) -> None:
+    """The output read back: no snapshot, no tensor starting with one of our headers (a
+    metadata tensor left behind), and (``torch.save`` files) every other key as before."""
     from ..read.reader import read_snapshot
 
     try:
         read_snapshot(written)
     except SnapshotNotFoundError:
-        return
-    raise StripError(path, "it holds a snapshot under another name, which jellyml cannot remove")
+        pass
+    else:
+        raise StripError(
+            path, "it holds a snapshot under another name, which jellyml cannot remove"
+        )
+    if _header_left(written):
+        raise StripError(path, "a tensor of the snapshot would be left in the output")
+    _same_other_keys(path, written)
+
+
+def _header_left(written: str) -> bool:
+    from ..containers import open_container
+
+    with open_source(written) as source:
+        archive = open_container(source)
+        for entry in archive.tensor_entries():
+            if entry.size >= fmt.HEADER_SIZE:
+                _start, head = archive.data_offset(entry, peek=fmt.HEADER_SIZE)
+                if fmt.looks_like_header(head):
+                    return True
+    return False
+
+
+def _same_other_keys(path: str, written: str) -> None:
+    """For a ``torch.save`` file: what the output's pickle builds is what the input's built,
+    less our two keys (compared symbolically: nothing is unpickled). Refused when that cannot
+    be shown (a pickle the comparison does not model)."""
+    from .pickles import Unreadable, mapping_of, pickles_in, symbolic
+
+    before = dict(pickles_in(path))
+    after = dict(pickles_in(written))
+    if not before and not after:
+        return  # safetensors: its tensors are copied byte for byte by construction
+    try:
+        if set(before) != set(after):
+            raise Unreadable("the pickles differ")
+        for name, data in before.items():
+            was, now = mapping_of(symbolic(data)), mapping_of(symbolic(after[name]))
+            if was is None or now is None:
+                raise Unreadable("its top-level object is not a dict")
+            if list({k: v for k, v in was.items() if k not in _OURS}.items()) != list(now.items()):
+                raise StripError(path, "the stripped file would not load as the input did")
+    except (Unreadable, RecursionError, ValueError) as exc:
+        raise StripError(
+            path, f"jellyml cannot prove the stripped file loads as the input did ({exc})"
+        ) from None
 
 
 # --- folders ------------------------------------------------------------------------------------
