@@ -335,7 +335,7 @@ def _pickle_files(entry: Any, storage_options: Optional[Mapping[str, Any]]) -> l
     if entry.kind != "folder":
         return [entry.path]
     storage = storage_for(entry.path, storage_options)
-    suffixes = (".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle")
+    suffixes = (".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle", ".metadata")
     return [f.name for f in storage.walk(entry.path) if f.name.lower().endswith(suffixes)]
 
 

@@ -216,6 +216,8 @@ def _same_other_keys(path: str, written: str) -> None:
                 raise Unreadable("its top-level object is not a dict")
             if list({k: v for k, v in was.items() if k not in _OURS}.items()) != list(now.items()):
                 raise StripError(path, "the stripped file would not load as the input did")
+    except StripError:
+        raise
     except (Unreadable, RecursionError, ValueError) as exc:
         raise StripError(
             path, f"jellyml cannot prove the stripped file loads as the input did ({exc})"
