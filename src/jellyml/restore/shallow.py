@@ -73,17 +73,14 @@ def expected_bundle_commit(snapshot: Snapshot) -> Optional[str]:
     return info.bundle_commit if info is not None else snapshot.commit
 
 
-def resolve_snapshot_commit(repo: Repo, snapshot: Snapshot, fetched: str, ref: str) -> str:
-    """After the bundle's commit was fetched into ``ref``: the real snapshot commit when it
-    can be rebuilt here (``ref`` then points at it), else ``fetched`` itself."""
+def resolve_snapshot_commit(repo: Repo, snapshot: Snapshot, fetched: str) -> str:
+    """After the bundle's commit was fetched (its objects moved into the repository): the real
+    snapshot commit when it can be rebuilt here, else ``fetched`` itself."""
     info = shallow_info(snapshot)
     if info is None or fetched != info.bundle_commit:
         return fetched
     rebuilt = gitshallow.rebuild(repo.top, info.raw, info.commit)
-    if rebuilt is None:
-        return fetched
-    repo.git("update-ref", ref, rebuilt)
-    return rebuilt
+    return fetched if rebuilt is None else rebuilt
 
 
 def note(snapshot: Snapshot, commit: str, top: Optional[str] = None) -> Optional[str]:
