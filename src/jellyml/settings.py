@@ -16,8 +16,7 @@ import os
 # annotations are strings here (type checkers take any TYPE_CHECKING as true).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-    from typing import Any, Optional
+    from typing import Optional
 
 #: Names of the variables, in one place.
 DEBUG_ENV = "JELLYML_DEBUG"
@@ -143,43 +142,7 @@ def pytorch_index() -> str:
 STORAGE_OPTIONS_ENV = "JELLYML_STORAGE_OPTIONS"
 
 
-def storage_options(pairs: Sequence[str] = ()) -> Optional[dict[str, Any]]:
-    """The storage options for URLs: ``JELLYML_STORAGE_OPTIONS`` (a JSON object), with each
-    ``KEY=VALUE`` of ``pairs`` (``--storage-option``) set over it; None when neither says
-    anything. A VALUE is JSON where it parses (``true``, ``5``, ``{"a": 1}``), else the string;
-    a dotted KEY nests (``client_kwargs.endpoint_url=URL``). Raises ``StorageOptionsError``."""
-    import json
-
-    from .errors import StorageOptionsError
-
-    options: dict[str, Any] = {}
-    raw = os.environ.get(STORAGE_OPTIONS_ENV, "").strip()
-    if raw:
-        try:
-            options = json.loads(raw)
-        except ValueError as exc:
-            raise StorageOptionsError(STORAGE_OPTIONS_ENV, f"not JSON ({exc})") from None
-        if not isinstance(options, dict):
-            raise StorageOptionsError(STORAGE_OPTIONS_ENV, "not a JSON object")
-    for pair in pairs:
-        key, eq, text = pair.partition("=")
-        parts = key.strip().split(".")
-        if not eq or not all(parts):
-            raise StorageOptionsError(f"--storage-option {pair!r}", "not KEY=VALUE")
-        try:
-            value: Any = json.loads(text)
-        except ValueError:
-            value = text
-        _set_nested(options, parts, value, pair)
-    return options or None
-
-
-def _set_nested(options: dict[str, Any], parts: list[str], value: Any, pair: str) -> None:
-    from .errors import StorageOptionsError
-
-    for part in parts[:-1]:
-        inner = options.setdefault(part, {})
-        if not isinstance(inner, dict):
-            raise StorageOptionsError(f"--storage-option {pair!r}", f"{part} is not an object")
-        options = inner
-    options[parts[-1]] = value
+def storage_options_text() -> str:
+    """``JELLYML_STORAGE_OPTIONS``: a JSON object of storage options for every URL
+    (``sources.options`` parses it, with the CLI's ``--storage-option`` over it)."""
+    return os.environ.get(STORAGE_OPTIONS_ENV, "").strip()

@@ -298,10 +298,10 @@ def _storage_options(args: argparse.Namespace) -> contextlib.AbstractContextMana
     pairs = getattr(args, "storage_option", None)
     if not pairs:
         return contextlib.nullcontext()
-    from .. import settings
     from ..sources import default_storage_options
+    from ..sources.options import storage_options
 
-    return default_storage_options(settings.storage_options(pairs))
+    return default_storage_options(storage_options(pairs))
 
 
 def _progress_reporter(args: argparse.Namespace) -> Optional[progress.Reporter]:
