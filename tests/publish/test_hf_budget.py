@@ -15,7 +15,7 @@ from jellyml_container_kit import snapshot_tensors
 from jellyml_testkit import jellyml, write_checkpoint
 
 pytest.importorskip("huggingface_hub", reason="huggingface_hub is not installed")
-from fake_hub import Hub, fake_hub  # noqa: E402
+from fake_hub import Hub, fake_hub
 
 KIB = 1024
 WEIGHTS = 8 * 1024 * KIB

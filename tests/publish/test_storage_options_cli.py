@@ -16,7 +16,7 @@ from jellyml_container_kit import write_safetensors_model
 from jellyml_testkit import jellyml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "read"))
-from remote_servers import S3Server, s3_server  # noqa: E402
+from remote_servers import S3Server, s3_server
 
 
 @pytest.fixture(scope="module")
