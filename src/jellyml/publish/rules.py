@@ -198,6 +198,6 @@ def redact(secret: bytes) -> str:
 def credential_file(path: str) -> bool:
     """Whether ``path`` is named like a credential store (the snapshot's own list of what it
     leaves out by default)."""
-    from ..snapshot.guards import secret_pattern
+    from ..snapshot.guards import named_like_secret
 
-    return secret_pattern(path) is not None
+    return named_like_secret(path)
