@@ -220,6 +220,7 @@ def cat_blobs(
     proc = subprocess.Popen(
         [git_executable(), "cat-file", "--batch"],
         env=base_env(env),
+        bufsize=1 << 20,  # small objects by the thousand: few large reads
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

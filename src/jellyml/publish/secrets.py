@@ -177,15 +177,55 @@ def _history_findings(
     found += _credential_files(name, versions)
     budget = MAX_BYTES
     raw: list[tuple[_Version, int, rules.Match]] = []
+    batch = _Batch()
     for oid, data in gitrun.cat_blobs(_searchable(env, versions), env=env):
         budget -= len(data)
         if budget < 0:
             found.append(_incomplete(name, f"its history holds over {MAX_BYTES:,} bytes"))
             break
-        if b"\0" in data[:_BINARY_PROBE]:
-            continue
-        raw += [(versions[oid], data.count(b"\n", 0, m.start) + 1, m) for m in rules.find(data)]
-    return found + _merge(name, raw)
+        if b"\0" not in data[:_BINARY_PROBE]:
+            batch.add(versions[oid], data)
+        if batch.size >= _BATCH:
+            raw += batch.search()
+    return found + _merge(name, raw + batch.search())
+
+
+#: Blobs are searched a few MiB at a time, joined: one pass of each rule over many small
+#: files, not a Python loop per file (20,000 files: one call per rule instead of 20,000).
+_BATCH = 4 * 1024 * 1024
+#: Between two blobs of a batch: no rule matches across a NUL (a match that would is dropped).
+_SEPARATOR = b"\n\0\n"
+
+
+class _Batch:
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.starts: list[int] = []
+        self.versions: list[_Version] = []
+        self.size = 0
+
+    def add(self, version: _Version, data: bytes) -> None:
+        self.starts.append(self.size)
+        self.versions.append(version)
+        self.parts.append(data)
+        self.size += len(data) + len(_SEPARATOR)
+
+    def search(self) -> list[tuple[_Version, int, rules.Match]]:
+        """Every match in the batch, as (the blob's version, line, match in the blob)."""
+        import bisect
+
+        joined = _SEPARATOR.join(self.parts)
+        found = []
+        for match in rules.find(joined):
+            at = bisect.bisect_right(self.starts, match.start) - 1
+            start, data = self.starts[at], self.parts[at]
+            if match.end > start + len(data):
+                continue  # across two blobs
+            line = data.count(b"\n", 0, match.start - start) + 1
+            inner = rules.Match(match.rule, match.start - start, match.end - start, match.secret)
+            found.append((self.versions[at], line, inner))
+        self.parts, self.starts, self.versions, self.size = [], [], [], 0
+        return found
 
 
 def _versions(
