@@ -91,9 +91,7 @@ def run(ctx: Context, files: int) -> tuple[list[Table], list[Target]]:
     t_grep = _proc.median([r.wall for r in grep])
     found = json.loads(ours[0].stdout)
     table = Table(
-        f"scan --secrets on a snapshot of a {files:+,}-file repository (median of {ctx.reps})".replace(
-            "+", ""
-        ),
+        f"scan --secrets on a snapshot of a {files:,}-file repository (median of {ctx.reps})",
         ["scanner", "what it searches", "time", "ratio to git grep", "findings"],
     )
     table.add(
