@@ -168,3 +168,31 @@ def test_hostile_inputs_give_one_line_and_no_traceback(tmp_path: Path, junk: byt
     assert "Traceback" not in proc.stderr
     assert proc.stderr.count("\n") <= 2
     assert bad.read_bytes() == junk
+
+
+def test_a_git_bomb_is_searched_once_per_object(tmp_path: Path) -> None:
+    """A 1 KB bundle whose tree names 10^7 paths: bounded time and memory, a warning."""
+    import subprocess
+
+    from jellyml_testkit import snapshot_tensor, write_checkpoint
+
+    repo = tmp_path / "bomb"
+
+    def git(*args: str, stdin: bytes = b"") -> str:
+        done = subprocess.run(["git", *args], cwd=repo, input=stdin, capture_output=True)
+        return done.stdout.decode().strip()
+
+    repo.mkdir()
+    git("init", "-q")
+    blob = git("hash-object", "-w", "--stdin", stdin=f"KEY = '{AWS_KEY}'\n".encode())
+    tree = git("mktree", stdin=f"100644 blob {blob}\tf\n".encode())
+    for _ in range(7):
+        rows = "".join(f"040000 tree {tree}\td{i}\n" for i in range(10))
+        tree = git("mktree", stdin=rows.encode())
+    commit = git("-c", "user.name=a", "-c", "user.email=b", "commit-tree", tree, "-m", "bomb")
+    git("update-ref", "refs/heads/main", commit)
+    git("bundle", "create", str(tmp_path / "b.bundle"), "main")
+    bundle = (tmp_path / "b.bundle").read_bytes()
+    model = write_checkpoint(tmp_path / "bomb.pth", [b"\0" * 16, snapshot_tensor(bundle, commit)])
+    found = _findings(str(model))
+    assert sorted(f["rule"] for f in found) == ["aws-access-key-id", "scan-incomplete"]

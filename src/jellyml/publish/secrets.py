@@ -170,10 +170,16 @@ def _history_findings(
     name: str, store: str, tip: str, prerequisites: Sequence[str]
 ) -> list[Finding]:
     env = {"GIT_DIR": store}
-    versions, found = _versions(name, env, tip, prerequisites)
-    for _path, oid in _tree(env, tip):
-        if oid in versions:
-            versions[oid].in_tree = True
+    widest = _widest_tree(env, tip, prerequisites)
+    if widest > MAX_FILES:  # a git bomb: its paths are not listed, each object is searched once
+        versions = _objects(env, tip, prerequisites)
+        why = f"a commit's tree expands to {widest:,} paths: each file searched once, by one path"
+        found = [_incomplete(name, why)]
+    else:
+        versions, found = _versions(name, env, tip, prerequisites)
+        for _path, oid in _tree(env, tip):
+            if oid in versions:
+                versions[oid].in_tree = True
     found += _credential_files(name, versions)
     budget = MAX_BYTES
     raw: list[tuple[_Version, int, rules.Match]] = []
@@ -252,6 +258,55 @@ def _versions(
                 path = os.fsdecode(record)
                 versions[oid] = _Version(path, commit, len(versions))
     return versions, []
+
+
+def _widest_tree(env: Mapping[str, str], tip: str, prerequisites: Sequence[str]) -> int:
+    """How many paths the largest commit tree of the history expands to, counted over its
+    distinct trees (each read once): a 1 KB git bomb naming 10^7 paths costs a few objects
+    here, where listing its paths would take minutes and gigabytes."""
+    listed = gitrun.run(
+        ["cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype)"], env=env
+    ).stdout.split()
+    trees = [oid.decode() for oid, kind in zip(listed[::2], listed[1::2]) if kind == b"tree"]
+    width = len(tip) // 2  # binary object ids: 20 bytes (sha1) or 32 (sha256)
+    entries = {oid: _tree_entries(data, width) for oid, data in gitrun.cat_blobs(trees, env=env)}
+    sizes: dict[str, int] = {}
+
+    def size(tree: str, depth: int = 0) -> int:
+        if tree not in sizes:
+            if depth > 256 or tree not in entries:
+                return 0
+            sizes[tree] = sum(size(sub, depth + 1) if sub else 1 for sub in entries[tree])
+        return sizes[tree]
+
+    args = ["log", "-z", "--format=%T", tip, *(f"^{oid}" for oid in prerequisites)]
+    roots = {record.strip().decode() for record in gitrun.stream_z(args, env=env)}
+    return max((size(root) for root in roots), default=0)
+
+
+def _tree_entries(data: bytes, width: int) -> list[str]:
+    """A tree's entries: a subtree's id, or "" for anything else (a blob, a link)."""
+    found, pos = [], 0
+    while pos < len(data):
+        space, nul = data.find(b" ", pos), data.find(b"\0", pos)
+        if space < 0 or nul < 0:
+            break
+        mode, oid = data[pos:space], data[nul + 1 : nul + 1 + width]
+        found.append(oid.hex() if mode in (b"40000", b"040000") else "")
+        pos = nul + 1 + width
+    return found
+
+
+def _objects(env: Mapping[str, str], tip: str, prerequisites: Sequence[str]) -> dict[str, _Version]:
+    """Every object of the history once, with the first path git names it by (``rev-list
+    --objects``, which never expands a tree twice), credited to the snapshot's commit."""
+    args = ["rev-list", "--objects", tip, *(f"^{oid}" for oid in prerequisites)]
+    versions: dict[str, _Version] = {}
+    for line in gitrun.run(args, env=env).stdout.splitlines()[:MAX_FILES]:
+        oid, _, path = line.decode("utf-8", "surrogateescape").partition(" ")
+        if path and oid not in versions:
+            versions[oid] = _Version(path, tip, len(versions), in_tree=True)
+    return versions
 
 
 def _tree(env: Mapping[str, str], tip: str) -> Iterator[tuple[str, str]]:
