@@ -27,9 +27,12 @@ class Rule:
     #: A match is kept only when the secret's entropy (bits per character) reaches this.
     min_entropy: float = 0.0
     description: str = ""
+    #: Whether the match must start where a word does (not inside ``xhf_...``).
+    word_start: bool = True
 
 
-_B = rb"(?<![A-Za-z0-9_])"  # a secret starts where a word does
+_B = b""  # a secret starts where a word does: checked by ``find`` (a leading look-behind would
+# keep the regular expression engine from jumping to the pattern's literal start)
 _E = rb"(?![A-Za-z0-9_])"  # and ends where it does
 
 RULES: tuple[Rule, ...] = (
@@ -51,6 +54,7 @@ RULES: tuple[Rule, ...] = (
         group=1,
         min_entropy=3.0,
         description="A 40-character AWS secret access key assigned to an AWS-named variable.",
+        word_start=False,
     ),
     Rule(
         "huggingface-token",
@@ -96,6 +100,7 @@ RULES: tuple[Rule, ...] = (
         (b"private key",),
         re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )?PRIVATE KEY(?: BLOCK)?-----"),
         description="The start of a PEM private key (RSA, EC, OpenSSH, PGP, ...).",
+        word_start=False,
     ),
     Rule(
         "jwt",
@@ -116,6 +121,7 @@ RULES: tuple[Rule, ...] = (
         min_entropy=3.5,
         description="A password=, token=, secret= or api_key= assignment whose value looks "
         "random (Shannon entropy of at least 3.5 bits per character).",
+        word_start=False,
     ),
 )
 
@@ -154,6 +160,9 @@ OTHER_RULES: dict[str, tuple[str, str]] = {
 }
 
 
+_WORD = frozenset(bytes([c]) for c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+
 @dataclass(frozen=True)
 class Match:
     rule: Rule
@@ -170,6 +179,9 @@ def find(data: bytes, lowered: Optional[bytes] = None) -> Iterator[Match]:
         if not any(keyword in lowered for keyword in rule.keywords):
             continue
         for found in rule.pattern.finditer(data):
+            at = found.start()
+            if rule.word_start and at and data[at - 1 : at] in _WORD:
+                continue
             secret = found.group(rule.group)
             if rule.min_entropy and entropy(secret) < rule.min_entropy:
                 continue
