@@ -4,9 +4,9 @@ the same rules run over the extracted tree by `git grep -P` (one process, PCRE, 
 
 The snapshot holds the tree and its history (two commits, a key deleted in the second), so
 ours searches every blob of the history, metadata and pickle too; `git grep` searches the
-working tree's files only. A third row does by hand what ours does: the bundle out of the checkpoint (`jellyml fix
-extract-bundle`), a clone of it, and `git grep -P` over each of its commits. Target (issue 21):
-ours within 2x of `git grep`.
+working tree's files only. A third row does by hand what ours does: the bundle out of the
+checkpoint (`jellyml fix extract-bundle`), a clone of it, and `git grep -P` over each of its
+commits. Target (issue 21): ours within 2x of `git grep`.
 """
 
 from __future__ import annotations

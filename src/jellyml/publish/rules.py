@@ -160,7 +160,8 @@ OTHER_RULES: dict[str, tuple[str, str]] = {
 }
 
 
-_WORD = frozenset(bytes([c]) for c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+_LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
+_WORD = frozenset(bytes([c]) for c in _LETTERS)
 
 
 @dataclass(frozen=True)
