@@ -120,14 +120,9 @@ def read_ignore_file(path: str) -> list[str]:
 def _checkpoint_findings(entry: Any, storage_options: Optional[Mapping[str, Any]]) -> list[Finding]:
     found: list[Finding] = []
     if entry.problem and entry.snapshot:
-        found.append(
-            Finding(
-                rules.DAMAGED,
-                entry.path,
-                FILE,
-                message=f"damaged, may hold a snapshot: {entry.problem}",
-            )
-        )
+        said = str(entry.problem)
+        why = said if said.startswith("damaged") else f"damaged, may hold a snapshot: {said}"
+        found.append(Finding(rules.DAMAGED, entry.path, FILE, message=why))
     elif entry.snapshot:
         found += snapshot_findings(entry.path, storage_options)
     for file in _pickle_files(entry, storage_options):
