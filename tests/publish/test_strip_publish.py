@@ -93,7 +93,7 @@ def test_strip_never_writes_through_a_linked_tag_folder(make_repo: Any, tmp_path
     torch = pytest.importorskip("torch")
     import jellyml as library
 
-    shared = tmp_path / "shared" / "global_step5"
+    shared = tmp_path / "storage" / "global_step5"
     shared.mkdir(parents=True)
     snapshot = library.create_snapshot(str(make_repo({"a.py": "x = 1\n"}).path))
     torch.save({"module": {"w": torch.ones(2)}, **snapshot}, shared / "mp_rank_00_model_states.pt")
