@@ -83,6 +83,11 @@ def test_recursive_strips_every_checkpoint_into_a_copy(make_repo: Any, tmp_path:
     assert _digests(root) == before  # the input only read
     jellyml("scan", "--check", str(out))
     assert not (out / "run-b" / "checkpoint-10" / SNAPSHOT_FILE).exists()
+    again = jellyml("strip", str(root), "--recursive", "-o", str(out), check=1)
+    assert "already exists" in again.stderr
+    jellyml("strip", str(root), "--recursive", "-o", str(out), "--force")
+    jellyml("scan", "--check", str(out))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["release", "repo0", "runs"]
     jellyml("strip", str(root), "--recursive", "--in-place")
     jellyml("scan", "--check", str(root))
     assert _digests(root) == _digests(out)

@@ -234,23 +234,12 @@ def _strip_folder(path: str, target: str, *, in_place: bool, force: bool) -> Str
         return StripResult(path, path, "folder", removed, size_before, _tree_size(path))
     if os.path.lexists(target) and not (force and os.path.isdir(target)):
         raise OutputPathError(target, "it exists already (a folder is written as a new folder)")
-    existed = os.path.lexists(target)
-    with creating_folder(target + ".new" if existed else target) as copy:
+    with creating_folder(target, replace=force) as copy:
         # Links are copied as what they point to: stripping the copy must never write
         # through a link into the input (a tag folder on shared storage, the HF cache).
         shutil.copytree(path, copy, symlinks=False, ignore_dangling_symlinks=True)
         removed = _strip_folder_in_place(copy, shown=path)
-    if existed:  # --force over an existing folder: swap it for the new one
-        _swap_folder(target + ".new", target)
     return StripResult(path, target, "folder", removed, size_before, _tree_size(target))
-
-
-def _swap_folder(new: str, target: str) -> None:
-    from ..tempdirs import temporary_dir
-
-    with temporary_dir("old", beside=target) as old:
-        os.rename(target, os.path.join(old, "old"))
-        os.rename(new, target)
 
 
 def _strip_folder_in_place(path: str, shown: Optional[str] = None) -> tuple[str, ...]:
@@ -345,16 +334,13 @@ def strip_tree(
     target = str(output)
     _check_output(root, target, force=force)
     results: list[StripResult] = []
-    existed = os.path.lexists(target)
-    with creating_folder(target + ".new" if existed else target) as copy:
+    with creating_folder(target, replace=force) as copy:
         shutil.copytree(root, copy, symlinks=False, ignore_dangling_symlinks=True)
         for row in rows:
             inside = os.path.join(copy, os.path.relpath(row.path, root))
             found = _one(inside, inside)
             shown = os.path.join(target, os.path.relpath(row.path, root))
             results.append(StripResult(row.path, shown, *_fields(found)))
-    if existed:
-        _swap_folder(target + ".new", target)
     return results
 
 

@@ -27,10 +27,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "list the globals each pickle imports that are not known safe. Reads without torch "
         "and without loading (or unpickling) anything.",
         examples=(
-            "jellyml scan checkpoints/                 # what is under a folder",
             "jellyml scan release/ --check && upload   # refuse to publish code by mistake",
-            "jellyml scan --secrets model.pth          # keys, tokens, dangerous pickles",
-            "jellyml scan --secrets --format sarif out/ > jellyml.sarif   # GitHub code scanning",
+            "jellyml scan --secrets --check model.pth  # keys, tokens, dangerous pickles",
         ),
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files, folders or URLs")

@@ -26,9 +26,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "(-o gets an unchanged copy), or 4 with --strict.",
         examples=(
             "jellyml strip model.pth -o public.pth",
-            "jellyml strip checkpoint-500 --in-place   # a folder: its snapshot file goes",
             "jellyml strip runs/ --recursive -o release/   # every checkpoint below runs/",
-            "jellyml strip model.pth --history -o public.pth   # keep the code, not its past",
         ),
     )
     parser.add_argument("model_file", help="the checkpoint file or folder to strip")
