@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jellyml_testkit import make_model
+from kit.checkpoints import make_model
 
 AWS_KEY = "AKIA" + "QX7ZK3J5MPLW2R4T"
 OLD_KEY = "AKIA" + "ZZ9Y8X7W6V5U4T3S"

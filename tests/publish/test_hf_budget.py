@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from jellyml import format as fmt
-from jellyml_container_kit import snapshot_tensors
-from jellyml_testkit import jellyml, write_checkpoint
+from kit.checkpoints import snapshot_tensors, write_checkpoint
+from kit.cli import jellyml
 
 pytest.importorskip("huggingface_hub", reason="huggingface_hub is not installed")
 from fake_hub import Hub, fake_hub

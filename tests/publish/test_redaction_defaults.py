@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from jellyml.snapshot.redact import REDACTED, redact_argv
-from jellyml_testkit import jellyml, make_model
+from kit.checkpoints import make_model
+from kit.cli import jellyml
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from jellyml_testkit import jellyml, make_model
+from kit.checkpoints import make_model
+from kit.cli import jellyml
 from publish.secret_fixtures import AWS_KEY, HF_TOKEN, JWT, OLD_KEY, secret_checkpoint
 
 SCHEMA = Path(__file__).with_name("sarif-schema-2.1.0.json")
@@ -174,7 +175,7 @@ def test_a_git_bomb_is_searched_once_per_object(tmp_path: Path) -> None:
     """A 1 KB bundle whose tree names 10^7 paths: bounded time and memory, a warning."""
     import subprocess
 
-    from jellyml_testkit import snapshot_tensor, write_checkpoint
+    from kit.checkpoints import snapshot_tensor, write_checkpoint
 
     repo = tmp_path / "bomb"
 

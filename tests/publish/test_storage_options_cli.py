@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from jellyml_container_kit import write_safetensors_model
-from jellyml_testkit import jellyml
+from kit.checkpoints import write_safetensors_model
+from kit.cli import jellyml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "read"))
 from remote_servers import S3Server, s3_server

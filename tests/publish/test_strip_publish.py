@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from jellyml_container_kit import (
+from kit.checkpoints import (
     SNAPSHOT_FILE,
     safetensors_bytes,
     snapshot_tensors,
@@ -24,7 +24,7 @@ from jellyml_container_kit import (
     write_safetensors_model,
     write_snapshot_file,
 )
-from jellyml_testkit import jellyml
+from kit.cli import jellyml
 
 
 def _digests(folder: Path) -> dict[str, str]:
