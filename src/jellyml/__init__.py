@@ -187,6 +187,12 @@ if TYPE_CHECKING:
     from .errors import ObjectFormatMismatchError
 __all__ += ["ObjectFormatMismatchError"]
 
+# Publishing (issue 21): a state dict without the snapshot's two keys, bad storage options.
+if TYPE_CHECKING:
+    from .errors import StorageOptionsError
+    from .format import without_snapshot
+__all__ += ["StorageOptionsError", "without_snapshot"]
+
 # Raised by the parsers and turned into one of the errors above before a user sees them;
 # exported all the same, as every exception class of jellyml is.
 if TYPE_CHECKING:
@@ -205,6 +211,7 @@ _HOME = {
     "create_snapshot": "snapshot.create",
     "METADATA_KEY": "format",
     "SNAPSHOT_KEY": "format",
+    "without_snapshot": "format",
     "Snapshot": "read.reader",
     "read_snapshot": "read.reader",
     "save_snapshot": "snapshot.save",

@@ -137,3 +137,12 @@ def pytorch_index() -> str:
     if base and plain and base.split(":", 1)[0].lower() in ("https", "http", "file"):
         return base + "/"
     return PYTORCH_INDEX
+
+
+STORAGE_OPTIONS_ENV = "JELLYML_STORAGE_OPTIONS"
+
+
+def storage_options_text() -> str:
+    """``JELLYML_STORAGE_OPTIONS``: a JSON object of storage options for every URL
+    (``sources.options`` parses it, with the CLI's ``--storage-option`` over it)."""
+    return os.environ.get(STORAGE_OPTIONS_ENV, "").strip()

@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "-n", "--max-count", type=_count, default=None, metavar="N", help="show at most N commits"
     )
-    add_common(parser, code_dir=True)
+    add_common(parser, code_dir=True, urls=True)
     parser.set_defaults(handler=run)
 
 
