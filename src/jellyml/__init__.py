@@ -167,6 +167,11 @@ if TYPE_CHECKING:
     from .errors import ObjectFormatMismatchError
 __all__ += ["ObjectFormatMismatchError"]
 
+# Every read bounded (issue 23).
+if TYPE_CHECKING:
+    from .errors import GitUnusableError, ReadLimitError, RemoteTooSlowError
+__all__ += ["GitUnusableError", "ReadLimitError", "RemoteTooSlowError"]
+
 # Raised by the parsers and turned into one of the errors above before a user sees them;
 # exported all the same, as every exception class of jellyml is.
 if TYPE_CHECKING:

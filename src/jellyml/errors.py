@@ -707,3 +707,48 @@ class ObjectFormatMismatchError(JellyMLError, ValueError):
             hint=f"Use a {snapshot_format} repository for it: `jellyml eat {model} -c NEWDIR` "
             "makes one; nothing was changed.",
         )
+
+
+# --- every read bounded (issue 23) -------------------------------------------------------------
+
+
+class RemoteTooSlowError(RemoteReadError):
+    """A server did not answer, or sent too slowly: a timeout or the transfer-rate floor."""
+
+    def __init__(self, url: str, problem: str, variable: str) -> None:
+        ModelFileError.__init__(
+            self,
+            url,
+            f"The server of {url} was too slow: {problem}.",
+            hint=f"Try again later, or allow more time ({variable}).",
+        )
+        self.problem = problem
+        self.variable = variable
+
+
+class ReadLimitError(JellyMLError, ValueError):
+    """A command reading a snapshot stopped at one of the ``JELLYML_MAX_*`` limits."""
+
+    def __init__(self, model: str, what: str, limit: int, variable: str) -> None:
+        self.path = model
+        self.what = what
+        self.limit = limit
+        self.variable = variable
+        super().__init__(
+            f"Stopped reading the snapshot in {model}: it has more than {limit:,} {what} "
+            f"({variable}).",
+            hint=f"If you trust this file, raise the limit ({variable}=N, or 0 for none).",
+        )
+
+
+class GitUnusableError(JellyMLError, RuntimeError):
+    """git itself fails in the repository (its configuration), so eat would fail half way."""
+
+    def __init__(self, top: str, command: str, message: str) -> None:
+        self.top = top
+        self.command = command
+        super().__init__(
+            f"git fails in {top}, so nothing was changed: `{command}` says: {message}",
+            hint="Fix the repository's git configuration (see `git config --show-origin "
+            "--list`) and try again.",
+        )

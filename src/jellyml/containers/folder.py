@@ -79,10 +79,11 @@ class Folder:
         return [_base(e.name) for e in self.storage.list(self.name) if e.is_file]
 
     def read_small(self, name: str) -> bytes:
-        """A small file of the folder (an index, a tag), refused over ``MAX_SMALL_FILE``."""
+        """A small file of the folder (an index, a tag), refused over ``MAX_SMALL_FILE``
+        (no more than that is ever received)."""
         data = self.storage.read(self.join(name), MAX_SMALL_FILE)
         if data is None:
-            raise _bad(self.name, f"its {name} is too large")
+            raise _bad(self.name, f"its {name} is over the limit of {MAX_SMALL_FILE:,} bytes")
         return data
 
 
@@ -125,8 +126,9 @@ def _is_deepspeed_tag(folder: Folder) -> bool:
 
 
 def _shard_of(folder: Folder, index: str) -> str:
+    raw = folder.read_small(index)  # its own errors are ValueErrors too: not "not JSON"
     try:
-        data = json.loads(folder.read_small(index).decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError):
         raise _bad(folder.name, f"its {index} is not valid JSON") from None
     weight_map = data.get("weight_map") if isinstance(data, dict) else None
