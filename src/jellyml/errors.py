@@ -729,14 +729,15 @@ class RemoteTooSlowError(RemoteReadError):
 class ReadLimitError(JellyMLError, ValueError):
     """A command reading a snapshot stopped at one of the ``JELLYML_MAX_*`` limits."""
 
-    def __init__(self, model: str, what: str, limit: int, variable: str) -> None:
+    def __init__(self, model: str, what: str, found: int, limit: int, variable: str) -> None:
         self.path = model
         self.what = what
+        self.found = found
         self.limit = limit
         self.variable = variable
         super().__init__(
-            f"Stopped reading the snapshot in {model}: it has more than {limit:,} {what} "
-            f"({variable}).",
+            f"Stopped reading the snapshot in {model}: it is over the limit of {limit:,} "
+            f"{what} ({variable}).",
             hint=f"If you trust this file, raise the limit ({variable}=N, or 0 for none).",
         )
 

@@ -15,10 +15,10 @@ import re
 import shutil
 from typing import Any, Optional
 
-from .. import settings
-from ..errors import CorruptSnapshotError, GitCommandError, SnapshotLimitError
+from ..errors import CorruptSnapshotError, GitCommandError
 from ..gitcore import run as gitrun
 from ..gitcore.index import temporary_store
+from ..gitcore.limits import tree_files
 from ..gitcore.repo import Repo
 from ..gitcore.shallow import parents
 from .shallow import MAX_COMMIT_OBJECT
@@ -50,29 +50,9 @@ def fetch_to_store(repo: Repo, model: str, bundle: str, source: str, tmp: str) -
 
 def check_limits(model: str, store: str, commit: str) -> None:
     """Refuse a snapshot over the limits of ``settings.SNAPSHOT_LIMITS`` before a file of it is
-    written. The tree is streamed and the listing stopped at the first limit passed: a "git
-    bomb" of a few KB can name billions of files."""
-    limits = {name: settings.snapshot_limit(name) for name in settings.SNAPSHOT_LIMITS}
-    files = total = 0
-    argv = ["ls-tree", "-r", "-l", "-z", "--full-tree", commit]
-    for record in gitrun.stream_z(argv, env={"GIT_DIR": store}):
-        if not record:
-            continue
-        meta, _, path = record.partition(b"\t")
-        size_field = meta.split()[-1]
-        size = int(size_field) if size_field.isdigit() else 0
-        files += 1
-        total += size
-        found = {
-            "JELLYML_MAX_FILES": files,
-            "JELLYML_MAX_SIZE": total,
-            "JELLYML_MAX_FILE_SIZE": size,
-            "JELLYML_MAX_DEPTH": path.count(b"/"),
-        }
-        for name, value in found.items():
-            if 0 < limits[name] < value:
-                what = settings.SNAPSHOT_LIMITS[name][1]
-                raise SnapshotLimitError(model, what, value, limits[name], name)
+    written (the tree streamed, stopped at the first limit passed)."""
+    for _file in tree_files(model, commit, {"GIT_DIR": store}):
+        pass
 
 
 def is_related(repo: Repo, store: str, commit: str, metadata: Optional[dict[str, Any]]) -> bool:

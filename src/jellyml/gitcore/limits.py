@@ -1,0 +1,66 @@
+"""A snapshot's tree listed within the ``JELLYML_MAX_*`` limits (``settings.SNAPSHOT_LIMITS``):
+eat checks them before it writes a file, and ``ls``, ``diff`` and ``log`` before they print.
+
+The tree is streamed and the listing stopped at the first limit passed: a "git bomb" of a few KB
+can name billions of files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Callable, Optional
+
+from .. import settings
+from ..errors import SnapshotLimitError
+from . import run as gitrun
+
+#: How an over-limit error is made: (model, what, found, limit, variable).
+LimitError = Callable[[str, str, int, int, str], Exception]
+
+
+def limits() -> dict[str, int]:
+    """Each limit's value now (0: none)."""
+    return {name: settings.snapshot_limit(name) for name in settings.SNAPSHOT_LIMITS}
+
+
+def over(
+    model: str,
+    found: Mapping[str, int],
+    error: LimitError,
+    values: Optional[Mapping[str, int]] = None,
+) -> Optional[Exception]:
+    """The error for the first of ``found`` (variable -> value) over its limit (of ``values``,
+    else the settings now), or None."""
+    values = values or limits()
+    for name, value in found.items():
+        if 0 < values[name] < value:
+            return error(model, settings.SNAPSHOT_LIMITS[name][1], value, values[name], name)
+    return None
+
+
+def tree_files(
+    model: str,
+    treeish: str,
+    env: Mapping[str, str],
+    *,
+    error: LimitError = SnapshotLimitError,
+) -> Iterator[tuple[bytes, int, bytes]]:
+    """Every file of ``treeish`` (``mode type oid``, size, path), recursively, in tree order;
+    raises ``error`` at the first file past a limit (count, total size, largest file, depth)."""
+    values, total = limits(), 0
+    argv = ["ls-tree", "-r", "-l", "-z", "--full-tree", treeish]
+    for files, record in enumerate(gitrun.stream_z(argv, env=env), 1):
+        meta, _, path = record.partition(b"\t")
+        fields = meta.split()
+        size = int(fields[-1]) if fields and fields[-1].isdigit() else 0
+        total += size
+        found = {
+            "JELLYML_MAX_FILES": files,
+            "JELLYML_MAX_SIZE": total,
+            "JELLYML_MAX_FILE_SIZE": size,
+            "JELLYML_MAX_DEPTH": path.count(b"/"),
+        }
+        failed = over(model, found, error, values)
+        if failed is not None:
+            raise failed
+        yield b" ".join(fields[:3]), size, path
