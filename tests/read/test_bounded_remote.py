@@ -5,10 +5,7 @@ without end, trickles, or fails, and the real CLI against it, its memory capped 
 from __future__ import annotations
 
 import contextlib
-import resource
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,40 +14,7 @@ from typing import Any, Callable
 
 import pytest
 
-#: The CLI's address space, at most: a read that is not bounded runs out of it at once.
-MEMORY_CAP = 1536 << 20
-#: "Ended" means within this many seconds (generous: the machine is shared).
-ENDED = 120
-
-
-def _limit_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
-
-
-def run_capped(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """The CLI as a user runs it, under the memory cap; it must end within ``ENDED``."""
-    import os
-
-    return subprocess.run(
-        [sys.executable, "-m", "jellyml", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "JELLYML_DISABLE_PROGRESS_BARS": "1", **(env or {})},
-        preexec_fn=_limit_memory,
-        timeout=ENDED,
-        check=False,
-    )
-
-
-def one_line(proc: subprocess.CompletedProcess[str], *phrases: str) -> str:
-    err = proc.stderr
-    assert proc.returncode != 0, (proc.returncode, proc.stdout, err)
-    assert err.startswith("error: ") and err.count("\n") == 1, err[:2000]
-    assert "Traceback" not in err
-    for phrase in phrases:
-        assert phrase in err, err
-    return err
-
+from jellyml_testkit import jellyml_capped, one_error_line
 
 Handler = Callable[[BaseHTTPRequestHandler], None]
 
@@ -161,43 +125,43 @@ def test_a_lying_hf_index_is_read_no_further_than_the_cap() -> None:
         "/ckpt/model.safetensors.index.json": endless(100),
     }
     with lying_server(routes) as base:
-        proc = run_capped("show", f"{base}/ckpt/")
-    one_line(proc, "model.safetensors.index.json", "over", "limit")
+        proc = jellyml_capped("show", f"{base}/ckpt/")
+    one_error_line(proc, "model.safetensors.index.json", "over", "limit")
     assert "not valid JSON" not in proc.stderr
 
 
 def test_a_lying_deepspeed_latest_is_read_no_further_than_the_cap() -> None:
     routes = {"/ds/": listing("latest"), "/ds/latest": endless(10)}
     with lying_server(routes) as base:
-        proc = run_capped("show", f"{base}/ds/")
-    one_line(proc, "latest", "limit")
+        proc = jellyml_capped("show", f"{base}/ds/")
+    one_error_line(proc, "latest", "limit")
 
 
 def test_an_endless_listing_is_read_no_further_than_its_cap() -> None:
     with lying_server({"/many/": endless(100, status=200, kind="text/html")}) as base:
-        proc = run_capped("show", f"{base}/many/")
-    one_line(proc, "listing", "MiB")
+        proc = jellyml_capped("show", f"{base}/many/")
+    one_error_line(proc, "listing", "MiB")
 
 
 def test_a_body_that_trickles_ends_and_says_the_server_was_too_slow() -> None:
     env = {"JELLYML_IDLE_TIMEOUT": "3"}
     with lying_server({"/slow.pth": trickle(0.5)}) as base:
-        proc = run_capped("show", f"{base}/slow.pth", env=env)
-    one_line(proc, "too slow", "JELLYML_MIN_RATE")
+        proc = jellyml_capped("show", f"{base}/slow.pth", env=env)
+    one_error_line(proc, "too slow", "JELLYML_MIN_RATE")
 
 
 def test_a_body_that_stops_ends_at_the_idle_timeout() -> None:
     env = {"JELLYML_IDLE_TIMEOUT": "2"}
     with lying_server({"/stuck.pth": trickle(60)}) as base:
-        proc = run_capped("show", f"{base}/stuck.pth", env=env)
-    one_line(proc, "too slow", "JELLYML_IDLE_TIMEOUT")
+        proc = jellyml_capped("show", f"{base}/stuck.pth", env=env)
+    one_error_line(proc, "too slow", "JELLYML_IDLE_TIMEOUT")
 
 
 def test_headers_that_trickle_end_at_the_first_byte_timeout() -> None:
     env = {"JELLYML_FIRST_BYTE_TIMEOUT": "3"}
     with lying_server({"/slow.pth": trickle(1, headers_too=True)}) as base:
-        proc = run_capped("show", f"{base}/slow.pth", env=env)
-    one_line(proc, "too slow", "JELLYML_FIRST_BYTE_TIMEOUT")
+        proc = jellyml_capped("show", f"{base}/slow.pth", env=env)
+    one_error_line(proc, "too slow", "JELLYML_FIRST_BYTE_TIMEOUT")
 
 
 def test_a_server_that_never_answers_ends_at_the_first_byte_timeout() -> None:
@@ -205,16 +169,16 @@ def test_a_server_that_never_answers_ends_at_the_first_byte_timeout() -> None:
         listener.bind(("127.0.0.1", 0))
         listener.listen(8)
         port = listener.getsockname()[1]
-        proc = run_capped(
+        proc = jellyml_capped(
             "show", f"http://127.0.0.1:{port}/model.pth", env={"JELLYML_FIRST_BYTE_TIMEOUT": "2"}
         )
-    one_line(proc, "too slow")
+    one_error_line(proc, "too slow")
 
 
 def test_a_server_error_is_not_reported_as_missing() -> None:
     with lying_server({"/broken.pth": status(500), "/gone/": listing("x.pth")}) as base:
-        proc = run_capped("show", f"{base}/broken.pth")
-    err = one_line(proc, "HTTP 500")
+        proc = jellyml_capped("show", f"{base}/broken.pth")
+    err = one_error_line(proc, "HTTP 500")
     assert "does not exist" not in err
 
 
