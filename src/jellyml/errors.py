@@ -410,7 +410,9 @@ class AmbiguousFolderError(NotACheckpointError):
 
     def __init__(self, path: str, candidates: Sequence[str]) -> None:
         self.candidates = list(candidates)
-        names = ", ".join(self.candidates[:5])
+        from .text import shorten  # names from a listing are untrusted: short in a message
+
+        names = ", ".join(shorten(name) for name in self.candidates[:5])
         super().__init__(
             path,
             f"{path} holds several files that could carry a snapshot ({names}).",
