@@ -21,6 +21,7 @@ from ..errors import (
     DirectoryNotEmptyError,
     GitCommandError,
     GitLockedError,
+    GitUnusableError,
     InterruptedOperationError,
     JellyMLError,
     MissingFolderInRepoError,
@@ -31,6 +32,7 @@ from ..errors import (
 )
 from ..gitcore import run as gitrun
 from ..gitcore.bundle import bundle_heads, require_object_format
+from ..gitcore.preflight import git_failure
 from ..gitcore.repo import Repo, find_repo, short_branch
 from ..read.reader import Snapshot, read_snapshot
 from ..tempdirs import temporary_dir
@@ -318,6 +320,9 @@ def _check_repo(repo: Repo) -> None:
         reason = _not_writable(path)
         if reason:
             raise ReadOnlyRepoError(repo.top, path, reason)
+    failure = git_failure(repo.top)  # git itself dies here (its configuration): stop now
+    if failure is not None:
+        raise GitUnusableError(repo.top, *failure)
 
 
 def _not_writable(path: str) -> str:
