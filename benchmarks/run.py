@@ -57,6 +57,7 @@ FULL = {
     "repo_sizes": "100,2000,20000",
     "history": 2000,
     "eat_files": 2000,
+    "eat_data": "1G",
     "startup_runs": 10,
     "memory_size": "200M",
     "reps": 3,
@@ -74,6 +75,7 @@ QUICK = {
     "repo_sizes": "100,500",
     "history": 100,
     "eat_files": 100,
+    "eat_data": "16M",
     "startup_runs": 3,
     "memory_size": "16M",
     "reps": 1,
@@ -96,6 +98,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--repo-sizes", help="files per repository, e.g. 100,2000,20000")
     parser.add_argument("--history", type=int, help="commits in the long-history repo (0: none)")
     parser.add_argument("--eat-files", type=int, help="files in the eat + undo repository")
+    parser.add_argument(
+        "--eat-data", help="untracked and ignored data for the second eat + undo table (0: none)"
+    )
     parser.add_argument("--startup-runs", type=int, help="runs of each start-up command")
     parser.add_argument("--memory-size", help="untracked bytes for the memory part, e.g. 200M")
     parser.add_argument(
@@ -190,7 +195,7 @@ def run_parts(ctx: Context, args: argparse.Namespace, parts: Sequence[str]) -> s
         elif part == "snapshot":
             got = _snapshots.run(ctx, _ints(args.repo_sizes), args.history)
         elif part == "eat":
-            got = _eat.run(ctx, args.eat_files)
+            got = _eat.run(ctx, args.eat_files, parse_size(args.eat_data))
         elif part == "history":
             got = _big_history.run(ctx, args.big_history)
         elif part == "startup":

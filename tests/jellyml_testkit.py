@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import sysconfig
@@ -226,10 +227,11 @@ def snapshot_view(repo: Any) -> dict[str, tuple[str, bytes]]:
     return {k: v for k, v in repo.worktree().items() if k not in ignored}
 
 
-def user_state(repo: Any) -> dict[str, Any]:
-    """What a user would call 'my state': every file, HEAD, and the staged/unstaged split."""
+def user_state(repo: Any, *, big: Optional[int] = None) -> dict[str, Any]:
+    """What a user would call 'my state': every file, HEAD, and the staged/unstaged split.
+    ``big``: files of that many bytes or more are compared by ``identity`` (never read)."""
     return {
-        "files": repo.worktree(),
+        "files": repo.worktree() if big is None else _files_by_identity(repo.path, big),
         "head": repo.git("rev-parse", "-q", "--verify", "HEAD", check=False),
         "branch": repo.git("symbolic-ref", "-q", "HEAD", check=False),
         "index": repo.git("ls-files", "-s"),
@@ -239,6 +241,24 @@ def user_state(repo: Any) -> dict[str, Any]:
         "stash": repo.git("stash", "list"),
         "branches": repo.git("for-each-ref", "--format=%(refname) %(objectname)", "refs/heads"),
     }
+
+
+def _files_by_identity(top: Path, big: int) -> dict[str, tuple[str, Any]]:
+    """Every file outside .git: small ones by mode and content, big ones by identity."""
+    files: dict[str, tuple[str, Any]] = {}
+    for root, dirs, names in os.walk(top):
+        dirs[:] = [d for d in dirs if not (root == str(top) and d == ".git")]
+        for name in names + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+            full = os.path.join(root, name)
+            rel = os.path.relpath(full, top)
+            st = os.lstat(full)
+            if stat.S_ISLNK(st.st_mode):
+                files[rel] = ("link", os.readlink(full))
+            elif st.st_size >= big:
+                files[rel] = ("big", identity(full))
+            else:
+                files[rel] = (oct(st.st_mode), Path(full).read_bytes())
+    return files
 
 
 #: When racy_edit's files were last written, as far as git can tell (long ago: 2020-09-13).
@@ -305,6 +325,35 @@ def read_pty(leader: int) -> bytes:
         chunks.append(chunk)
     os.close(leader)
     return b"".join(chunks)
+
+
+# --- large files without writing them ----------------------------------------------------------
+
+
+def sparse_file(path: PathLike, size: int, mode: Optional[int] = None) -> Path:
+    """A file of ``size`` bytes that takes no disk space (``truncate``): a checkpoint or a run's
+    data where the content does not matter, so that tests with gigabytes stay fast."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        f.truncate(size)
+    if mode is not None:
+        path.chmod(mode)
+    return path
+
+
+def identity(path: PathLike) -> tuple[int, int, int, int]:
+    """What shows a file was left untouched: inode, mode, mtime (ns) and size (never follows a
+    symbolic link)."""
+    st = os.lstat(path)
+    return st.st_ino, st.st_mode, st.st_mtime_ns, st.st_size
+
+
+def objects_size(repo_path: PathLike) -> int:
+    """Bytes of the repository's object store (``git count-objects -v``: loose and packed)."""
+    out = git(repo_path, "count-objects", "-v")
+    fields = dict(line.split(": ") for line in out.splitlines())
+    return (int(fields["size"]) + int(fields["size-pack"])) * 1024
 
 
 # --- counting git runs and disk use -----------------------------------------------------------

@@ -147,6 +147,11 @@ __all__ += [
     "UnrelatedSnapshotError",
 ]
 
+# Errors of eat and undo's put-aside folder (issue 17).
+if TYPE_CHECKING:
+    from .errors import CannotPutAsideError, PutAsideMissingError
+__all__ += ["CannotPutAsideError", "PutAsideMissingError"]
+
 # Errors of `jellyml env` (issue 20), kept apart so parallel additions merge cleanly.
 if TYPE_CHECKING:
     from .errors import (

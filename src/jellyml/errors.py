@@ -284,16 +284,50 @@ class UnmergedIndexError(JellyMLError, RuntimeError):
 
 
 class WouldOverwriteIgnoredError(JellyMLError, RuntimeError):
-    """The tree to check out has files where ignored files (never touched by jellyml) are."""
+    """Something undo can neither put aside nor keep on a branch (a nested repository made
+    after the eat) stands where the user's work goes back."""
 
     def __init__(self, top: str, paths: list[str]) -> None:
         self.path = top
         self.paths = paths
         shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
         super().__init__(
-            f"Checking out would overwrite what git does not track in {top}: {shown}.",
-            hint="jellyml never touches ignored files, symlinks or nested repositories: move "
-            f"them away and try again; {NOTHING_CHANGED}",
+            f"Putting your work back would overwrite what git does not track in {top}: {shown}.",
+            hint=f"Move them away and try again; {NOTHING_CHANGED}",
+        )
+
+
+class CannotPutAsideError(JellyMLError, OSError):
+    """Something eat would put aside (an untracked file a snapshot would carry, or what stands
+    in the snapshot's way) cannot be moved: a mount point, a folder that cannot be written, a
+    special file on another file system."""
+
+    def __init__(self, top: str, path: str, reason: str) -> None:
+        self.top = top
+        self.path = path
+        self.reason = reason
+        super().__init__(
+            f"Cannot move {path} aside in {top}: {reason}.",
+            hint=f"Move it away yourself and try again; {NOTHING_CHANGED}",
+        )
+
+
+class PutAsideMissingError(JellyMLError, FileNotFoundError):
+    """Files that eat put aside are gone from its folder under ``.git/jellyml/``."""
+
+    def __init__(self, top: str, folder: str, missing: list[str], total: int) -> None:
+        self.top = top
+        self.path = folder
+        self.missing = missing
+        shown = ", ".join(missing[:5]) + (
+            f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        )
+        super().__init__(
+            f"What eat put aside in {top} is missing from {folder}: {shown} "
+            f"({total} put aside in all).",
+            hint="Put it back there and run `jellyml undo` again; `jellyml fix "
+            "delete-last-history-item` forgets this eat instead (its saved commits stay under "
+            f"refs/jellyml/). {NOTHING_CHANGED[0].upper()}{NOTHING_CHANGED[1:]}",
         )
 
 

@@ -70,6 +70,20 @@ class Log:
     def sent(self, path_part: str = "") -> int:
         return sum(e[3] for e in self.requests(path_part))
 
+    def settled(
+        self, method: str, at_least: int, within: float = 10.0
+    ) -> list[tuple[str, str, int, int]]:
+        """The entries of ``method``, once at least ``at_least`` of them have landed (or
+        ``within`` seconds have passed): a server thread logs a request after it has answered
+        it, so the client may return first."""
+        deadline = time.monotonic() + within
+        while True:
+            with self.lock:
+                found = [e for e in self.entries if e[0] == method]
+            if len(found) >= at_least or time.monotonic() > deadline:
+                return found
+            time.sleep(0.02)
+
 
 # --- S3 (moto) --------------------------------------------------------------------------------
 

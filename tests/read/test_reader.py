@@ -167,7 +167,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 def test_large_bundle_streams_in_chunks(make_repo: Any, tmp_path: Path, reads: list[int]) -> None:
     repo = make_repo({"a.py": "print(1)\n"})
     noise = os.urandom(3 * 1024 * 1024)
-    repo.write("weights.bin", noise)  # untracked, incompressible: the bundle is > 3 MiB
+    repo.write("weights.dat", noise)  # untracked, incompressible: the bundle is > 3 MiB
     snap = jellyml.create_snapshot(str(repo.path), out_git_bundle_path=str(tmp_path / "ref.bundle"))
     path = tmp_path / "model.pth"
     torch.save({"w": torch.ones(1000), **snap}, path)
@@ -180,7 +180,7 @@ def test_large_bundle_streams_in_chunks(make_repo: Any, tmp_path: Path, reads: l
     assert sum(reads) - found.bundle_size - metadata < 16 * 1024
     assert Path(bundle).read_bytes() == (tmp_path / "ref.bundle").read_bytes()
     clone(bundle, tmp_path / "clone")
-    assert (tmp_path / "clone" / "weights.bin").read_bytes() == noise
+    assert (tmp_path / "clone" / "weights.dat").read_bytes() == noise
 
 
 def test_reads_little_besides_the_bundle(

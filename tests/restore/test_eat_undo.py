@@ -38,16 +38,21 @@ def _dirty(repo) -> None:
     repo.write("train.log", "ignored\n")
 
 
+def _identity(path: Path) -> tuple[int, int, int]:
+    st = os.lstat(path)
+    return st.st_ino, st.st_mode, st.st_mtime_ns
+
+
 def _roundtrip(repo, model: Path, commit: str, *options: str) -> None:
     before = user_state(repo)
-    ignored = (repo.path / "train.log").read_bytes() if (repo.path / "train.log").exists() else None
+    stay = {n: _identity(repo.path / n) for n in ("train.log", ".env") if (repo.path / n).exists()}
     jellyml("eat", str(model), *options, cwd=repo.path)
     assert repo.git("rev-parse", "HEAD") == commit
-    # Only the snapshot's files; an ignored file stays (shown if the snapshot does not ignore it).
+    # Only the snapshot's files; an ignored file and a secret (issue 17: a snapshot leaves it
+    # out, so eat leaves it in place) stay untouched, shown if the snapshot does not ignore them.
     status = repo.git("status", "--porcelain", "--untracked-files=all").splitlines()
-    assert set(status) <= {"?? train.log"}
-    if ignored is not None:
-        assert (repo.path / "train.log").read_bytes() == ignored
+    assert set(status) <= {"?? train.log", "?? .env"}
+    assert {name: _identity(repo.path / name) for name in stay} == stay
     out = jellyml("undo", cwd=repo.path)
     assert "Back on" in out.stdout
     assert user_state(repo) == before
@@ -67,7 +72,8 @@ def test_dirty_branch_staged_unstaged_untracked(make_repo, tmp_path):
     out = jellyml("eat", str(model), cwd=repo.path).stdout
     assert "put aside" in out and "jellyml undo" in out
     assert (repo.path / "model.py").read_text() == "v2\n"
-    assert not (repo.path / ".env").exists() and not (repo.path / "notes").exists()
+    # notes/todo.txt is put aside (a snapshot would carry it); .env stays (one would not).
+    assert (repo.path / ".env").read_text() == "SECRET=1\n" and not (repo.path / "notes").exists()
     jellyml("undo", cwd=repo.path)
     assert repo.worktree() == before_files
     assert repo.git("diff", "--cached", "--name-only").split() == [
@@ -211,10 +217,14 @@ def test_work_after_eating_kept_on_a_branch(make_repo, tmp_path):
     proc = jellyml("undo", cwd=repo.path)
     branch = next(line for line in repo.git("branch", "--list", "jellyml-*").split())
     assert branch.startswith("jellyml-undo-")
-    assert branch in proc.stderr  # the message names it
-    assert repo.git("show", f"{branch}:idea.txt") == "untracked idea"
+    assert branch in proc.stderr  # the message names it, and how to get a file back
+    assert f"git checkout {branch} -- " in proc.stderr
     assert repo.git("show", f"{branch}:model.py") == "more, uncommitted"
     assert "fixed it on the snapshot" in repo.git("log", "--format=%s", branch)
+    # A new file that collides with nothing of the user's stays where it was written (issue 17).
+    assert (repo.path / "idea.txt").read_text() == "untracked idea\n"
+    assert "idea.txt" in proc.stdout
+    (repo.path / "idea.txt").unlink()
     state = user_state(repo)
     assert {k: v for k, v in state.items() if k != "branches"} == {
         k: v for k, v in before.items() if k != "branches"
@@ -237,19 +247,23 @@ def test_user_stash_between_eat_and_undo(make_repo, tmp_path):
     assert repo.git("stash", "show", "-p", "stash@{0}").count("stashed by the user") == 1
 
 
-def test_ignored_file_in_the_way_refused(make_repo, tmp_path):
-    model, _ = _model_from(make_repo, tmp_path, lambda r: r.write("data.bin", "tracked there\n"))
+def test_ignored_file_in_the_way_goes_aside_and_comes_back(make_repo, tmp_path):
+    # Issue 17: an ignored file where the snapshot has one is moved aside (by rename: the same
+    # inode comes back), not refused.
+    def tracked_data(source):
+        source.write("data.bin", "tracked there\n")
+        source.commit_all("data")
+
+    model, _ = _model_from(make_repo, tmp_path, tracked_data)
     repo = make_repo({**BASE, ".gitignore": "*.bin\n"})
     repo.write("data.bin", "my ignored data\n")
-    before = repo.state()
-    proc = jellyml("eat", str(model), "--force", cwd=repo.path, check=1)
-    assert "ignored file" in proc.stderr and "data.bin" in proc.stderr
-    after = repo.state()
-    assert after[0] == before[0]
-    # Every file of .git but the objects (saving the work writes some) keeps its bytes.
-    assert {k: v for k, v in after[1].items() if not k.startswith("objects/")} == {
-        k: v for k, v in before[1].items() if not k.startswith("objects/")
-    }
+    before, mine = user_state(repo), _identity(repo.path / "data.bin")
+    out = jellyml("eat", str(model), "--force", cwd=repo.path).stdout
+    assert (repo.path / "data.bin").read_text() == "tracked there\n"
+    assert "Put aside 1 untracked file" in out
+    jellyml("undo", cwd=repo.path)
+    assert user_state(repo) == before
+    assert _identity(repo.path / "data.bin") == mine
 
 
 def test_nested_repository_never_touched(make_repo, tmp_path):

@@ -81,4 +81,8 @@ def test_extract_bundle_and_delete_last_history_item(setup, tmp_path):
     assert delete_last_history_item(args) == 0
     assert delete_last_history_item(args) == 0  # empty now: still 0
     saved = repo.git("for-each-ref", "--format=%(refname)", "refs/jellyml/**/saved")
-    assert repo.git("show", f"{saved}:u.txt") == "untracked"
+    assert saved  # the saved commits stay under their ref
+    # The untracked file stays in the put-aside folder, under its own path (issue 17).
+    folder = repo.git("rev-parse", "--git-path", "jellyml")
+    [kept] = (repo.path / folder).glob("*/files/u.txt")
+    assert kept.read_text() == "untracked\n"

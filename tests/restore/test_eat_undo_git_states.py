@@ -147,13 +147,16 @@ def test_branch_deleted_between_eat_and_undo_is_recreated(make_repo, tmp_path):
     assert user_state(repo) == before  # back on main, at the same commit, work as it was
 
 
-# --- undo never overwrites an ignored file ---------------------------------------------------
+# --- undo never overwrites a file written after the eat -----------------------------------
 
 
-def test_undo_refuses_to_overwrite_an_ignored_file_then_finishes(make_repo, tmp_path):
+def test_file_written_after_eating_where_the_users_goes_back_is_kept_on_a_branch(
+    make_repo, tmp_path
+):
     # The snapshot ignores *.txt; the user's notes.txt (untracked, not ignored in their tree)
-    # is put aside by eat. A new notes.txt made after eating is ignored: undo must not
-    # overwrite it with the one it put aside.
+    # is put aside by eat. A new notes.txt made after eating is ignored by the snapshot's rules:
+    # undo keeps it on the jellyml-undo branch, names it and how to get it back (issue 17;
+    # it used to refuse).
     model, _commit = _model(make_repo, tmp_path, {".gitignore": "*.txt\n"})
     repo = make_repo(BASE)
     repo.write("notes.txt", "my notes, put aside by eat\n")
@@ -163,17 +166,47 @@ def test_undo_refuses_to_overwrite_an_ignored_file_then_finishes(make_repo, tmp_
     assert not (repo.path / "notes.txt").exists()
     repo.write("notes.txt", "written after eating, ignored\n")
     assert repo.git("status", "--porcelain") == ""  # git does not see it
-    files, git_dir = repo.state()
 
-    proc = jellyml("undo", cwd=repo.path, check=1)
-    assert proc.stderr.startswith("error: Checking out would overwrite what git does not track")
-    assert "notes.txt (an ignored file)" in proc.stderr
-    assert "move them away and try again" in proc.stderr
+    proc = jellyml("undo", cwd=repo.path)
+    branch = repo.git("branch", "--list", "--format=%(refname:short)", "jellyml-undo-*")
+    assert branch and "notes.txt" in proc.stderr and branch in proc.stderr
+    assert f"git checkout {branch} -- notes.txt" in proc.stderr.replace("\n", " ")
     assert "Traceback" not in proc.stderr
-    assert repo.worktree() == files  # both notes are where they were
-    assert _without_objects(repo.git_dir_state()) == _without_objects(git_dir)
+    assert repo.git("show", f"{branch}:notes.txt") == "written after eating, ignored"
+    after = user_state(repo)
+    after["branches"] = before["branches"]
+    assert after == before
 
-    (repo.path / "notes.txt").rename(tmp_path / "notes-after-eating.txt")
+
+# --- an operation started after the eat: undo refuses and changes nothing --------------------
+
+
+@pytest.mark.parametrize(
+    ("start", "shown", "abort"),
+    [
+        (["bisect", "start"], "bisect", ["bisect", "reset"]),
+        (["merge", "--no-commit", "--no-ff", "side"], "merge", ["merge", "--abort"]),
+    ],
+)
+def test_undo_refuses_while_an_operation_started_after_the_eat_is_half_done(
+    make_repo, tmp_path, start, shown, abort
+):
+    # Issue 22, point 13.
+    repo, before = _eaten(make_repo, tmp_path)
+    head = repo.git("rev-parse", "HEAD")
+    repo.git("branch", "side", head)
+    repo.git("checkout", "-q", "side")
+    repo.write("side.txt", "side\n")
+    repo.commit_all("side")
+    repo.git("checkout", "-q", "--detach", head)
+    repo.git(*start)
+    middle = repo.state()
+    proc = jellyml("undo", cwd=repo.path, check=1)
+    assert f"is in the middle of a {shown}." in proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert repo.state() == middle
+    repo.git(*abort)
+    repo.git("checkout", "-q", "--detach", head)
+    repo.git("branch", "-D", "side")
     jellyml("undo", cwd=repo.path)
     assert user_state(repo) == before
-    assert (tmp_path / "notes-after-eating.txt").read_text() == "written after eating, ignored\n"

@@ -85,7 +85,8 @@ def test_1_snapshot_file_where_user_has_a_folder(make_repo, tmp_path, tracked):
 # 3. ignored symlinks and nested repositories ---------------------------------------------------
 
 
-def test_3_ignored_symlink_in_the_way_is_refused(make_repo, tmp_path):
+def test_3_ignored_symlink_in_the_way_goes_aside_as_a_link(make_repo, tmp_path):
+    # Issue 17: moved aside as a link (its target never followed) and back at undo.
     repo, model, _ = _related(
         make_repo, tmp_path, {".gitignore": "data\n"}, {".gitignore": "", "data/README": "r\n"}
     )
@@ -93,23 +94,29 @@ def test_3_ignored_symlink_in_the_way_is_refused(make_repo, tmp_path):
     dataset.mkdir()
     (dataset / "big.bin").write_text("data")
     os.symlink(dataset, repo.path / "data")
-    before = repo.state()
-    proc = jellyml("eat", str(model), cwd=repo.path, check=1)
-    assert "data" in proc.stderr and "symlink" in proc.stderr and "Traceback" not in proc.stderr
-    assert repo.state() == before
+    before = user_state(repo)
+    jellyml("eat", str(model), cwd=repo.path)
+    assert (repo.path / "data").is_dir() and not (repo.path / "data").is_symlink()
+    assert (repo.path / "data" / "README").read_text() == "r\n"
+    assert sorted(os.listdir(dataset)) == ["big.bin"]  # nothing written through the link
+    jellyml("undo", cwd=repo.path)
+    assert user_state(repo) == before
     assert os.readlink(repo.path / "data") == str(dataset)
 
 
-def test_3_nested_repository_in_the_way_is_refused(make_repo, tmp_path):
+def test_3_nested_repository_in_the_way_moves_whole(make_repo, tmp_path):
+    # Issue 17: the nested repository goes aside whole, its .git and uncommitted work included.
     repo, model, _ = _related(make_repo, tmp_path, {"a.txt": "a\n"}, {"data/x.txt": "snap\n"})
     nested = make_repo({"y.txt": "nested\n"}, name="repo0/data")
     assert nested.path == repo.path / "data"
     nested.write("y.txt", "nested, uncommitted\n")
-    before = repo.state()
-    proc = jellyml("eat", str(model), cwd=repo.path, check=1)
-    assert "nested repositor" in proc.stderr and "data" in proc.stderr
-    assert repo.state() == before
-    assert (repo.path / "data" / "y.txt").read_text() == "nested, uncommitted\n"
+    nested_state = user_state(nested)
+    before = user_state(repo)
+    jellyml("eat", str(model), cwd=repo.path)
+    assert sorted(os.listdir(repo.path / "data")) == ["x.txt"]
+    jellyml("undo", cwd=repo.path)
+    assert user_state(repo) == before
+    assert user_state(nested) == nested_state
 
 
 # 5. a snapshot of another project --------------------------------------------------------------

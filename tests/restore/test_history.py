@@ -88,7 +88,10 @@ def test_clear_history_keeps_the_put_aside_work(make_repo, tmp_path):
     assert not path.exists()
     saved = repo.git("for-each-ref", "--format=%(refname)", "refs/jellyml/**/saved")
     assert repo.git("show", f"{saved}:a.txt") == "uncommitted"
-    assert repo.git("show", f"{saved}:new.txt") == "untracked"
+    # Untracked files stay in the put-aside folder, under their own paths (issue 17), named.
+    [kept] = (repo.path / ".git" / "jellyml").glob("*/files/new.txt")
+    assert kept.read_text() == "untracked\n"
+    assert str(kept.parent) in out.replace("\n", "")
     assert "Nothing to undo" in jellyml("undo", cwd=repo.path).stdout
     assert "There was no history file" in jellyml("fix", "clear-history", cwd=repo.path).stdout
 
@@ -167,3 +170,18 @@ def _item(name: str) -> HistoryItem:
     return HistoryItem(
         name, "eaten", "m", "c" * 40, None, None, "a" * 40, "b" * 40, f"refs/jellyml/{name}", "now"
     )
+
+
+def test_repository_id_is_made_once_and_a_damaged_one_replaced(make_repo, tmp_path):
+    repo, model, _before = _eaten(make_repo, tmp_path)
+    id_file = repo.path / ".git" / "jellyml-id"
+    first = id_file.read_text()
+    assert first.strip().isalnum() and oct(id_file.stat().st_mode)[-3:] == "600"
+    jellyml("undo", cwd=repo.path)
+    jellyml("eat", str(model), cwd=repo.path)
+    assert id_file.read_text() == first  # kept: the history names it
+    jellyml("undo", cwd=repo.path)
+    id_file.write_text("not an id!\n")
+    jellyml("eat", str(model), cwd=repo.path)
+    assert id_file.read_text() != "not an id!\n" and id_file.read_text().strip().isalnum()
+    jellyml("undo", cwd=repo.path)

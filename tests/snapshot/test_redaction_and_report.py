@@ -107,10 +107,10 @@ def test_one_log_line_with_size_files_and_time(make_repo, tmp_path, caplog):
 def test_large_snapshot_warns_with_its_largest_files(make_repo, tmp_path, monkeypatch):
     monkeypatch.setattr(report, "LARGE_SNAPSHOT_WARNING", 50_000)
     repo = make_repo({"a.py": "a\n", "weights/big.bin": os.urandom(80_000)})
-    repo.write("weights/mid.bin", os.urandom(30_000))
+    repo.write("weights/mid.dat", os.urandom(30_000))  # not .bin: a data file, left out
     with pytest.warns(
         SnapshotWarning,
         match=r"largest files: weights/big\.bin \(0\.1 MiB\), "
-        r"weights/mid\.bin",
+        r"weights/mid\.dat",
     ):
         snapshot_repo(str(repo.path), bundle_path=str(tmp_path / "b.bundle"))

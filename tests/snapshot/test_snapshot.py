@@ -231,7 +231,7 @@ def test_odd_names_modes_symlinks_and_binary(make_repo, tmp_path):
     repo.write("ünïcødé/名前.py", "u\n")
     repo.write("new\nline.txt", "n\n")
     repo.write("run.sh", "#!/bin/sh\necho hi\n", mode=0o755)
-    repo.write("blob.bin", bytes(range(256)) * 40)
+    repo.write("blob.dat", bytes(range(256)) * 40)  # not .bin: a data file, left out
     os.symlink("plain.txt", repo.path / "link.txt")
     expected = repo.worktree()
     _meta, files = snapshot_and_restore(repo, tmp_path)
@@ -359,7 +359,7 @@ def test_tracked_secrets_are_kept_and_nothing_warns_when_nothing_is_left_out(mak
 
 def test_total_size_limit(make_repo, tmp_path):
     repo = make_repo({"a.py": "a\n"})
-    repo.write("data.bin", os.urandom(50_000))
+    repo.write("data.dat", os.urandom(50_000))  # not .bin: a data file, left out
     before = repo.state()
     with pytest.raises(SnapshotTooLargeError, match="over the limit"):
         jellyml.create_snapshot(str(repo.path), max_total_size=10_000)

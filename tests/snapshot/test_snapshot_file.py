@@ -239,8 +239,7 @@ def test_save_snapshot_into_s3_is_one_put(project, tmp_path, s3):
         storage_options=s3.options(),
     )
     assert url == f"s3://models/run/step-5/{FILE}"
-    with s3.log.lock:
-        puts = [e for e in s3.log.entries if e[0] == "PUT"]
+    puts = s3.log.settled("PUT", 1)
     assert len(puts) == 1 and puts[0][2] == 200, s3.log.entries
     shown = run_cli("show", "--json", "s3://models/run/step-5/", env=s3.env())
     assert (

@@ -25,6 +25,7 @@ from .text import SHOWN, clean, plural, shorten, summary
 
 TYPE_CHECKING = False  # not typing's: see options.py (start-up time)
 if TYPE_CHECKING:  # only for annotations: rich and restore load when a command needs them
+    from collections.abc import Sequence
     from typing import Any, Optional, Union
 
     from rich.console import Console
@@ -191,10 +192,26 @@ def _head(branch: Optional[str], commit: Optional[str]) -> str:
     return f"commit {_short(commit)} (detached HEAD)"
 
 
-def eat_result(
-    result: EatResult, *, quiet: bool, no_donut: bool, changed: Optional[list[str]] = None
-) -> None:
-    """What eat did; ``changed`` ("M path" lines: status and path) says which files differ."""
+def size(n: int) -> str:
+    """Bytes for people: ``812 bytes``, ``3.4 KiB``, ``1.2 GiB``."""
+    if n < 1024:
+        return f"{n} byte{'' if n == 1 else 's'}"
+    amount, unit = n / 1024, "KiB"
+    for bigger in ("MiB", "GiB", "TiB"):
+        if amount < 1024:
+            break
+        amount, unit = amount / 1024, bigger
+    return f"{amount:.1f} {unit}"
+
+
+def names(items: Sequence[str], total: int) -> str:
+    """The first of ``total`` names, and how many more."""
+    shown = ", ".join(value(i) for i in items)
+    return shown + (f" and {total - len(items):,} more" if total > len(items) else "")
+
+
+def eat_result(result: EatResult, *, quiet: bool, no_donut: bool) -> None:
+    """What eat did: the files that differ, what was saved and put aside, what stayed."""
     eat_warnings(result)
     if quiet:
         return
@@ -219,42 +236,69 @@ def eat_result(
     if result.files_changed is None:
         differ = "git could not count the files that differ from what you had"
     else:
-        verb = "differ" if result.files_changed != 1 else "differs"
+        verb = "differs" if result.files_changed == 1 else "differ"
         differ = f"{plural(result.files_changed, 'file')} {verb} from what you had"
     info(
         f"Checked out the snapshot in {model}: commit [bold]{_short(result.commit)}[/] "
-        f"(detached HEAD) in {top}; {differ}{':' if changed else '.'}"
+        f"(detached HEAD) in {top}; {differ}{':' if result.changed else '.'}"
     )
-    for line in summary([f"  {value(c)}" for c in changed or []]):
+    for line in summary([f"  {value(letter)} {value(path)}" for letter, path in result.changed]):
         info(line)
-    where = _head(result.previous_branch, result.previous_commit)
-    if result.saved:
-        extra = (
-            f" ({plural(result.untracked_saved, 'untracked file')} included)"
-            if (result.untracked_saved)
-            else ""
-        )
-        info(
-            f"You were on {where}. Your uncommitted work{extra} is put aside in commit "
-            f"{_short(result.saved)} (kept by {value(result.saved_ref or '')})."
-        )
-    else:
-        info(f"You were on {where}, with no uncommitted work.")
+    _eat_put_aside(result)
     depth = f" ({result.depth} eats to undo)" if result.depth > 1 else ""
     info(f"Run [bold]jellyml undo[/] to get back to it{depth}.")
 
 
+def _eat_put_aside(result: EatResult) -> None:
+    where = _head(result.previous_branch, result.previous_commit)
+    if result.saved:
+        info(
+            f"You were on {where}. Your changes to tracked files are put aside in commit "
+            f"{_short(result.saved)} (kept by {value(result.saved_ref or '')})."
+        )
+    elif not result.put_aside:
+        info(f"You were on {where}, with no uncommitted work.")
+    else:
+        info(f"You were on {where}, with no changes to tracked files.")
+    if result.put_aside:
+        what = _files_and_folders(result.put_aside, result.put_aside_folders)
+        how = "copied there" if result.copied else "moved, not copied into git"
+        info(
+            f"Put aside {what} ({size(result.put_aside_size)}) in "
+            f"{value(_near(result.aside_folder or ''))}, {how}."
+        )
+    if result.left_in_place:
+        info(
+            f"Left in place {plural(result.left_in_place, 'file or folder', 'files and folders')} "
+            "the snapshot does not need (ignored, large, secret, model or data files): "
+            f"{names(result.left_in_place_names, result.left_in_place)}."
+        )
+
+
+def _near(path: str) -> str:
+    """``path`` relative to the current folder when it lies below it (``.git/jellyml/...``:
+    short enough to read and to wrap between words), else as it is."""
+    import os
+
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return path
+    return path if relative.startswith(os.pardir) else relative
+
+
+def _files_and_folders(total: int, folders: int) -> str:
+    """``3 untracked files``, ``2 untracked files and 1 folder``."""
+    if not folders:
+        return plural(total, "untracked file")
+    if folders == total:
+        return plural(total, "untracked folder")
+    return f"{plural(total - folders, 'untracked file')} and {plural(folders, 'folder')}"
+
+
 def undo_result(result: UndoResult, *, quiet: bool, no_donut: bool) -> None:
     removed_locks(result)
-    if result.after_branch:
-        warning(
-            f"Work done after eating (edits or commits) is kept on branch {result.after_branch}."
-        )
-    if result.moved_branch:
-        warning(
-            f"Branch {result.moved_branch} moved since the eat; it was left where it is, "
-            f"and HEAD is detached at {_short(result.restored_commit)}."
-        )
+    _undo_warnings(result)
     if quiet:
         return
     if result.nothing_to_undo:
@@ -268,8 +312,43 @@ def undo_result(result: UndoResult, *, quiet: bool, no_donut: bool) -> None:
     fixed = " (an interrupted jellyml run was finished)" if result.was_interrupted else ""
     where = _head(result.restored_branch, result.restored_commit)
     info(f"Back on {where}{work} in {value(result.top)}{fixed}.")
+    if result.came_back:
+        what = _files_and_folders(result.came_back, result.came_back_folders)
+        info(f"Put back {what} ({size(result.came_back_size)}) that eat had put aside.")
+    if result.written:
+        what = plural(result.written, "file or folder", "files and folders")
+        info(
+            f"Kept where they are: {what} written while the snapshot was checked out "
+            f"({names(result.written_names, result.written)})."
+        )
     if result.remaining:
         info(f"{plural(result.remaining, 'earlier eat')} left to undo.")
+
+
+def _undo_warnings(result: UndoResult) -> None:
+    """Where work done after eating went (warnings: said even with ``-q``)."""
+    branch = result.after_branch
+    if branch and result.in_the_way:
+        listed = ", ".join(value(p) for p in result.in_the_way[:5])
+        more = f" and {len(result.in_the_way) - 5} more" if len(result.in_the_way) > 5 else ""
+        warning(
+            f"Written after eating where your own files go back, so kept on branch {branch}, "
+            f"not on disk: {listed}{more}. Get one back with "
+            f"`git checkout {branch} -- {result.in_the_way[0]}`."
+        )
+    if branch:
+        changed = ", ".join(f"{value(letter)} {value(path)}" for letter, path in result.after_files)
+        listed = f": {changed}" if changed else ""
+        first = result.after_files[0][1] if result.after_files else "PATH"
+        warning(
+            f"Work done after eating (edits or commits) is kept on branch {branch}{listed}. "
+            f"Get a file back with `git checkout {branch} -- {first}`."
+        )
+    if result.moved_branch:
+        warning(
+            f"Branch {result.moved_branch} moved since the eat; it was left where it is, "
+            f"and HEAD is detached at {_short(result.restored_commit)}."
+        )
 
 
 def show(described: dict[str, Any], *, as_json: bool, everything: bool = False) -> None:
@@ -304,9 +383,18 @@ def deleted_history_item(top: str, item: Optional[HistoryItem], *, quiet: bool) 
         f"gets its files; `git update-ref -d {value(item.ref_prefix)}/saved` drops it.",
         quiet=quiet,
     )
+    if item.aside:
+        info(
+            f"The {plural(item.aside, 'untracked file or folder', 'untracked files and folders')} "
+            "it had moved aside stay, under their own paths, in the folder "
+            f"`git rev-parse --git-path jellyml/{value(item.id)}/files` names.",
+            quiet=quiet,
+        )
 
 
-def cleared_history(path: str, existed: bool, refs: list[str], *, quiet: bool) -> None:
+def cleared_history(
+    path: str, existed: bool, refs: list[str], folders: Sequence[str] = (), *, quiet: bool
+) -> None:
     what = "Deleted" if existed else "There was no history file at"
     info(f"{what} {value(path)}.", quiet=quiet)
     if refs:
@@ -315,6 +403,13 @@ def cleared_history(path: str, existed: bool, refs: list[str], *, quiet: bool) -
             f"{'keeps' if len(refs) == 1 else 'keep'} work jellyml put aside "
             "(see `git for-each-ref refs/jellyml/`); delete them with `git update-ref -d` "
             "when you no longer need them.",
+            quiet=quiet,
+        )
+    if folders:
+        info(
+            f"Untracked files that eat moved aside stay, under their own paths, in "
+            f"{names([f + '/files' for f in folders], len(folders))}: move them back to your "
+            "working tree, then delete those folders.",
             quiet=quiet,
         )
 
@@ -385,6 +480,12 @@ def eat_warnings(result: EatResult) -> None:
         warning(
             f"Dropped {plural(result.dropped_history, 'history item')} of an earlier "
             f"repository that was at {result.top} (it was deleted and made again)."
+        )
+    if result.copied:
+        warning(
+            f"Copied {size(result.copied)} to put it aside: {result.aside_folder} is on another "
+            "file system than the files it holds, so they could not simply be moved (undo "
+            "copies them back)."
         )
     if result.gone_cwd:
         warning(

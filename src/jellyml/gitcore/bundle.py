@@ -33,23 +33,10 @@ def bundle_heads(bundle: str) -> list[tuple[str, str]]:
     return sorted(heads, key=lambda head: head[1] != "HEAD")
 
 
-def object_format(bundle: str) -> str:
-    """The hash a bundle's objects are named by: ``sha256`` when its header says so (a v3
-    bundle's ``@object-format``), else ``sha1``."""
-    with open(bundle, "rb") as f:
-        head = f.read(4096)
-    for line in head.split(b"\n")[1:]:
-        if not line.startswith(b"@"):
-            break
-        if line.startswith(b"@object-format="):
-            return line.partition(b"=")[2].decode("ascii", "replace")
-    return "sha1"
-
-
-def require_object_format(bundle: str, repo: Repo, *, model: str) -> None:
-    """Refuse, in one line, a bundle whose objects are named by another hash than ``repo``'s
-    (git's own message would be "bad revision" or a failed index-pack)."""
-    found = object_format(bundle)
+def require_object_format(found: str, repo: Repo, *, model: str) -> None:
+    """Refuse, in one line, a bundle whose objects are named by another hash (``found``, from
+    its header) than ``repo``'s (git's own message would be "bad revision" or a failed
+    index-pack)."""
     if found != repo.object_format:
         raise ObjectFormatMismatchError(model, found, repo.object_format, repo.top)
 

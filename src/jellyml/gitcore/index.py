@@ -1,16 +1,19 @@
 """Staging and committing without touching the user's index, refs or (optionally) objects.
 
-Both a snapshot and eat's put-aside build commits of the working tree as it is. They do it in a
-*temporary copy* of the user's index (its cached stat data makes ``git add`` fast), so the real
-index is never written. A snapshot also writes its new objects to a *temporary object store* that
-borrows the repository's objects as alternates, so nothing at all is written to ``.git``.
+Both a snapshot and eat's save point build commits of the working tree as it is. They do it in
+a *temporary copy* of the user's index (its cached stat data makes ``git add`` fast), so the real
+index is never written. A snapshot also writes its new objects to a temporary object store
+(``store``), so nothing at all is written to ``.git``. ``list_untracked`` is the one listing of
+untracked files.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Optional
 
 from . import run
@@ -46,32 +49,6 @@ def temporary_index(repo: Repo, tmp: str) -> dict[str, str]:
     return env
 
 
-def temporary_store(repo: Repo, tmp: str, *, shallow: bool = True) -> str:
-    """A bare repository in ``tmp`` whose object store borrows ``repo``'s objects as alternates.
-
-    With ``shallow``, it inherits the repository's shallow boundary (so that walking history
-    there stops where the repository's does).
-    """
-    store = os.path.join(tmp, "store.git")
-    os.makedirs(os.path.join(store, "objects", "info"))
-    os.makedirs(os.path.join(store, "refs"))
-    with open(os.path.join(store, "objects", "info", "alternates"), "w") as f:
-        f.write(os.path.abspath(repo.objects) + "\n")
-    config = "[core]\n\trepositoryformatversion = 0\n\tbare = true\n"
-    if repo.object_format != "sha1":
-        config = (
-            "[core]\n\trepositoryformatversion = 1\n\tbare = true\n"
-            f"[extensions]\n\tobjectformat = {repo.object_format}\n"
-        )
-    with open(os.path.join(store, "config"), "w") as f:
-        f.write(config)
-    with open(os.path.join(store, "HEAD"), "w") as f:
-        f.write("ref: refs/heads/jellyml\n")
-    if shallow and repo.is_shallow:
-        shutil.copyfile(repo.shallow, os.path.join(store, "shallow"))
-    return store
-
-
 def commit_tree(
     repo: Repo,
     tree: str,
@@ -86,21 +63,52 @@ def commit_tree(
     return repo.git(*argv, "-m", message, tree, env={**(env or {}), **identity})
 
 
-def list_untracked(repo: Repo, env: Optional[Mapping[str, str]] = None) -> list[bytes]:
-    """Untracked, not ignored paths as git lists them (a nested repository ends with ``/``)."""
-    listed = run.run(
-        ["ls-files", "-z", "--others", "--exclude-standard"], cwd=repo.top, env=env
-    ).stdout
-    return run.split_z(listed)
+@dataclass(frozen=True)
+class Untracked:
+    """Untracked, not ignored paths as git lists them (a nested repository ends with ``/``),
+    and the folders git could not read, which it leaves out with only a warning on stderr."""
+
+    paths: list[bytes]
+    #: (folder, reason) for each folder git could not list.
+    unreadable: list[tuple[bytes, str]]
 
 
-def add_paths(repo: Repo, env: Mapping[str, str], paths: list[bytes], *, force: bool) -> None:
-    """``git add`` exactly these paths (no globbing) to the index ``env`` names."""
+# What `ls-files --others` says (LC_ALL=C) about a folder it cannot list; it goes on without it.
+_UNREADABLE_DIR = re.compile(rb"^warning: could not open directory '(.*)': (.*)$", re.MULTILINE)
+
+
+def list_untracked(
+    repo: Repo, env: Optional[Mapping[str, str]] = None, *, exclude_from: Sequence[str] = ()
+) -> Untracked:
+    """The one listing of untracked files: those the user's ignore rules (``.gitignore``
+    files, ``.git/info/exclude``, ``core.excludesFile``) and the files ``exclude_from`` do not
+    ignore."""
+    extra = [f"--exclude-from={path}" for path in exclude_from]
+    proc = run.run(
+        ["ls-files", "-z", "--others", "--exclude-standard", *extra], cwd=repo.top, env=env
+    )
+    unreadable = [
+        (m.group(1), m.group(2).decode("utf-8", "replace"))
+        for m in _UNREADABLE_DIR.finditer(proc.stderr)
+    ]
+    return Untracked(run.split_z(proc.stdout), unreadable)
+
+
+def add_paths(
+    repo: Repo,
+    env: Mapping[str, str],
+    paths: Sequence[bytes],
+    *,
+    force: bool = False,
+    intent_to_add: bool = False,
+) -> None:
+    """``git add`` exactly these paths (no globbing) to the index ``env`` names: ``force``
+    adds ignored ones too, ``intent_to_add`` adds them as intent-to-add entries (``-N``)."""
     if not paths:
         return
-    force_flag = ["-f"] if force else []
+    flags = [*(["-f"] if force else []), *(["-N"] if intent_to_add else [])]
     run.run(
-        [*NO_SPLIT, "add", *force_flag, "--pathspec-from-file=-", "--pathspec-file-nul"],
+        [*NO_SPLIT, "add", *flags, "--pathspec-from-file=-", "--pathspec-file-nul"],
         cwd=repo.top,
         env={**env, "GIT_LITERAL_PATHSPECS": "1"},
         input=b"\0".join(paths),

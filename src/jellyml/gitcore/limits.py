@@ -8,12 +8,15 @@ can name billions of files.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Callable, Optional
+from typing import Callable, Optional, cast
 
 from .. import settings
 from ..errors import SnapshotLimitError
 from . import run as gitrun
 
+#: The limits, in the order ``tree_files`` counts them: files, bytes in all, bytes of one
+#: file, folder levels.
+_LIMITS = tuple(settings.SNAPSHOT_LIMITS)
 #: How an over-limit error is made: (model, what, found, limit, variable).
 LimitError = Callable[[str, str, int, int, str], Exception]
 
@@ -47,20 +50,22 @@ def tree_files(
 ) -> Iterator[tuple[bytes, int, bytes]]:
     """Every file of ``treeish`` (``mode type oid``, size, path), recursively, in tree order;
     raises ``error`` at the first file past a limit (count, total size, largest file, depth)."""
-    values, total = limits(), 0
+    # 0 is no limit; the loop below runs once per file of the snapshot: kept lean.
+    values = limits()
+    caps = [values[name] or 1 << 62 for name in _LIMITS]
+    max_files, max_size, max_file_size, max_depth = caps
+    files = total = 0
     argv = ["ls-tree", "-r", "-l", "-z", "--full-tree", treeish]
-    for files, record in enumerate(gitrun.stream_z(argv, env=env), 1):
+    for record in gitrun.stream_z(argv, env=env):
+        if not record:
+            continue
         meta, _, path = record.partition(b"\t")
         fields = meta.split()
-        size = int(fields[-1]) if fields and fields[-1].isdigit() else 0
+        size = int(fields[-1]) if fields[-1].isdigit() else 0
+        files += 1
         total += size
-        found = {
-            "JELLYML_MAX_FILES": files,
-            "JELLYML_MAX_SIZE": total,
-            "JELLYML_MAX_FILE_SIZE": size,
-            "JELLYML_MAX_DEPTH": path.count(b"/"),
-        }
-        failed = over(model, found, error, values)
-        if failed is not None:
-            raise failed
+        depth = path.count(b"/")
+        if files > max_files or total > max_size or size > max_file_size or depth > max_depth:
+            found = dict(zip(_LIMITS, (files, total, size, depth)))
+            raise cast(Exception, over(model, found, error, values))
         yield b" ".join(fields[:3]), size, path

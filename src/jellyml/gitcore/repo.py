@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Optional
 
@@ -72,45 +74,53 @@ def find_repo(folder: str) -> Optional[Repo]:
     """
     if not os.path.isdir(folder):
         raise PathNotFoundError(folder)
-    paths = locate(folder)
-    if paths is None:
+    # One process for the paths, HEAD's commit and its branch; only a HEAD without a commit
+    # (a new repository), where rev-parse stops at HEAD, needs a second one for the branch.
+    found = _rev_parse(folder, ("HEAD^{commit}", "--symbolic-full-name", "HEAD"))
+    if found is None:
         return None
-    head = run.run(["rev-parse", "-q", "--verify", "HEAD^{commit}"], cwd=paths.top, check=False)
-    branch = run.run(["symbolic-ref", "-q", "HEAD"], cwd=paths.top, check=False)
-    return Repo(
-        **{k: getattr(paths, k) for k in ("top", "git_dir", "objects", "index", "shallow")},
-        object_format=paths.object_format,
-        head=head.stdout.decode().strip() or None,
-        branch=branch.stdout.decode("utf-8", "surrogateescape").strip() or None,
-    )
+    paths, answers = found
+    if len(answers) == 2:
+        head: Optional[str] = answers[0]
+        branch = answers[1] if answers[1].startswith("refs/") else None
+    else:
+        head = None
+        proc = run.run(["symbolic-ref", "-q", "HEAD"], cwd=paths.top, check=False)
+        branch = proc.stdout.decode("utf-8", "surrogateescape").strip() or None
+    return dataclasses.replace(paths, head=head, branch=branch)
 
 
 def locate(folder: str) -> Optional[Repo]:
     """The repository's paths from one ``rev-parse`` (HEAD not read); None outside one."""
-    # --show-toplevel comes last: it is the one that fails in a bare repository, after the
-    # others have printed.
-    probe = run.run(
-        [
-            "rev-parse",
-            "--is-bare-repository",
-            "--absolute-git-dir",
-            *("--git-path", "objects", "--git-path", "index", "--git-path", "shallow"),
-            "--show-object-format",
-            "--show-toplevel",
-        ],
-        cwd=folder,
-        check=False,
-    )
+    found = _rev_parse(folder, ())
+    return found[0] if found is not None else None
+
+
+#: What ``_rev_parse`` asks first: the repository's paths. ``--show-toplevel`` comes last: it
+#: is the one that fails in a bare repository, after the others have printed.
+_PATHS = (
+    "--is-bare-repository",
+    "--absolute-git-dir",
+    *("--git-path", "objects", "--git-path", "index", "--git-path", "shallow"),
+    "--show-object-format",
+    "--show-toplevel",
+)
+
+
+def _rev_parse(folder: str, extra: tuple[str, ...]) -> Optional[tuple[Repo, list[str]]]:
+    """The repository's paths and the answers to ``extra`` (none when git stopped at one of
+    them, as it does at ``HEAD`` in a repository without commits); None outside one."""
+    probe = run.run(["rev-parse", *_PATHS, *extra], cwd=folder, check=False)
     if probe.returncode != 0 and b"dubious ownership" in probe.stderr:
         raise _dubious(folder, probe.stderr.decode("utf-8", "replace"))
-    if probe.returncode != 0 and not probe.stdout:
+    if not probe.stdout:
         return None
     lines = probe.stdout.decode("utf-8", "surrogateescape").split("\n")
-    if probe.returncode != 0 or lines[0] == "true":
+    if lines[0] == "true" or len(lines) < 8:  # no working tree: --show-toplevel failed
         raise BareRepoError(folder)
     _, git_dir, objects, index, shallow, object_format, top = lines[:7]
     # --git-path answers relative to the folder it ran in.
-    return Repo(
+    repo = Repo(
         top=top,
         git_dir=git_dir,
         objects=os.path.join(folder, objects),
@@ -118,6 +128,7 @@ def locate(folder: str) -> Optional[Repo]:
         shallow=os.path.join(folder, shallow),
         object_format=object_format,
     )
+    return repo, lines[7:-1] if probe.returncode == 0 else []
 
 
 def _dubious(folder: str, stderr: str) -> DubiousOwnershipError:
@@ -169,6 +180,31 @@ def tree_entries(
     return dict(found) if cacheable else found
 
 
+def object_types(
+    names: Sequence[str], *, cwd: Optional[str] = None, env: Optional[Mapping[str, str]] = None
+) -> list[tuple[str, str]]:
+    """For each of ``names`` (object ids, or anything ``rev-parse`` reads: ``X^{tree}``,
+    ``refs/heads/main``), the object id and type it names, or ``(name, "missing")``: one
+    ``git cat-file --batch-check`` for all of them."""
+    if not names:
+        return []
+    proc = run.run(
+        ["cat-file", "--batch-check=%(objectname) %(objecttype)"],
+        cwd=cwd,
+        env=env,
+        input="".join(f"{name}\n" for name in names).encode(),
+        check=False,
+    )
+    found: list[tuple[str, str]] = []
+    for name, line in zip(names, proc.stdout.decode("ascii", "replace").splitlines()):
+        oid, _, kind = line.partition(" ")
+        known = kind in ("commit", "tree", "blob", "tag")  # else "missing" or "ambiguous"
+        found.append((oid, kind) if known else (name, "missing"))
+    return found + [(name, "missing") for name in names[len(found) :]]
+
+
 def empty_tree(repo: Repo) -> str:
-    proc = run.run(["hash-object", "-t", "tree", "--stdin"], cwd=repo.top, input=b"")
-    return proc.stdout.decode().strip()
+    """The id of the empty tree in ``repo``'s object format (no git needed: it is the hash of
+    the object header alone)."""
+    algorithm = hashlib.sha256 if repo.object_format == "sha256" else hashlib.sha1
+    return algorithm(b"tree 0\0").hexdigest()

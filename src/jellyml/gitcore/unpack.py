@@ -1,7 +1,7 @@
 """Unpacking a bundle where git can read it, without writing to any repository.
 
 ``ls``, ``cat``, ``log`` and ``diff`` need the bundle's objects in an object store git can
-read. They go to a *scratch store*: a bare repository in a temporary folder, which borrows the
+read. They go to a *scratch store* (``store.scratch_store``), which borrows the
 user's objects (read-only, as alternates) only when something needs them: the working tree's
 tree, a revision, a base commit the bundle does not carry. The user's repository gets no
 object, ref, index change or lock.
@@ -17,8 +17,8 @@ from typing import Optional
 
 from ..errors import BundleFormatError as BundleFormatError  # re-exported
 from . import run
-from .index import NO_SPLIT, list_untracked, temporary_index
-from .repo import Repo
+from .index import add_paths, list_untracked, temporary_index
+from .repo import Repo, object_types
 
 #: A bundle's header (signature, capabilities, prerequisites, refs) is read up to this size:
 #: JellyML writes one ref; a header this large is not a bundle we wrote.
@@ -78,32 +78,6 @@ def _oid(raw: bytes) -> str:
     return raw.decode("ascii")
 
 
-def scratch_store(tmp: str, object_format: str = "sha1") -> str:
-    """A new, empty bare repository in ``tmp`` (no hooks, no alternates yet).
-
-    Written by hand rather than by ``git init``: it is made once or twice per command, and a
-    process costs more than the four files.
-    """
-    store = os.path.join(tmp, "store.git")
-    for folder in ("objects/info", "objects/pack", "refs/heads", "refs/tags"):
-        os.makedirs(os.path.join(store, folder))
-    version, extension = (0, "") if object_format == "sha1" else (1, object_format)
-    config = f"[core]\n\trepositoryformatversion = {version}\n\tbare = true\n"
-    if extension:
-        config += f"[extensions]\n\tobjectformat = {extension}\n"
-    with open(os.path.join(store, "config"), "w") as f:
-        f.write(config)
-    with open(os.path.join(store, "HEAD"), "w") as f:
-        f.write("ref: refs/heads/main\n")
-    return store
-
-
-def borrow_objects(store: str, repo: Repo) -> None:
-    """Let ``store`` read ``repo``'s objects (as alternates; git only ever reads those)."""
-    with open(os.path.join(store, "objects", "info", "alternates"), "w") as f:
-        f.write(os.path.abspath(repo.objects) + "\n")
-
-
 def index_pack(store: str, pack: Iterable[bytes], *, thin: bool) -> None:
     """Index the pack that ``pack`` yields into ``store`` as it streams in: the bundle is read
     once, never copied to a file (``git bundle unbundle`` needs one, and reads it again)."""
@@ -115,15 +89,8 @@ def index_pack(store: str, pack: Iterable[bytes], *, thin: bool) -> None:
 
 def missing(store: str, oids: list[str]) -> list[str]:
     """Which of ``oids`` the store (alternates included) does not have."""
-    if not oids:
-        return []
-    proc = run.run(
-        ["cat-file", "--batch-check=%(objectname)"],
-        env={"GIT_DIR": store},
-        input="".join(f"{oid}\n" for oid in oids).encode(),
-        check=False,
-    )
-    return [line.split()[0] for line in proc.stdout.decode().splitlines() if "missing" in line]
+    found = object_types(oids, env={"GIT_DIR": store})
+    return [oid for oid, (_name, kind) in zip(oids, found) if kind == "missing"]
 
 
 def resolve(store: str, revision: str, *, cwd: Optional[str] = None) -> Optional[str]:
@@ -157,13 +124,7 @@ def worktree_index(
         "GIT_OBJECT_DIRECTORY": os.path.join(store, "objects"),
         **temporary_index(repo, tmp),
     }
-    untracked = list_untracked(repo, env)
+    untracked = list_untracked(repo, env).paths
     kept = [path for path in untracked if keep is None or keep(path)]
-    if kept:
-        run.run(
-            [*NO_SPLIT, "add", "-N", "--pathspec-from-file=-", "--pathspec-file-nul"],
-            cwd=repo.top,
-            env={**env, "GIT_LITERAL_PATHSPECS": "1"},
-            input=b"\0".join(kept),
-        )
+    add_paths(repo, env, kept, intent_to_add=True)
     return env

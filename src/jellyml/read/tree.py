@@ -33,13 +33,13 @@ from ..errors import (
 from ..gitcore import run as gitrun
 from ..gitcore.limits import tree_files
 from ..gitcore.repo import Repo, locate
+from ..gitcore.store import scratch_store, write_alternates
 from ..gitcore.unpack import (
     MAX_HEADER,
     BundleFormatError,
     index_pack,
     missing,
     parse_bundle_header,
-    scratch_store,
 )
 from ..settings import snapshot_limit
 from ..tempdirs import temporary_dir
@@ -145,7 +145,7 @@ class Scratch:
             if header.prerequisites:  # a thin bundle: what it builds on must be at hand
                 with self._lock:
                     self._require(loaded, header.prerequisites)
-                _write_alternates(own, [os.path.join(self.store, "objects")])
+                write_alternates(own, [os.path.join(self.store, "objects")])
             try:
                 index_pack(
                     own, itertools.chain([raw[length:]], chunks), thin=bool(header.prerequisites)
@@ -202,7 +202,7 @@ class Scratch:
         with self._lock:
             if objects not in self._lenders:
                 self._lenders.append(objects)
-                _write_alternates(self.store, self._lenders)
+                write_alternates(self.store, self._lenders)
 
     def _require(self, loaded: Loaded, oids: list[str]) -> None:
         repo = self.borrow()
@@ -216,11 +216,6 @@ def _locate(folder: str) -> Optional[Repo]:
     if not os.path.isdir(folder):
         raise PathNotFoundError(folder)
     return locate(folder)
-
-
-def _write_alternates(store: str, lenders: Sequence[str]) -> None:
-    with open(os.path.join(store, "objects", "info", "alternates"), "w") as f:
-        f.write("".join(f"{path}\n" for path in lenders))
 
 
 @contextlib.contextmanager

@@ -7,11 +7,17 @@ import os
 from collections.abc import Iterator
 from typing import Optional
 
-from ..errors import CorruptHistoryError, CurrentFolderGoneError, NotAGitRepoError
+from ..errors import (
+    CurrentFolderGoneError,
+    NotAGitRepoError,
+    OperationInProgressError,
+    OutputExistsError,
+)
 from ..gitcore import run as gitrun
 from ..gitcore.repo import Repo, find_repo
+from ..outputs import replacing
 from . import history
-from .history import History, HistoryItem
+from .history import History
 
 #: The file in the git dir holding the repository's identity (see ``repo_id``).
 ID_FILE = "jellyml-id"
@@ -73,10 +79,13 @@ def repo_id(repo: Repo, *, create: bool = False) -> Optional[str]:
     if not create:
         return None
     new = os.urandom(16).hex()
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="ascii") as f:
-        f.write(new + "\n")
-    os.replace(tmp, path)
+    # No valid id here: a damaged file is replaced; a missing one is made, never over one
+    # that another process made meanwhile (that one is then the id).
+    try:
+        with replacing(path, ".tmp", no_clobber=not os.path.lexists(path)) as (out, _tmp):
+            out.write(new.encode("ascii") + b"\n")
+    except OutputExistsError:
+        return repo_id(repo)
     return new
 
 
@@ -93,21 +102,32 @@ def history_transaction(repo: Repo, *, create_id: bool = False) -> Iterator[Hist
         yield h
 
 
-def check_commits(repo: Repo, hist: str, item: HistoryItem) -> None:
-    """The commits an item names must be in the repository (one ``cat-file`` for all)."""
-    wanted = [c for c in (item.head, item.saved_index, item.saved_worktree) if c is not None]
-    proc = gitrun.run(
-        ["cat-file", "--batch-check=%(objecttype)"],
-        cwd=repo.top,
-        input="".join(f"{c}\n" for c in wanted).encode(),
-        check=False,
-    )
-    kinds = proc.stdout.decode("ascii", "replace").split()
-    for commit, kind in zip(wanted, kinds + ["missing"] * len(wanted)):
-        if kind != "commit":
-            raise CorruptHistoryError(
-                hist, f"item {item.id} names commit {commit[:12]}, which is not in {repo.top}"
-            )
+#: Files in the git dir that mean an operation is half done; eat's checkout and undo's restore
+#: would upset it.
+IN_PROGRESS = (
+    ("rebase-merge", "rebase"),
+    ("rebase-apply", "rebase or am"),
+    ("MERGE_HEAD", "merge"),
+    ("CHERRY_PICK_HEAD", "cherry-pick"),
+    ("REVERT_HEAD", "revert"),
+    ("BISECT_LOG", "bisect"),
+)
+
+
+def check_no_operation(repo: Repo) -> None:
+    """Refuse (``OperationInProgressError``, nothing changed) while a merge, rebase,
+    cherry-pick, revert or bisect is half done: before an eat, and before an undo (one may
+    have started after the eat)."""
+    for name, operation in IN_PROGRESS:
+        if os.path.exists(os.path.join(repo.git_dir, name)):
+            raise OperationInProgressError(repo.top, operation)
+
+
+def create_refs(repo: Repo, prefix: str, **targets: str) -> None:
+    """Create an item's refs ``<prefix>/<name>`` (``snapshot``, ``saved``) in one
+    ``update-ref``, all or none."""
+    commands = "".join(f"create {prefix}/{name} {oid}\n" for name, oid in targets.items())
+    repo.git_bytes("update-ref", "--stdin", input=commands.encode())
 
 
 def delete_refs(repo: Repo, prefix: str) -> None:

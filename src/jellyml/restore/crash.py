@@ -11,15 +11,19 @@ from collections.abc import Callable
 from typing import Optional
 
 #: Every crash point, in the order eat and undo reach them.
+#: ``eat:moving`` and ``undo:moving`` come after the first file of several is moved (aside, or
+#: back), so that a kill there leaves some moved and some not.
 POINTS = (
     "eat:saved",
     "eat:recorded",
+    "eat:moving",
     "eat:untracked-removed",
     "eat:checked-out",
     "undo:saved",
     "undo:recorded",
     "undo:untracked-removed",
     "undo:worktree-restored",
+    "undo:moving",
     "undo:head-restored",
 )
 

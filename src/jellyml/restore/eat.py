@@ -1,22 +1,31 @@
 """Eating a snapshot: checking its code out, without ever losing the user's work.
 
+eat puts aside exactly what a snapshot would carry, and leaves everything else where it is:
+changes to tracked files are saved as commits (``savepoint``), the untracked files a snapshot
+would carry (``snapshot.stage.carried_untracked``, the rule ``create_snapshot`` uses) and
+whatever else stands in the snapshot's way (``inway``) are moved by rename into a folder of
+jellyml's under ``.git`` (``aside``); ignored files, large files, secrets, model and data files
+and the model being eaten stay untouched.
+
 Every step that changes the repository is preceded by a record from which ``undo`` can finish or
-reverse it: the user's work is first saved as commits (``savepoint``) and kept alive by refs under
-``refs/jellyml/<id>/`` (so ``git gc`` never prunes it), then the intent is written to the history,
-then the tree changes, then the history item is completed. A ``kill -9`` anywhere leaves either
-nothing changed or a history item that ``jellyml undo`` finishes from.
+reverse it: the saved commits are kept alive by refs under ``refs/jellyml/<id>/`` (so
+``git gc`` never prunes them), the moves are listed in the put-aside folder's journal, then the
+intent is written to the history, then the tree changes, then the history item is completed. A
+``kill -9`` anywhere leaves either nothing changed or a history item that ``jellyml undo``
+finishes from.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
 from ..errors import (
+    CannotPutAsideError,
     CorruptSnapshotError,
     DirectoryNotEmptyError,
     GitCommandError,
@@ -26,19 +35,24 @@ from ..errors import (
     JellyMLError,
     MissingFolderInRepoError,
     NotAFolderError,
-    OperationInProgressError,
     ReadOnlyRepoError,
+    UnmergedIndexError,
     UnrelatedSnapshotError,
 )
 from ..gitcore import run as gitrun
-from ..gitcore.bundle import bundle_heads, require_object_format
+from ..gitcore.bundle import require_object_format
 from ..gitcore.preflight import git_failure
 from ..gitcore.repo import Repo, find_repo, short_branch
+from ..gitcore.status import Status, status
 from ..read.reader import Snapshot, read_snapshot
+from ..snapshot.guards import Guards, LeftOut
+from ..snapshot.stage import carried_untracked
 from ..tempdirs import temporary_dir
-from . import crash, savepoint
+from . import aside, crash, savepoint
 from . import shallow as shallow_eat  # shallow snapshots: the real commit, or what to fetch
 from .common import (
+    check_no_operation,
+    create_refs,
     delete_refs,
     existing,
     folder_of,
@@ -48,19 +62,13 @@ from .common import (
     set_state,
 )
 from .history import EATEN, EATING, HistoryItem
-from .incoming import check_limits, fetch_to_store, is_related, move_into
+from .incoming import Bundle, check_limits, fetch_to_store, is_related, move_into, read_bundle
+from .inway import NotTracked, in_the_way, mounts_in_the_way, outermost
 from .lock import repo_lock
 from .savepoint import SavePoint, model_stays
 
-#: Files in the git dir that mean an operation is half done; checking out would upset it.
-_IN_PROGRESS = (
-    ("rebase-merge", "rebase"),
-    ("rebase-apply", "rebase or am"),
-    ("MERGE_HEAD", "merge"),
-    ("CHERRY_PICK_HEAD", "cherry-pick"),
-    ("REVERT_HEAD", "revert"),
-    ("BISECT_LOG", "bisect"),
-)
+#: How many of the files left in place eat names.
+LEFT_NAMED = 5
 
 
 @dataclass(frozen=True)
@@ -69,16 +77,31 @@ class EatResult:
     top: str
     commit: str
     cloned: bool
-    #: Files that differ between what the user had (untracked included) and the snapshot
-    #: (None: git could not count them; the snapshot is checked out all the same).
+    #: Files that differ between what the user had (tracked files, saved work included) and
+    #: the snapshot (None: git could not count them; the snapshot is checked out all the same).
     files_changed: Optional[int] = 0
+    #: Those files, as (git's status letter, path); empty when eat had nothing to compare.
+    changed: tuple[tuple[str, str], ...] = ()
     #: Where HEAD was: on a branch (its short name) and/or at a commit (None: no commits yet).
     previous_branch: Optional[str] = None
     previous_commit: Optional[str] = None
-    #: The commit holding the user's uncommitted work, when there was any.
+    #: The commit holding the user's changes to tracked files, when there were any.
     saved: Optional[str] = None
     saved_ref: Optional[str] = None
+    #: Untracked files (of the user's work, as a snapshot would carry them) put aside.
     untracked_saved: int = 0
+    #: Everything moved into the put-aside folder (those untracked files, and what stood in
+    #: the snapshot's way), their bytes, and the folder.
+    put_aside: int = 0
+    put_aside_folders: int = 0
+    put_aside_size: int = 0
+    aside_folder: Optional[str] = None
+    #: Bytes that had to be copied, not renamed (another file system than the .git folder's).
+    copied: int = 0
+    #: Untracked and ignored files and folders left where they are (the snapshot does not
+    #: need them): how many, and the first few.
+    left_in_place: int = 0
+    left_in_place_names: tuple[str, ...] = ()
     depth: int = 0
     #: The snapshot was checked out already, with nothing changed since: nothing was done.
     already: bool = False
@@ -105,25 +128,24 @@ def eat_snapshot(model: str, code_dir: Optional[str] = None, *, force: bool = Fa
         raise NotAFolderError(folder)
     with temporary_dir("eat") as tmp:
         snapshot = read_snapshot(model)
-        bundle = snapshot.extract_bundle(os.path.join(tmp, "snapshot.bundle"))
-        tip = _check_heads(model, bundle, shallow_eat.expected_bundle_commit(snapshot))
+        path = snapshot.extract_bundle(os.path.join(tmp, "snapshot.bundle"))
+        bundle = read_bundle(model, path, shallow_eat.expected_bundle_commit(snapshot))
         repo = find_repo(folder) if os.path.isdir(folder) else None
         if repo is not None:
-            require_object_format(bundle, repo, model=model)
+            require_object_format(bundle.header.object_format, repo, model=model)
         if repo is None:
             _refuse_new_folder_in_repo(folder)
-            cloned = _clone(model, bundle, folder, tip, snapshot.metadata)
+            cloned = _clone(model, path, folder, bundle.tip[1], snapshot.metadata)
             return shallow_eat.annotate(cloned, snapshot)
         with repo_lock(repo, history_of(repo)):
-            incoming = _Incoming(model, bundle, tip, tmp, snapshot, force)
+            incoming = _Incoming(model, bundle, tmp, snapshot, force)
             return shallow_eat.annotate(_eat_into(repo, incoming, folder), snapshot)
 
 
 @dataclass(frozen=True)
 class _Incoming:
     model: str
-    bundle: str
-    tip: str
+    bundle: Bundle
     tmp: str
     snapshot: Snapshot
     force: bool
@@ -131,17 +153,6 @@ class _Incoming:
     @property
     def metadata(self) -> Optional[dict[str, Any]]:
         return self.snapshot.metadata
-
-
-def _check_heads(model: str, bundle: str, commit: Optional[str]) -> str:
-    """The bundle must be complete and hold the commit its header names (files from JellyML
-    1.0.0 name none), before anything is touched. Returns the ref to fetch."""
-    heads = bundle_heads(bundle)
-    if not heads:
-        raise CorruptSnapshotError(model, "its git bundle cannot be read")
-    if commit is not None and commit not in (oid for oid, _name in heads):
-        raise CorruptSnapshotError(model, f"its bundle does not hold commit {commit[:12]}")
-    return heads[0][1]
 
 
 def _refuse_new_folder_in_repo(folder: str) -> None:
@@ -230,36 +241,41 @@ def recorded_origin(metadata: Optional[dict[str, Any]]) -> Optional[str]:
     return strip_credentials(url)
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What the checks found: the snapshot fetched and its files, the working tree as it is,
+    and what goes aside (and what stays)."""
+
+    store: str
+    commit: str
+    status: Status
+    entries: list[aside.Entry]
+    copied: int
+    left: list[str]
+
+
 def _eat_into(repo: Repo, incoming: _Incoming, folder: str) -> EatResult:
     hist = history_of(repo)
     checked = _checked(repo, incoming)
     if isinstance(checked, EatResult):
         return checked
-    store, commit, untracked = checked
-    item_id = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-") + os.urandom(3).hex()
+    plan = checked
+    item_id = time.strftime("%Y%m%d-%H%M%S-") + os.urandom(3).hex()
     prefix = f"refs/jellyml/{item_id}"
-    commit = _fetch(repo, store, commit, f"{prefix}/snapshot")
+    move_into(plan.store, repo)
     # A shallow snapshot's real commit, rebuilt on its base commit when the repository has it.
-    commit = shallow_eat.resolve_snapshot_commit(
-        repo, incoming.snapshot, commit, f"{prefix}/snapshot"
-    )
-    try:
-        name = os.path.basename(incoming.model)
-        message = f"jellyml: before eating {name}"
-        saved = savepoint.save(repo, message, untracked=untracked, merged=True)
-        crash.point("eat:saved")
-        repo.git("update-ref", f"{prefix}/saved", saved.worktree)
-    except BaseException:
-        delete_refs(repo, prefix)
-        raise
-    item = _new_item(item_id, prefix, incoming.model, commit, saved)
+    commit = shallow_eat.resolve_snapshot_commit(repo, incoming.snapshot, plan.commit)
+    saved = _save(repo, incoming, plan, prefix, commit)
+    if plan.entries:
+        aside.write_journal(repo, item_id, plan.entries)
+    item = _new_item(item_id, prefix, incoming.model, commit, saved, plan.entries)
     with history_transaction(repo, create_id=True) as h:
         h.items.append(item)
         depth = len(h.items)
         dropped = h.dropped
     try:
         crash.point("eat:recorded")
-        savepoint.remove_untracked(repo, saved.untracked)
+        aside.move_aside(repo, item_id, plan.entries, lambda: crash.point("eat:moving"))
         crash.point("eat:untracked-removed")
         savepoint.checkout_detached(repo, commit)
         crash.point("eat:checked-out")
@@ -268,51 +284,130 @@ def _eat_into(repo: Repo, incoming: _Incoming, folder: str) -> EatResult:
         _roll_back(repo, hist, item, exc)
         raise
     # Done: what follows only describes it, and must not turn a success into a failure.
+    changed = _changed(repo, saved.worktree, commit)
+    carried = [e for e in plan.entries if e.why == aside.CARRIED]
+    folders = [e for e in plan.entries if e.kind == "folder"]
     return EatResult(
         model=incoming.model,
         top=repo.top,
         commit=commit,
         cloned=False,
-        files_changed=_count_changed(repo, saved.worktree, commit),
+        files_changed=None if changed is None else len(changed),
+        changed=tuple(changed or ()),
         previous_branch=short_branch(saved.branch),
         previous_commit=saved.head,
         saved=saved.worktree if saved.dirty else None,
         saved_ref=f"{prefix}/saved",
-        untracked_saved=len(saved.untracked),
+        untracked_saved=len(carried),
+        put_aside=len(plan.entries),
+        put_aside_folders=len(folders),
+        put_aside_size=sum(e.size for e in plan.entries),
+        aside_folder=aside.folder(repo, item_id) if plan.entries else None,
+        copied=plan.copied,
+        left_in_place=len(plan.left),
+        left_in_place_names=tuple(plan.left[:LEFT_NAMED]),
         depth=depth,
         gone_cwd=None if os.path.isdir(folder) else folder,
         dropped_history=dropped,
     )
 
 
-def _checked(repo: Repo, incoming: _Incoming) -> Union[EatResult, tuple[str, str, list[bytes]]]:
-    """Every refusal, before the repository's .git is written to: returns the store holding
-    the snapshot, its commit and the untracked files to put aside (or the result of an eat that
-    has nothing to do)."""
+def _save(repo: Repo, incoming: _Incoming, plan: _Plan, prefix: str, commit: str) -> SavePoint:
+    """Save the user's changes to tracked files as commits, and keep them and the snapshot
+    from ``git gc`` under the item's refs (removed again if this fails)."""
+    try:
+        message = f"jellyml: before eating {os.path.basename(incoming.model)}"
+        saved = savepoint.save(repo, message, plan.status)
+        crash.point("eat:saved")
+        create_refs(repo, prefix, snapshot=commit, saved=saved.worktree)
+    except BaseException:
+        delete_refs(repo, prefix)
+        raise
+    return saved
+
+
+def _checked(repo: Repo, incoming: _Incoming) -> Union[EatResult, _Plan]:
+    """Every refusal, before the repository's .git is written to: returns what goes aside
+    (or the result of an eat that has nothing to do)."""
     found = read_history(repo)
     pending = found.last()
     if pending is not None and pending.state != EATEN:
         raise InterruptedOperationError(repo.top, pending.state)
     _check_repo(repo)
     model = incoming.model
-    store, commit = fetch_to_store(repo, model, incoming.bundle, incoming.tip, incoming.tmp)
-    check_limits(model, store, commit)
-    if not incoming.force and not is_related(repo, store, commit, incoming.metadata):
+    fetched = fetch_to_store(repo, model, incoming.bundle, incoming.tmp, incoming.metadata)
+    store, commit = fetched.store, fetched.commit
+    tree = check_limits(model, store, commit)
+    if not incoming.force and not is_related(repo, fetched, incoming.metadata):
         raise UnrelatedSnapshotError(model, repo.top)
-    if _already_checked_out(repo, model, commit):
-        return EatResult(model, repo.top, commit, False, already=True, depth=len(found.items))
-    in_store = {"GIT_DIR": store}
-    stay = model_stays(repo, model, commit, in_store)
-    untracked = [p for p in savepoint.list_untracked(repo) if p not in stay]
-    savepoint.check_ignored_collisions(repo, commit, untracked, in_store)
-    return store, commit, untracked
+    current = status(repo)
+    # A shallow snapshot eaten before is checked out as its real commit (the header's).
+    head = repo.head
+    there = head is not None and head in (commit, incoming.snapshot.commit)
+    if there and head is not None and not current.tracked_changes:
+        # Checked out already: only untracked files differ, which a second eat leaves alone
+        # (the user's outputs since the first one), whatever the ignore files say.
+        return EatResult(model, repo.top, head, False, already=True, depth=len(found.items))
+    if current.unmerged:
+        raise UnmergedIndexError(repo.top)
+    aside.sweep(repo, [i.id for i in found.items])
+    return _plan(repo, incoming, store, commit, tree, current)
+
+
+def _plan(
+    repo: Repo,
+    incoming: _Incoming,
+    store: str,
+    commit: str,
+    tree: dict[bytes, str],
+    current: Status,
+) -> _Plan:
+    """What goes aside: the untracked files a snapshot would carry (the model file itself
+    stays), and what git does not track in the snapshot's way; refused (nothing changed) if
+    any of it cannot be moved."""
+    top = os.fsencode(repo.top)
+    mounts = mounts_in_the_way(top, tree)
+    if mounts:
+        raise CannotPutAsideError(repo.top, os.fsdecode(mounts[0]), "it is a mount point")
+    stays = model_stays(repo, incoming.model, tree)
+    # The model stays where it is; a checkpoint folder, with every file in it.
+    listed = [p for p in current.untracked if stays is None or not _within(p, stays)]
+    carried = carried_untracked(repo, Guards(), listed=listed)
+    moving = set(carried.included)
+    way = in_the_way(top, tree, NotTracked.of(current), skip=moving)
+    paths = outermost([*carried.included, *way])
+    entries = [
+        aside.entry(top, p, aside.CARRIED if p in moving else aside.IN_THE_WAY) for p in paths
+    ]
+    copied = aside.check_movable(repo, entries)
+    return _Plan(
+        store, commit, current, entries, copied, _left(carried.left_out, current, paths, stays)
+    )
+
+
+def _left(
+    left_out: list[LeftOut], current: Status, moved: list[bytes], stays: Optional[bytes]
+) -> list[str]:
+    """The untracked and ignored files and folders that stay where they are: left out of a
+    snapshot (by name, size, or what they hold), ignored, or the model file itself."""
+    gone = set(moved)
+    names = [item.path for item in left_out]
+    names += [os.fsdecode(p) for p in (stays, *current.ignored) if p is not None]
+    return [n for n in names if os.fsencode(n.rstrip("/")) not in gone and not _under(n, gone)]
+
+
+def _within(path: bytes, top: bytes) -> bool:
+    return path == top or path.startswith(top + b"/")
+
+
+def _under(name: str, folders: set[bytes]) -> bool:
+    parts = os.fsencode(name).split(b"/")
+    return any(b"/".join(parts[:i]) in folders for i in range(1, len(parts)))
 
 
 def _check_repo(repo: Repo) -> None:
     """Refuse, changing nothing, what would make the checkout fail halfway."""
-    for name, operation in _IN_PROGRESS:
-        if os.path.exists(os.path.join(repo.git_dir, name)):
-            raise OperationInProgressError(repo.top, operation)
+    check_no_operation(repo)
     lock = os.path.join(repo.git_dir, "index.lock")
     if os.path.exists(lock):
         raise GitLockedError(repo.top, lock)
@@ -336,20 +431,9 @@ def _not_writable(path: str) -> str:
     return "" if os.access(path, os.W_OK | os.X_OK) else "permission denied"
 
 
-def _already_checked_out(repo: Repo, model: str, commit: str) -> bool:
-    """HEAD is the snapshot commit and nothing changed (the model file itself aside)."""
-    if repo.head != commit:
-        return False
-    argv = ["status", "--porcelain", "-z", "--untracked-files=all"]
-    proc = gitrun.run(argv, cwd=repo.top, check=False)  # a snapshot's .gitmodules may upset it
-    if proc.returncode != 0:
-        return False
-    stays = model_stays(repo, model, commit)
-    changed = [r[3:] for r in gitrun.split_z(proc.stdout) if r[:2] != b"  "]
-    return all(path in stays for path in changed)
-
-
-def _new_item(item_id: str, prefix: str, model: str, commit: str, saved: SavePoint) -> HistoryItem:
+def _new_item(
+    item_id: str, prefix: str, model: str, commit: str, saved: SavePoint, entries: list[aside.Entry]
+) -> HistoryItem:
     return HistoryItem(
         id=item_id,
         state=EATING,
@@ -360,18 +444,10 @@ def _new_item(item_id: str, prefix: str, model: str, commit: str, saved: SavePoi
         saved_index=saved.index,
         saved_worktree=saved.worktree,
         ref_prefix=prefix,
-        created_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        untracked=[os.fsdecode(p) for p in saved.untracked],
+        created_at=_utc_now(),
+        untracked=[os.fsdecode(e.path) for e in entries if e.why == aside.CARRIED],
+        aside=len(entries),
     )
-
-
-def _fetch(repo: Repo, store: str, source: str, ref: str) -> str:
-    """Bring the snapshot commit ``source``, fetched and checked in ``store``
-    (``incoming.fetch_to_store``), into the repository under ``ref`` (kept from gc); return
-    its id."""
-    move_into(store, repo)
-    repo.git("update-ref", ref, source)
-    return source
 
 
 def _roll_back(repo: Repo, hist: str, item: HistoryItem, cause: BaseException) -> None:
@@ -387,8 +463,23 @@ def _roll_back(repo: Repo, hist: str, item: HistoryItem, cause: BaseException) -
             )
 
 
-def _count_changed(repo: Repo, old: str, new: str) -> Optional[int]:
-    """How many files differ; None when git refuses to say (a snapshot's odd .gitmodules can
-    make diff-tree fail), since by then the eat has succeeded."""
-    proc = gitrun.run(["diff-tree", "-r", "-z", "--name-only", old, new], cwd=repo.top, check=False)
-    return len(gitrun.split_z(proc.stdout)) if proc.returncode == 0 else None
+def _utc_now() -> str:
+    """Now, in ISO 8601 (UTC) to the microsecond: undo tells the files written since the eat
+    from those left in place by their change time. (``time``: ``datetime`` costs an import.)"""
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+    return f"{stamp}.{int(now % 1 * 1_000_000):06d}+00:00"
+
+
+def _changed(repo: Repo, old: str, new: str) -> Optional[list[tuple[str, str]]]:
+    """The files that differ, as (status letter, path); None when git refuses to say (a
+    snapshot's odd .gitmodules can make diff-tree fail), since by then the eat has succeeded."""
+    argv = ["diff-tree", "-r", "-z", "--no-renames", "--name-status", old, new]
+    proc = gitrun.run(argv, cwd=repo.top, check=False)
+    if proc.returncode != 0:
+        return None
+    fields = gitrun.split_z(proc.stdout)
+    return [
+        (letter.decode("ascii", "replace"), path.decode("utf-8", "replace"))
+        for letter, path in zip(fields[::2], fields[1::2])
+    ]

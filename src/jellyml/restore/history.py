@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
 from .. import settings
 from ..errors import CorruptHistoryError, HistoryError, NewerHistoryError
+from ..outputs import replacing
 from .history_schema import EATEN as EATEN  # the item states: re-exported, with the schema
 from .history_schema import EATING as EATING
 from .history_schema import UNDOING as UNDOING
@@ -26,7 +27,8 @@ from .history_schema import check_item
 from .lock import locked
 
 #: Version written by this jellyml. Older files are upgraded on read; newer ones refused.
-HISTORY_VERSION = 1
+#: 2: items may have put files aside in ``<git dir>/jellyml/<id>/`` (``aside``).
+HISTORY_VERSION = 2
 
 
 @dataclass
@@ -53,6 +55,9 @@ class HistoryItem:
     after_branch: Optional[str] = None
     #: For an eat made by JellyML 1.0.0: its stash commit, dropped once the undo is done.
     legacy_stash: Optional[str] = None
+    #: How many files and folders this eat moved into its put-aside folder
+    #: (``<git dir>/jellyml/<id>/``, listed in its journal); 0: none (and no folder).
+    aside: int = 0
 
     @classmethod
     def from_json(cls, data: Any, path: str) -> HistoryItem:
@@ -129,8 +134,9 @@ def _upgrade(data: Any, path: str) -> dict[str, Any]:
         raise CorruptHistoryError(path, "it has no valid version number")
     if version > HISTORY_VERSION:
         raise NewerHistoryError(path, version)
-    # Version 1 is the first of this layout; an upgrade from version n to n + 1 goes here when
-    # there is one. JellyML 1.0.0's files (another layout, elsewhere) are read by legacy_history.
+    # Version 2 added the optional ``aside`` field to items: a version 1 file reads as it is.
+    # An upgrade from version n to n + 1 goes here when one needs more. JellyML 1.0.0's files
+    # (another layout, elsewhere) are read by ``legacy``.
     return data
 
 
@@ -143,19 +149,12 @@ def save(history: History) -> None:
     }
     if history.identity is not None:
         body["repo_id"] = history.identity
-    folder = os.path.dirname(history.path)
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".history-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(body, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, history.path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    os.makedirs(os.path.dirname(history.path), exist_ok=True)
+    with replacing(history.path, ".history.tmp", durable=True) as (out, _tmp):
+        text = io.TextIOWrapper(out, encoding="utf-8")
+        json.dump(body, text, indent=1)
+        text.flush()
+        text.detach()  # ``replacing`` flushes, syncs and closes the file itself
 
 
 @contextlib.contextmanager

@@ -23,6 +23,8 @@ UNDOING = "undoing"  # undo started: the tree may be half restored
 _OID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?\Z")
 #: An item id: used in ref names and branch names, so plain characters only.
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
+#: More files put aside by one eat than this is not a number jellyml writes.
+MAX_ASIDE = 1 << 40
 #: A branch name as jellyml records it (``refs/heads/...``), checked further by ``_ref_ok``.
 _REF_CHARS = re.compile(r"[A-Za-z0-9._/+@-]+\Z")
 
@@ -41,6 +43,7 @@ _FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
     "untracked": ((list,), False),
     "after_branch": ((str, type(None)), False),
     "legacy_stash": ((str, type(None)), False),
+    "aside": ((int,), False),
 }
 
 
@@ -88,6 +91,9 @@ def _problem(data: dict[str, Any]) -> str:
     untracked = data.get("untracked", [])
     if not all(isinstance(p, str) for p in untracked):
         return "lists untracked files that are not strings"
+    aside = data.get("aside", 0)
+    if isinstance(aside, bool) or not 0 <= aside <= MAX_ASIDE:
+        return "puts aside a number of files that jellyml does not write"
     return ""
 
 

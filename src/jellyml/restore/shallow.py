@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from ..gitcore import shallow as gitshallow
 from ..gitcore.repo import Repo
+from ..text import shorten
 
 if TYPE_CHECKING:
     from ..read.reader import Snapshot
@@ -29,7 +30,6 @@ _OID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
 #: A commit object larger than this in the metadata is not trusted (git's own are far smaller).
 MAX_COMMIT_OBJECT = 1024 * 1024
 _MAX_REMOTES = 20
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -73,17 +73,14 @@ def expected_bundle_commit(snapshot: Snapshot) -> Optional[str]:
     return info.bundle_commit if info is not None else snapshot.commit
 
 
-def resolve_snapshot_commit(repo: Repo, snapshot: Snapshot, fetched: str, ref: str) -> str:
-    """After the bundle's commit was fetched into ``ref``: the real snapshot commit when it
-    can be rebuilt here (``ref`` then points at it), else ``fetched`` itself."""
+def resolve_snapshot_commit(repo: Repo, snapshot: Snapshot, fetched: str) -> str:
+    """After the bundle's commit was fetched (its objects moved into the repository): the real
+    snapshot commit when it can be rebuilt here, else ``fetched`` itself."""
     info = shallow_info(snapshot)
     if info is None or fetched != info.bundle_commit:
         return fetched
     rebuilt = gitshallow.rebuild(repo.top, info.raw, info.commit)
-    if rebuilt is None:
-        return fetched
-    repo.git("update-ref", ref, rebuilt)
-    return rebuilt
+    return fetched if rebuilt is None else rebuilt
 
 
 def note(snapshot: Snapshot, commit: str, top: Optional[str] = None) -> Optional[str]:
@@ -125,7 +122,7 @@ def _remotes(value: object) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, dict):
         return ()
     found = [
-        (_CONTROL.sub("?", k)[:200], _CONTROL.sub("?", v)[:500])
+        (shorten(k), shorten(v, 500))  # untrusted: shown, never run
         for k, v in value.items()
         if isinstance(k, str) and isinstance(v, str)
     ]

@@ -29,8 +29,9 @@ from ..errors import (
 )
 from ..gitcore import run as gitrun
 from ..gitcore import shallow
-from ..gitcore.index import NO_SPLIT, commit_tree, temporary_index, temporary_store
+from ..gitcore.index import NO_SPLIT, commit_tree, temporary_index
 from ..gitcore.repo import Repo, locate
+from ..gitcore.store import repo_store
 from ..tempdirs import temporary_dir
 from ..warn import warn
 from . import bundling, report, which
@@ -178,7 +179,7 @@ class _Job:
 def _build(target: _Target, choice: which.Choice, job: _Job, tmp: str) -> tuple[RepoSnapshot, int]:
     """Stage, commit and bundle in ``tmp``; the snapshot and its number of index entries."""
     repo = target.repo
-    store = temporary_store(repo, tmp)
+    store = repo_store(repo, tmp)
     env = {
         "GIT_DIR": repo.git_dir,
         "GIT_WORK_TREE": repo.top,
@@ -200,6 +201,7 @@ def _build(target: _Target, choice: which.Choice, job: _Job, tmp: str) -> tuple[
         trivial=not shallow.parents(raw),
     )
     report.warn_if_large(bundled.size, repo.top, env, tree, bundled.history)
+    report.warn_if_untracked_large(staged.included, staged.sizes)
     _warn_left_out(staged.left_out)
     has_submodules = os.path.exists(os.path.join(repo.top, ".gitmodules"))
     result = RepoSnapshot(

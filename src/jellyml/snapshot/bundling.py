@@ -105,15 +105,13 @@ def _plan(repo: Repo, requested: str) -> tuple[str, str]:
         return SHALLOW, "the repository is a shallow clone"
     if requested != AUTO:
         return requested, f"history={requested!r}"
-    estimate = _objects_size(repo)
+    estimate, measured = _history_size(repo)
     if estimate > _auto_limit():
-        reason = (
-            f"the repository's objects take {estimate / MiB:.1f} MiB (git count-objects), "
-            f"over {_limit_text(_auto_limit())}"
-        )
+        limit = _limit_text(_auto_limit())
+        reason = f"its history takes {estimate / MiB:.1f} MiB ({measured}), over {limit}"
         _warn_shallow(reason)
         return SHALLOW, reason
-    return FULL, f"history='auto': the repository's objects take {estimate / MiB:.1f} MiB"
+    return FULL, f"history='auto': its history takes at most {estimate / MiB:.1f} MiB"
 
 
 def _auto_limit() -> int:
@@ -124,9 +122,21 @@ def _limit_text(limit: int) -> str:
     return f"the {limit / MiB:.0f} MiB that history='auto' keeps in every checkpoint"
 
 
+def _history_size(repo: Repo) -> tuple[int, str]:
+    """What a full bundle would carry, on disk, and how that was measured. First the
+    repository's objects (``git count-objects``, no walk: a cheap upper bound); only when that
+    is over the limit, the objects HEAD reaches (``git rev-list --disk-usage``): unreachable
+    objects (a branch deleted, work put aside and dropped) never make a snapshot shallow."""
+    bound = _objects_size(repo)
+    if bound <= _auto_limit() or gitrun.git_version() < (2, 31):
+        return bound, "git count-objects"
+    argv = ["rev-list", "--objects", "--disk-usage", "HEAD"]
+    out = gitrun.run(argv, cwd=repo.top, check=False).stdout.strip()
+    return (int(out), "the objects HEAD reaches") if out.isdigit() else (bound, "git count-objects")
+
+
 def _objects_size(repo: Repo) -> int:
-    """What the repository's objects take on disk (loose and packed): a cheap upper bound of
-    a full bundle's size, read without walking the history."""
+    """What the repository's objects take on disk (loose and packed), unreachable ones too."""
     out = gitrun.run(["count-objects", "-v"], cwd=repo.top, check=False).stdout
     total = 0
     for line in out.decode("ascii", "replace").splitlines():

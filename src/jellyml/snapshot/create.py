@@ -41,6 +41,7 @@ def create_snapshot(
     history: str = "auto",
     exclude: Sequence[str] = (),
     from_file: Optional[PathLike] = None,
+    include: Sequence[str] = (),
 ) -> dict[str, torch.Tensor]:
     """Snapshot the code in ``git_repo_path`` (default: the entry script's repository) as tensors.
 
@@ -77,6 +78,12 @@ def create_snapshot(
             warning. A shallow clone always gives a shallow snapshot.
         exclude: gitignore-style patterns of untracked paths to leave out (a ``.venv`` that is
             not ignored, data folders); recorded in the metadata's ``left_out``.
+        include: patterns of untracked model and data files to carry all the same. Untracked
+            files named like checkpoints and data (``jellyml.snapshot.DEFAULT_MODEL_PATTERNS``:
+            ``*.pt``, ``*.pth``, ``*.ckpt``, ``*.safetensors``, ``*.npy``, ``*.parquet``...) and
+            files that hold a JellyML snapshot are left out (recorded in ``left_out``); a pattern
+            with a ``/`` matches the path from the top of the repository (``dir/`` everything
+            under it), one without the file name: ``include=["configs/lookup.npy"]``.
         from_file: return the snapshot saved in this file instead of making one: a snapshot
             file (``jellyml snapshot -o run.jelly``, made where the repository is) or any
             checkpoint (file, folder or URL) carrying a snapshot. No git runs. Default: the
@@ -116,10 +123,12 @@ def make_parts(options: dict[str, Any]) -> SnapshotParts:
             code_dir=options["git_repo_path"],
             out_git_bundle_path=options["out_git_bundle_path"],
         )
+    include = options.get("include", ())
     guards = Guards(
         options["max_untracked_file_size"],
         tuple(options["secret_patterns"]),
         options["max_total_size"],
+        include=(include,) if isinstance(include, str) else tuple(include),
     )
     return snapshot_parts(
         options["git_repo_path"],

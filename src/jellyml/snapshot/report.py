@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from ..gitcore import run as gitrun
 from ..warn import warn
@@ -15,6 +15,8 @@ logger = logging.getLogger("jellyml")
 MiB = 1024 * 1024
 #: Above this bundle size, a warning lists the largest files of the snapshot.
 LARGE_SNAPSHOT_WARNING = 100 * MiB
+#: Above this total of untracked files in a snapshot, a warning names the largest of them.
+UNTRACKED_WARNING_SIZE = 5 * MiB
 _LISTED = 10
 
 
@@ -65,3 +67,19 @@ def _largest(cwd: str, env: Mapping[str, str], tree: str) -> list[tuple[int, str
         if len(parts) == 4 and parts[3].isdigit():
             found.append((int(parts[3]), os.fsdecode(path)))
     return sorted(found, reverse=True)[:_LISTED]
+
+
+def warn_if_untracked_large(paths: Sequence[bytes], sizes: Sequence[int]) -> None:
+    """One warning when the untracked files a snapshot carries add up to more than
+    ``UNTRACKED_WARNING_SIZE``, naming the largest (data or outputs that went in unnoticed)."""
+    total = sum(sizes)
+    if total <= UNTRACKED_WARNING_SIZE:
+        return
+    largest = sorted(zip(sizes, paths), reverse=True)[:3]
+    named = ", ".join(f"{os.fsdecode(path)} ({size / MiB:.1f} MiB)" for size, path in largest)
+    warn(
+        f"JellyML's snapshot carries {total / MiB:.1f} MiB of untracked files "
+        f"({len(paths)} files), over the {UNTRACKED_WARNING_SIZE / MiB:.0f} MiB that is usual "
+        f"for code; the largest: {named}. Add them to .gitignore, or leave them out with "
+        "exclude=[...]."
+    )

@@ -1,10 +1,13 @@
-"""Staging the working tree as it is into the snapshot's temporary index.
+"""Staging the working tree as it is into the snapshot's temporary index, and the one rule of
+which untracked files a snapshot carries (``carried_untracked``), which ``jellyml eat`` applies
+too: eat puts aside exactly what a snapshot would carry.
 
 What goes in: tracked files as they are on disk (``--assume-unchanged`` and ``--skip-worktree``
 flags are cleared in the temporary copy of the index, so their edits are not silently missed),
-and untracked files that git does not ignore, minus what the guards, the ``exclude=`` patterns
-or an unreadable file leave out; a modified tracked file that cannot be read is left out too
-(the version in the index goes in). Each left-out path is recorded with its reason.
+and untracked files that the user's ignore rules do not ignore, minus what the guards (secrets,
+sizes, model and data files), the ``exclude=`` patterns, an unreadable file or a file holding a
+snapshot of its own leave out; a modified tracked file that cannot be read is left out too (the
+version in the index goes in). Each left-out path is recorded with its reason.
 """
 
 from __future__ import annotations
@@ -12,29 +15,83 @@ from __future__ import annotations
 import errno
 import os
 import re
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 
+from .. import format as fmt
 from ..errors import GitCommandError, SnapshotTooLargeError
 from ..gitcore import run as gitrun
-from ..gitcore.index import NO_SPLIT, add_paths
+from ..gitcore.index import NO_SPLIT, add_paths, list_untracked
 from ..gitcore.repo import Repo
-from .guards import Guards, LeftOut
+from .guards import CARRIES_A_SNAPSHOT, Guards, LeftOut
 
 EXCLUDED = "matches an exclude= pattern"
 # An `ls-files -v` record whose tag is lowercase (assume-unchanged) or S (skip-worktree).
 _FLAGGED = re.compile(rb"(?:^|\0)[a-zS] ")
-# What `ls-files --others` says (LC_ALL=C) about a folder it cannot list; it goes on without it.
-_UNREADABLE_DIR = re.compile(rb"^warning: could not open directory '(.*)': (.*)$", re.MULTILINE)
+#: How a snapshot tensor starts inside the files that carry one (torch zips store tensors
+#: uncompressed, safetensors files and the snapshot file as they are).
+_SNAPSHOT_START = b'{"magic_number": "' + fmt.SNAPSHOT_MAGIC.encode() + b'"'
+_ZIP_START = b"PK\x03\x04"
+
+
+@dataclass
+class Carried:
+    """The untracked files a snapshot carries (with their sizes), and those it leaves out."""
+
+    included: list[bytes] = field(default_factory=list)
+    sizes: list[int] = field(default_factory=list)
+    left_out: list[LeftOut] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return sum(self.sizes)
 
 
 @dataclass
 class Staged:
     included: list[bytes] = field(default_factory=list)
+    sizes: list[int] = field(default_factory=list)
     left_out: list[LeftOut] = field(default_factory=list)
     #: Tracked paths whose assume-unchanged / skip-worktree flag was ignored (read as on disk).
     flags_ignored: list[str] = field(default_factory=list)
+
+
+def carried_untracked(
+    repo: Repo,
+    guards: Guards,
+    *,
+    listed: Optional[Sequence[bytes]] = None,
+    env: Optional[dict[str, str]] = None,
+    exclude_from: Sequence[str] = (),
+) -> Carried:
+    """Which untracked files a snapshot of ``repo`` carries: those the user's ignore rules as
+    they are now (``.gitignore`` files, ``.git/info/exclude``, ``core.excludesFile``) and the
+    files ``exclude_from`` do not ignore, that ``guards`` do not leave out, that can be read and
+    that do not hold a JellyML snapshot themselves. ``listed``: git's listing of those paths,
+    when the caller has it (eat's ``git status``)."""
+    found = Carried()
+    if listed is None:
+        listing = list_untracked(repo, env, exclude_from=exclude_from)
+        listed = listing.paths
+        found.left_out += [
+            LeftOut(os.fsdecode(path), f"cannot be read ({reason})")
+            for path, reason in listing.unreadable
+        ]
+    top = os.fsencode(repo.top)
+    for rel in listed:
+        full = os.path.join(top, rel)
+        size = _lstat_size(full)
+        reason = guards.reason_to_leave_out(os.fsdecode(rel), size) or _look_inside(
+            full, guards.included(os.fsdecode(rel))
+        )
+        if reason is None:
+            found.included.append(rel)
+            found.sizes.append(size)
+        else:
+            found.left_out.append(LeftOut(os.fsdecode(rel), reason))
+    return found
 
 
 def stage_working_tree(
@@ -42,29 +99,19 @@ def stage_working_tree(
 ) -> Staged:
     """Make the temporary index match the working tree, minus what is left out."""
     staged = Staged(flags_ignored=_clear_index_flags(repo, env))
-    exclude_args = _exclude_args(exclude, tmp)
-    if exclude_args:
-        staged.left_out += [LeftOut(p, EXCLUDED) for p in _excluded(repo, env, exclude_args)]
-    total = 0
-    top = os.fsencode(repo.top)
-    untracked, unreadable_dirs = _list_untracked(repo, env, exclude_args)
-    staged.left_out += unreadable_dirs
-    for rel in untracked:
-        full = os.path.join(top, rel)
-        size = _lstat_size(full)
-        reason = guards.reason_to_leave_out(os.fsdecode(rel), size) or _unreadable(full)
-        if reason is None:
-            staged.included.append(rel)
-            total += size
-        else:
-            staged.left_out.append(LeftOut(os.fsdecode(rel), reason))
-    if total > guards.max_total_size:
-        raise SnapshotTooLargeError(total, guards.max_total_size, "untracked files total")
+    exclude_from = _exclude_file(exclude, tmp)
+    if exclude_from:
+        staged.left_out += [LeftOut(p, EXCLUDED) for p in _excluded(repo, env, exclude_from)]
+    carried = carried_untracked(repo, guards, env=env, exclude_from=exclude_from)
+    staged.included, staged.sizes = carried.included, carried.sizes
+    staged.left_out += carried.left_out
+    if carried.size > guards.max_total_size:
+        raise SnapshotTooLargeError(carried.size, guards.max_total_size, "untracked files total")
     if not staged.left_out:
         _add(repo, env, "-A", staged)
     else:
         _add(repo, env, "-u", staged)
-        add_paths(repo, env, staged.included, force=False)
+        add_paths(repo, env, staged.included)
     return staged
 
 
@@ -97,29 +144,10 @@ def _unreadable_tracked(repo: Repo, env: dict[str, str]) -> list[LeftOut]:
     top = os.fsencode(repo.top)
     found = []
     for rel in gitrun.split_z(listed):
-        reason = _unreadable(os.path.join(top, rel))
+        reason = _look_inside(os.path.join(top, rel), included=True)
         if reason is not None:
             found.append(LeftOut(os.fsdecode(rel), reason))
     return found
-
-
-def _list_untracked(
-    repo: Repo, env: dict[str, str], exclude_args: list[str]
-) -> tuple[list[bytes], list[LeftOut]]:
-    """Untracked, not ignored paths (a nested repository ends with ``/``), and the folders git
-    could not read, which it leaves out with only a warning on stderr: they are recorded."""
-    proc = gitrun.run(
-        ["ls-files", "-z", "--others", "--exclude-standard", *exclude_args],
-        cwd=repo.top,
-        env=env,
-    )
-    unreadable = [
-        LeftOut(
-            os.fsdecode(m.group(1)), f"cannot be read ({m.group(2).decode('utf-8', 'replace')})"
-        )
-        for m in _UNREADABLE_DIR.finditer(proc.stderr)
-    ]
-    return gitrun.split_z(proc.stdout), unreadable
 
 
 def _lstat_size(path: bytes) -> int:
@@ -129,36 +157,71 @@ def _lstat_size(path: bytes) -> int:
         return 0
 
 
-def _unreadable(path: bytes) -> Optional[str]:
-    """Why ``git add`` could not read this untracked file, or None. An unreadable file must
-    not fail the snapshot (that would stop a training run at its start): it is left out."""
-    if path.endswith(b"/") or os.path.islink(path):
-        return None  # a nested repository (the guards took it), or a link stored as its target
+def _look_inside(path: bytes, included: bool) -> Optional[str]:
+    """Why this untracked file is left out for what it holds, or None: it cannot be read (which
+    must not fail the snapshot, and with it a training run at its start), or it holds a JellyML
+    snapshot of its own (a checkpoint: carrying it would make every checkpoint carry the last
+    one), unless ``included``. Only files that start like a zip, a safetensors file or a
+    snapshot are searched, up to the size limit the guards already checked."""
     try:
-        os.close(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)))
+        st = os.lstat(path)
+    except OSError:  # removed since git listed it; git add will skip it too
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None  # a link is stored as its target; a nested repository the guards took
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         return None
     except OSError as exc:
         return f"cannot be read ({exc.strerror or errno.errorcode.get(exc.errno or 0, exc)})"
+    try:
+        return None if included else _holds_snapshot(fd, st.st_size)
+    finally:
+        os.close(fd)
+
+
+def _holds_snapshot(fd: int, size: int) -> Optional[str]:
+    start = os.pread(fd, 16, 0)
+    looks = start.startswith((_ZIP_START, _SNAPSHOT_START[:8])) or _safetensors_like(start)
+    if not looks:
+        return None
+    overlap, offset = len(_SNAPSHOT_START), 0
+    while offset < size:
+        chunk = os.pread(fd, 1 << 20, offset)
+        if not chunk:
+            break
+        if _SNAPSHOT_START in chunk:
+            return CARRIES_A_SNAPSHOT
+        offset += max(len(chunk) - overlap, 1)
     return None
 
 
-def _exclude_args(exclude: Sequence[str], tmp: str) -> list[str]:
-    """git's own gitignore matching for the patterns, through an exclude file."""
+def _safetensors_like(start: bytes) -> bool:
+    """A safetensors file: an 8-byte little-endian header length, then the JSON header."""
+    return len(start) >= 9 and start[8:9] == b"{" and int.from_bytes(start[:8], "little") > 1
+
+
+def _exclude_file(exclude: Sequence[str], tmp: str) -> list[str]:
+    """The patterns in a file for git's own gitignore matching (``--exclude-from``): its path
+    in a list, or an empty list when there are none."""
     patterns = [p for p in exclude if p.strip()]
     if not patterns:
         return []
     path = os.path.join(tmp, "exclude")
     with open(path, "w", encoding="utf-8") as f:
         f.write("".join(p.rstrip("\n") + "\n" for p in patterns))
-    return [f"--exclude-from={path}"]
+    return [path]
 
 
-def _excluded(repo: Repo, env: dict[str, str], exclude_args: list[str]) -> list[str]:
+def _excluded(repo: Repo, env: dict[str, str], exclude_from: list[str]) -> list[str]:
     """Untracked paths the patterns leave out (a whole folder as ``dir/``), minus those
     ``.gitignore`` already ignores (they were never going in)."""
     matched = gitrun.run(
-        ["ls-files", "-z", "--others", "--ignored", "--directory", *exclude_args],
+        [
+            *("ls-files", "-z", "--others", "--ignored", "--directory"),
+            *(f"--exclude-from={path}" for path in exclude_from),
+        ],
         cwd=repo.top,
         env=env,
     ).stdout

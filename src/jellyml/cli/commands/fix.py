@@ -84,6 +84,6 @@ def run_clear_history(args: argparse.Namespace) -> int:
     from ...restore import fixes
     from .. import render
 
-    path, existed, refs = fixes.clear_history(args.code_dir)
-    render.cleared_history(path, existed, refs, quiet=args.quiet)
+    path, existed, refs, folders = fixes.clear_history(args.code_dir)
+    render.cleared_history(path, existed, refs, folders, quiet=args.quiet)
     return 0

@@ -12,9 +12,10 @@ HELP = "put back your code as it was before the last eat"
 
 DESCRIPTION = (
     "Undo the last `jellyml eat`: back to the same branch (or detached commit), with the same "
-    "staged and unstaged changes and untracked files. Eats stack: each undo undoes one. Work "
-    "done after eating (edits or commits) is kept on a new branch, named in the output. Also "
-    "finishes an eat or undo that was interrupted (killed, crashed)."
+    "staged and unstaged changes and untracked files. Eats stack: each undo undoes one. Files "
+    "written while the snapshot was checked out stay where they are; edits and commits made "
+    "after eating are kept on a new branch, named in the output. Also finishes an eat or undo "
+    "that was interrupted (killed, crashed)."
 )
 EXAMPLES = (
     "jellyml undo                # back to what you had before the last eat",
