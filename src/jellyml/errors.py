@@ -55,8 +55,20 @@ class GitCommandError(JellyMLError, RuntimeError):
         self.argv = list(argv)
         self.returncode = returncode
         self.stderr = stderr
-        last = stderr.strip().splitlines()[-1] if stderr.strip() else "no error output"
-        super().__init__(f"`{' '.join(self.argv)}` failed (exit {returncode}): {last}")
+        super().__init__(f"`{' '.join(self.argv)}` failed (exit {returncode}): {_said(stderr)}")
+
+
+def _said(stderr: str) -> str:
+    """What git said, in one line: its last line ("fatal: updating files failed"), after its
+    first ``error:`` line when there is one (``error: open("a.py"): Permission denied``, which
+    names the file)."""
+    from .text import shorten
+
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    if not lines:
+        return "no error output"
+    first = next((line for line in lines if line.startswith("error:")), lines[-1])
+    return shorten(lines[-1]) if first == lines[-1] else f"{shorten(first)}; {shorten(lines[-1])}"
 
 
 class NotAGitRepoError(JellyMLError, ValueError):
