@@ -9,10 +9,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from jellyml_testkit import jellyml, jellyml_capped, one_error_line, write_checkpoint
-
 from jellyml import format as fmt
 from jellyml.containers.folder import MAX_SMALL_FILE
+from jellyml_testkit import jellyml, jellyml_capped, one_error_line, write_checkpoint
 
 HUGE = 1_000_000
 
