@@ -120,3 +120,24 @@ def test_a_huge_subject_is_cut_with_its_length_said(make_repo: Any, tmp_path: Pa
     assert len(first) < 400 and "(10,000,000 characters)" in first
     whole = jellyml_capped("log", "--full", "-n", "1", str(model), cwd=repo.path)
     assert subject in whole.stdout
+
+
+def crafted_tree_model(make_repo: Any, tmp_path: Path, name: bytes) -> tuple[Any, Path]:
+    """A model file whose snapshot tree names ``name`` (which git itself never writes)."""
+    source = make_repo({"seed": "x\n"})
+    blob = _git(source, "hash-object", "-w", "--stdin", input=b"x\n")
+    raw = b"100644 " + name + b"\0" + bytes.fromhex(blob)
+    tree = _git(source, "hash-object", "-t", "tree", "--literally", "-w", "--stdin", input=raw)
+    commit = _git(source, "commit-tree", tree, "-p", "HEAD", "-m", "crafted")
+    _git(source, "update-ref", "HEAD", commit)
+    bundle, tip = bundle_of(source)
+    model = model_from_bundle(tmp_path / "crafted.pth", bundle, tip, {"git": {}, "packages": {}})
+    return source, model
+
+
+def test_a_tree_naming_an_absolute_path_is_refused_by_name(make_repo: Any, tmp_path: Path) -> None:
+    for name in (b"/abs", b".."):
+        source, model = crafted_tree_model(make_repo, tmp_path, name)
+        shown = name.decode()
+        one_error_line(jellyml_capped("ls", str(model), cwd=source.path), repr(shown), "plain")
+        one_error_line(jellyml_capped("eat", str(model), cwd=source.path), repr(shown), "plain")

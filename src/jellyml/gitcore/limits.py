@@ -11,7 +11,8 @@ from collections.abc import Iterator, Mapping
 from typing import Callable, Optional, cast
 
 from .. import settings
-from ..errors import SnapshotLimitError
+from ..errors import CorruptSnapshotError, SnapshotLimitError
+from ..text import shorten
 from . import run as gitrun
 
 #: The limits, in the order ``tree_files`` counts them: files, bytes in all, bytes of one
@@ -68,4 +69,21 @@ def tree_files(
         if files > max_files or total > max_size or size > max_file_size or depth > max_depth:
             found = dict(zip(_LIMITS, (files, total, size, depth)))
             raise cast(Exception, over(model, found, error, values))
+        if path[:1] in _ODD_START or b"/." in path or b"//" in path:  # rare: look closer
+            _check_path(model, path)
         yield b" ".join(fields[:3]), size, path
+
+
+#: First bytes of a path worth a closer look (``.gitignore`` is one, ``/etc/x`` another).
+_ODD_START = (b"/", b".", b"")
+_UNSAFE_PARTS = frozenset({b"", b".", b"..", b".git"})
+
+
+def _check_path(model: str, path: bytes) -> None:
+    """Refuse a path no git tree made by git holds (a crafted one: ``/abs``, ``..``, ``a//b``,
+    ``.git``) before a file is written or a message shows an empty name."""
+    if any(part.lower() in _UNSAFE_PARTS for part in path.split(b"/")):
+        shown = shorten(path.decode("utf-8", "replace"))
+        raise CorruptSnapshotError(
+            model, f"its tree names the path {shown!r}, which is not a plain relative path"
+        )
