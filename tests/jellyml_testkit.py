@@ -431,14 +431,16 @@ def one_error_line(proc: subprocess.CompletedProcess[str], *phrases: str) -> str
 
 def peak_rss_of_cli(*args: str, cwd: PathLike, stdout: Any) -> tuple[int, int]:
     """Run the CLI's ``main`` in a fresh interpreter (a real process, as the script runs it)
-    and return (exit code, that process's peak RSS in bytes; its git children not counted)."""
+    and return (exit code, that process's peak RSS in bytes; its git children not counted).
+    The peak is the kernel's ``VmHWM``: ``ru_maxrss`` would carry over the parent's (this test
+    process's) peak, which Linux keeps across fork and exec."""
     code = (
-        "import resource, sys\n"
+        "import sys\n"
         "from jellyml.cli.main import main\n"
         "rc = main(sys.argv[1:])\n"
         "sys.stdout.flush()\n"
-        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
-        "sys.stderr.write(f'PEAK {peak}\\n')\n"
+        "status = open('/proc/self/status').read().split('VmHWM:')[1].split()[0]\n"
+        "sys.stderr.write(f'PEAK {int(status) * 1024}\\n')\n"
         "sys.exit(rc)\n"
     )
     proc = subprocess.run(
