@@ -56,3 +56,18 @@ def test_a_file_git_cannot_add_is_named(make_repo: Any, tmp_path: Path) -> None:
     os.mkfifo(repo.path / "a.py")  # tracked, and now nothing git can read as a file
     proc = jellyml("snapshot", "-o", str(tmp_path / "s.jelly"), cwd=repo.path, check=None)
     one_error_line(proc, "a.py", "updating files failed")
+
+
+def test_show_cuts_a_huge_value_unless_all(make_repo: Any, tmp_path: Path) -> None:
+    from tree_testkit import bundle_of, model_from_bundle
+
+    repo = make_repo({"a.py": "a\n"})
+    bundle, tip = bundle_of(repo)
+    host = "h" * 3_000_000
+    meta = {"git": {"commit": tip}, "packages": {}, "hostname": host}
+    model = model_from_bundle(tmp_path / "m.pth", bundle, tip, meta)
+    shown = jellyml_capped("show", str(model), env={"COLUMNS": "100"})
+    assert shown.returncode == 0, shown.stderr
+    assert "(3,000,000 characters)" in shown.stdout and len(shown.stdout) < 20_000
+    whole = jellyml_capped("show", "--all", str(model))
+    assert host in whole.stdout.replace("\n", "").replace(" ", "")
