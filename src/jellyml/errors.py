@@ -774,20 +774,18 @@ class RemoteTooSlowError(RemoteReadError):
         self.variable = variable
 
 
-class ReadLimitError(JellyMLError, ValueError):
-    """A command reading a snapshot stopped at one of the ``JELLYML_MAX_*`` limits."""
+class ReadLimitError(SnapshotLimitError):
+    """A command reading a snapshot (``ls``, ``diff``, ``log``) stopped at one of the
+    ``JELLYML_MAX_*`` limits eat applies."""
 
     def __init__(self, model: str, what: str, found: int, limit: int, variable: str) -> None:
-        self.path = model
-        self.what = what
-        self.found = found
-        self.limit = limit
-        self.variable = variable
-        super().__init__(
+        super().__init__(model, what, found, limit, variable)
+        self.message = (
             f"Stopped reading the snapshot in {model}: it is over the limit of {limit:,} "
-            f"{what} ({variable}).",
-            hint=f"If you trust this file, raise the limit ({variable}=N, or 0 for none).",
+            f"{what} ({variable})."
         )
+        self.hint = f"If you trust this file, raise the limit ({variable}=N, or 0 for none)."
+        self.args = (self.message,)
 
 
 class GitUnusableError(JellyMLError, RuntimeError):

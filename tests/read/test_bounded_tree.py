@@ -36,11 +36,15 @@ def git_bomb(make_repo: Any, tmp_path: Path, levels: int = 9) -> tuple[Any, Path
     for _ in range(levels - 1):
         rows = b"".join(b"040000 tree %s\td%d\n" % (tree.encode(), i) for i in range(10))
         tree = _git(repo, "mktree", input=rows)
-    commit = _git(repo, "commit-tree", tree, "-p", "HEAD", "-m", "bomb")
+    return repo, model_of_tree(repo, tree, tmp_path / "bomb.pth")
+
+
+def model_of_tree(repo: Any, tree: str, out: Path) -> Path:
+    """``tree`` committed on ``repo``'s HEAD, and a model file whose snapshot is that commit."""
+    commit = _git(repo, "commit-tree", tree, "-p", "HEAD", "-m", "made by hand")
     _git(repo, "update-ref", "HEAD", commit)
     bundle, tip = bundle_of(repo)
-    model = model_from_bundle(tmp_path / "bomb.pth", bundle, tip, {"git": {}, "packages": {}})
-    return repo, model
+    return model_from_bundle(out, bundle, tip, {"git": {}, "packages": {}})
 
 
 def test_ls_stops_a_git_bomb_at_the_file_limit(make_repo: Any, tmp_path: Path) -> None:
@@ -128,11 +132,7 @@ def crafted_tree_model(make_repo: Any, tmp_path: Path, name: bytes) -> tuple[Any
     blob = _git(source, "hash-object", "-w", "--stdin", input=b"x\n")
     raw = b"100644 " + name + b"\0" + bytes.fromhex(blob)
     tree = _git(source, "hash-object", "-t", "tree", "--literally", "-w", "--stdin", input=raw)
-    commit = _git(source, "commit-tree", tree, "-p", "HEAD", "-m", "crafted")
-    _git(source, "update-ref", "HEAD", commit)
-    bundle, tip = bundle_of(source)
-    model = model_from_bundle(tmp_path / "crafted.pth", bundle, tip, {"git": {}, "packages": {}})
-    return source, model
+    return source, model_of_tree(source, tree, tmp_path / "crafted.pth")
 
 
 def test_a_tree_naming_an_absolute_path_is_refused_by_name(make_repo: Any, tmp_path: Path) -> None:
