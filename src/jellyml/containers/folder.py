@@ -153,7 +153,7 @@ def _plain_name(folder: Folder, where: str, value: Any) -> str:
     if value == "":
         raise _bad(folder.name, f"its {where} is empty")
     if value in (".", "..") or "/" in value or "\\" in value or not value.isprintable():
-        raise _bad(folder.name, f"its {where} names {shorten(value)}, not a file in the folder")
+        raise _bad(folder.name, f"its {where} names a file outside the folder ({shorten(value)})")
     if len(value) > _MAX_NAME:
         raise _bad(
             folder.name, f"its {where} names a file whose name is too long: {shorten(value)}"
