@@ -13,7 +13,7 @@ from jellyml.outputs import replacing
 
 def test_no_clobber_writes_a_new_file(tmp_path: Path) -> None:
     target = tmp_path / "out"
-    with replacing(str(target), ".part", clobber=False) as (out, _tmp):
+    with replacing(str(target), ".part", no_clobber=True) as (out, _tmp):
         out.write(b"new")
     assert target.read_bytes() == b"new"
     assert os.listdir(tmp_path) == ["out"]
@@ -23,7 +23,7 @@ def test_no_clobber_never_replaces_a_file_not_even_one_made_meanwhile(tmp_path: 
     target = tmp_path / "out"
     with (
         pytest.raises(OutputExistsError),
-        replacing(str(target), ".part", clobber=False) as (
+        replacing(str(target), ".part", no_clobber=True) as (
             out,
             _tmp,
         ),

@@ -108,6 +108,16 @@ def test_options_are_flags_and_other_files_are_not_replaced(project, tmp_path):
     assert "not a size" in bad.stderr
 
 
+def test_include_brings_back_a_model_file_the_defaults_leave_out(project, tmp_path):
+    project.write("weights.pt", b"small weights")
+    out = tmp_path / "run.jelly"
+    run_cli("snapshot", "-c", str(project.path), "-o", str(out))
+    assert "weights.pt" not in run_cli("ls", str(out)).stdout.split()
+    run_cli("snapshot", "-c", str(project.path), "-o", str(out), "--include", "*.pt")
+    assert "weights.pt" in run_cli("ls", str(out)).stdout.split()
+    assert run_cli("cat", str(out), "weights.pt").stdout == "small weights"
+
+
 # --- create_snapshot(from_file=...) and JELLYML_SNAPSHOT --------------------------------------
 
 WORKER = (

@@ -282,7 +282,7 @@ def _near(path: str) -> str:
 
     try:
         relative = os.path.relpath(path)
-    except ValueError:  # another drive (Windows)
+    except (ValueError, OSError):  # another drive (Windows); the current folder is gone
         return path
     return path if relative.startswith(os.pardir) else relative
 

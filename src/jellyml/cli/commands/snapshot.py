@@ -54,6 +54,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="PATTERN",
         help="a gitignore-style pattern of untracked paths to leave out (repeat it)",
     )
+    parser.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="an untracked model or data file to carry all the same (*.pt, data/*.csv, ...; "
+        "repeat it)",
+    )
     _add_options(parser)
     add_common(parser, code_dir=True)
     parser.set_defaults(handler=run, usage_error=parser.error)
@@ -104,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
         _size(args, "max_untracked_file_size", DEFAULT_MAX_UNTRACKED_FILE_SIZE),
         tuple(args.secret_pattern) if args.secret_pattern else DEFAULT_SECRET_PATTERNS,
         _size(args, "max_total_size", DEFAULT_MAX_TOTAL_SIZE),
+        include=tuple(args.include),
     )
     try:
         written = _write(args, guards)
