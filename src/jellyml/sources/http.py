@@ -185,13 +185,11 @@ async def walk(fs: Any, url: str, max_depth: int, max_files: int) -> dict[str, d
     return found
 
 
-def describe_timeout(exc: BaseException) -> Optional[str]:
-    """What a backend's timeout (aiohttp's, botocore's, fsspec's) means, or None for another
-    error."""
+def is_timeout(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is a backend's timeout: aiohttp's, botocore's,
+    fsspec's, asyncio's."""
     names = {type(e).__name__ for e in _chain(exc)}
-    if isinstance(exc, asyncio.TimeoutError) or any("Timeout" in n for n in names):
-        return "it did not answer in time"
-    return None
+    return isinstance(exc, asyncio.TimeoutError) or any("Timeout" in n for n in names)
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

@@ -341,7 +341,7 @@ def _walk_limits() -> tuple[int, int]:
 def _failure(kind: Any, url: str, exc: BaseException) -> Exception:
     """The one-line error (of class ``kind``) for a backend's ``exc``: a timeout says the
     server was too slow."""
-    if bounded.describe_timeout(exc):
+    if bounded.is_timeout(exc):
         return RemoteTooSlowError(url, f"no answer in time ({_describe(exc)})", bounded.IDLE)
     error: Exception = kind(url, _describe(exc))
     return error
@@ -396,7 +396,7 @@ def _tail_probe(fs: Any, path: str, url: str) -> Optional[tuple[int, bytes]]:
         raise RemoteTooSlowError(url, exc.problem, exc.variable) from None
     except Exception as exc:
         if "http" not in protocols:
-            if bounded.describe_timeout(exc):
+            if bounded.is_timeout(exc):
                 raise _failure(RemoteAccessError, url, exc) from None
             return None  # S3: a folder, no such key, no credentials: ``info`` says which
         if isinstance(exc, FileNotFoundError):
