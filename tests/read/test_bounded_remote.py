@@ -200,3 +200,12 @@ def test_a_bad_timeout_setting_falls_back_to_the_default(variable: str, value: s
             del os.environ[variable]
         else:
             os.environ[variable] = old
+
+
+@pytest.mark.slow  # about 30 s: the default idle span, waited out for real
+def test_a_trickle_ends_with_the_default_settings() -> None:
+    """One byte every two seconds, no setting changed: the rate floor ends it (about 30 s
+    after the headers; the bound here is only "it ended", the process's own timeout)."""
+    with lying_server({"/slow.pth": trickle(2)}) as base:
+        proc = jellyml_capped("show", f"{base}/slow.pth")
+    one_error_line(proc, "too slow", "JELLYML_MIN_RATE")
