@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jellyml import settings
-from jellyml_testkit import jellyml
+from kit.cli import jellyml
 
 
 @pytest.mark.parametrize("value", ["1", "true", "TRUE", "yes", "On", " on "])

@@ -15,7 +15,8 @@ import pytest
 
 from jellyml import tempdirs
 from jellyml.outputs import replacing
-from jellyml_testkit import cli_command, make_model
+from kit.checkpoints import make_model
+from kit.cli import cli_command
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "jellyml"
 

@@ -17,6 +17,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("lightning")
 
+from kit.cli import jellyml
 from tiny_lightning import NAMESPACES
 
 pytestmark = [pytest.mark.torch, pytest.mark.lightning, pytest.mark.slow]
@@ -89,11 +90,7 @@ def test_a_run_with_the_plugin_says_once_that_the_snapshot_was_made(namespace, m
 def test_the_cli_hint_for_a_ckpt_without_a_snapshot_names_the_plugin(make_repo, tmp_path):
     repo = make_repo({"train.py": "lr = 0.1\n"})
     train("lightning.pytorch", repo.path, tmp_path, with_plugin=False)
-    proc = subprocess.run(
-        [sys.executable, "-m", "jellyml", "show", str(tmp_path / "model.ckpt")],
-        capture_output=True,
-        text=True,
-    )
+    proc = jellyml("show", str(tmp_path / "model.ckpt"), check=None)
     assert proc.returncode != 0
     message = " ".join((proc.stdout + proc.stderr).split())  # rich may wrap the line
     assert "holds no JellyML snapshot" in message

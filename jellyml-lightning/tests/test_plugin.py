@@ -11,12 +11,13 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("lightning")
 
 import jellyml  # noqa: E402
-import jellyml_testkit as testkit  # noqa: E402
 from jellyml_lightning import (  # noqa: E402
     JellyMLCallback,
     JellyMLLightningPlugin,
     JellyMLLightningWarning,
 )
+from kit import cli  # noqa: E402
+from kit.repos import clone, snapshot_view  # noqa: E402
 from tiny_lightning import NAMESPACES, fast_trainer_args, lightning, model_class  # noqa: E402
 
 pytestmark = [
@@ -26,11 +27,6 @@ pytestmark = [
     # expect it.
     pytest.mark.filterwarnings("error::jellyml_lightning.JellyMLLightningWarning"),
 ]
-
-
-@pytest.fixture
-def dirty_repo(make_repo):
-    return testkit.dirty_repo(make_repo)
 
 
 @pytest.fixture
@@ -62,8 +58,8 @@ def snapshot_bytes(tensors: dict) -> tuple[bytes, bytes]:
 def restore_with_cli(ckpt: Path, where: Path) -> Path:
     """What a user runs: jellyml fix extract-bundle, then git clone of the bundle."""
     bundle = where / "restored.bundle"
-    testkit.jellyml("fix", "extract-bundle", str(ckpt), "-o", str(bundle), cwd=where)
-    return testkit.clone(bundle, where / "restored")
+    cli.jellyml("fix", "extract-bundle", str(ckpt), "-o", str(bundle), cwd=where)
+    return clone(bundle, where / "restored")
 
 
 @pytest.mark.slow
@@ -72,7 +68,7 @@ def test_fit_puts_the_snapshot_in_every_checkpoint(
     namespace, dirty_repo, tmp_path, count_snapshots
 ):
     pl = lightning(namespace)
-    code_at_start = testkit.snapshot_view(dirty_repo)
+    code_at_start = snapshot_view(dirty_repo)
     before = dirty_repo.state()
     ckpts = tmp_path / "ckpts"
     plugin = JellyMLLightningPlugin(str(dirty_repo.path))
@@ -139,7 +135,7 @@ def test_checkpoints_with_a_snapshot_resume_and_load(namespace, dirty_repo, tmp_
 @pytest.mark.slow
 def test_snapshot_is_the_code_at_setup_not_at_save(dirty_repo, tmp_path):
     pl = lightning("lightning.pytorch")
-    code_at_start = testkit.snapshot_view(dirty_repo)
+    code_at_start = snapshot_view(dirty_repo)
 
     class EditCodeMidRun(pl.Callback):
         def on_train_epoch_end(self, trainer, pl_module):

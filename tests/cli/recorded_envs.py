@@ -39,7 +39,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Optional
 
-from conftest import deterministic_env
+from kit.repos import deterministic_env
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 TESTS = Path(__file__).resolve().parents[1]
@@ -139,7 +139,7 @@ def snapshot_in(venv: Path, repo: Path, model: Path, env: Mapping[str, str]) -> 
     script = (
         "import sys\n"
         f"sys.path[:0] = [{str(SRC)!r}, {str(TESTS)!r}]\n"
-        "from jellyml_testkit import make_model\n"
+        "from kit.checkpoints import make_model\n"
         f"make_model({str(repo)!r}, {str(model)!r})\n"
     )
     run([venv / "bin" / "python", "-c", script], env, cwd=repo)

@@ -4,16 +4,14 @@ every help, the donut only where wanted, completion. Run as a user runs the CLI.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 from test_cli_main import COMMANDS
-from test_startup import _on_a_terminal, _plain_env, needs_pty
 
 import jellyml as jellyml_package
 from jellyml.cli.main import main
-from jellyml_testkit import jellyml, make_model
+from kit.checkpoints import make_model
+from kit.cli import cli_command, jellyml, needs_pty, on_a_terminal, plain_env
 
 PRIMARY = {
     "load-snapshot-from": "eat",
@@ -184,22 +182,20 @@ def test_completion_answers_the_shell(tmp_path, line, expected):
         "COMP_POINT": str(len(line)),
         "_ARGCOMPLETE_STDOUT_FILENAME": str(answers),
     }
-    proc = subprocess.run(
-        [sys.executable, "-m", "jellyml"], env=env, cwd=tmp_path, capture_output=True, text=True
-    )
+    proc = jellyml(env=env, cwd=tmp_path, check=None)
     assert proc.returncode == 0, proc.stderr
     assert answers.read_text().replace("\x0b", " ").split() == expected
 
 
 @needs_pty
 def test_the_donut_on_a_terminal_only_and_off_for_good_by_env(tmp_path):
-    cli = [sys.executable, "-m", "jellyml", "-h"]
-    shown, _ = _on_a_terminal(cli, cwd=tmp_path, env=_plain_env())
+    cli = [*cli_command(), "-h"]
+    shown, _ = on_a_terminal(cli, cwd=tmp_path, env=plain_env())
     assert "JellyML" in shown.split("usage:")[0]
     for value in ("1", "yes", "TRUE"):
-        env = {**_plain_env(), "JELLYML_NO_DONUT": value}
-        hidden, _ = _on_a_terminal(cli, cwd=tmp_path, env=env)
+        env = {**plain_env(), "JELLYML_NO_DONUT": value}
+        hidden, _ = on_a_terminal(cli, cwd=tmp_path, env=env)
         assert hidden.lstrip().startswith("usage") or "JellyML" not in hidden.split("usage")[0]
-    env = {**_plain_env(), "JELLYML_NO_DONUT": "0"}
-    again, _ = _on_a_terminal(cli, cwd=tmp_path, env=env)
+    env = {**plain_env(), "JELLYML_NO_DONUT": "0"}
+    again, _ = on_a_terminal(cli, cwd=tmp_path, env=env)
     assert "JellyML" in again.split("usage")[0]

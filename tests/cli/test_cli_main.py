@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from jellyml.cli.main import build_parser
-from jellyml_testkit import jellyml, make_model
+from kit.checkpoints import make_model
+from kit.cli import jellyml
 
 
 def _all_commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()):

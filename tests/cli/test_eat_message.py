@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from jellyml_testkit import jellyml, make_model
+from kit.checkpoints import make_model
+from kit.cli import jellyml
 
 
 def test_eat_lists_the_files_that_differ(make_repo, tmp_path):

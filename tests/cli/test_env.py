@@ -38,7 +38,7 @@ from recorded_envs import (
     uv,
 )
 
-from jellyml_testkit import jellyml
+from kit.cli import cli_command, jellyml, read_pty
 
 # The recorded venv holds torch's real dist-info: this interpreter must have torch.
 pytestmark = pytest.mark.torch
@@ -247,7 +247,6 @@ def test_venv_builds_everything_installable_and_names_what_failed(
 
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
 def test_venv_shows_its_progress_on_a_terminal(recorded: RecordedEnv, tmp_path: Path) -> None:
-    from jellyml_testkit import cli_command, read_pty
 
     leader, follower = os.openpty()
     new = tmp_path / "on-a-terminal"

@@ -12,10 +12,10 @@ import sys
 import zipfile
 
 import pytest
-from test_startup import _plain_env, needs_pty
 
 from jellyml.cli import main as cli_main
-from jellyml_testkit import jellyml, make_model
+from kit.checkpoints import make_model
+from kit.cli import cli_command, jellyml, needs_pty, plain_env
 
 
 def test_usage_errors_exit_2_in_two_lines(tmp_path):
@@ -52,7 +52,7 @@ def test_ctrl_c_exits_130_with_one_line(capsys):
 def _closed_reader(argv: list[str], cwd) -> subprocess.CompletedProcess[str]:
     """Run the CLI with its stdout a pipe whose reader is gone before anything is written."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jellyml", *argv],
+        [*cli_command(), *argv],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=cwd,
@@ -95,8 +95,8 @@ def test_head_1_in_a_loop(make_repo, tmp_path):
 def test_a_real_ctrl_c_exits_130(tmp_path):
     """SIGINT while a command runs (the spinning donut, once its first frame is out)."""
     leader, follower = os.openpty()
-    env = {**_plain_env(), "TERM": "xterm-256color"}
-    argv = [sys.executable, "-m", "jellyml", "donut"]
+    env = {**plain_env(), "TERM": "xterm-256color"}
+    argv = [*cli_command(), "donut"]
     proc = subprocess.Popen(argv, stdout=follower, stderr=subprocess.PIPE, cwd=tmp_path, env=env)
     os.close(follower)
     assert os.read(leader, 65536)  # the first frame: the command is running

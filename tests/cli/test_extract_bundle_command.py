@@ -9,9 +9,9 @@ import subprocess
 import sys
 
 import pytest
-from test_startup import needs_pty
 
-from jellyml_testkit import jellyml, make_model, read_pty
+from kit.checkpoints import make_model
+from kit.cli import cli_command, jellyml, needs_pty, read_pty
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ def test_the_python_door_takes_force(model, tmp_path):
 @needs_pty
 def test_dash_refuses_a_terminal(model, tmp_path):
     leader, follower = os.openpty()
-    argv = [sys.executable, "-m", "jellyml", "extract-bundle", str(model), "-o", "-"]
+    argv = [*cli_command(), "extract-bundle", str(model), "-o", "-"]
     proc = subprocess.Popen(argv, stdout=follower, stderr=follower, cwd=tmp_path)
     os.close(follower)
     out = read_pty(leader)

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from jellyml_testkit import cli_command, make_model, read_pty
+from kit.checkpoints import make_model
+from kit.cli import cli_command, read_pty
 
 #: What must never reach the terminal as such (the markers the hostile values carry).
 RAW = ("\u202e", "\u2066", "\u2069", "\x07", "\x1b[31mEVIL", "\x1b]0;PWNED")
@@ -32,7 +33,7 @@ def hostile_repo(make_repo: Any) -> Any:
     return repo
 
 
-def on_a_terminal(argv: list[str], cwd: Path) -> tuple[int, str]:
+def both_on_one_terminal(argv: list[str], cwd: Path) -> tuple[int, str]:
     """``argv`` with stdout and stderr on one pseudo-terminal: its exit code and all it
     printed there."""
     leader, follower = os.openpty()
@@ -82,7 +83,7 @@ def test_no_command_prints_a_control_character_from_the_snapshot(
     ]
     seen = []
     for args in commands:
-        code, output = on_a_terminal([*cli_command(), "--no-donut", *args], repo.path)
+        code, output = both_on_one_terminal([*cli_command(), "--no-donut", *args], repo.path)
         seen.append((args[0], code))
         leaked = [marker for marker in RAW if marker in output]
         assert not leaked, (args, leaked, output[-3000:])

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from jellyml_testkit import make_model, write_checkpoint
-from tree_testkit import bundle_of, cli, fails, model_from_bundle, ok, shallow_model, unchanged
+from kit.checkpoints import make_model, model_from_bundle, shallow_model, write_checkpoint
+from kit.cli import cli_command, fails, jellyml, ok
+from kit.repos import bundle_of, unchanged
 
 FILES = {
     "train.py": "print('train')\n",
@@ -62,9 +63,11 @@ def test_ls_quotes_names_as_git_does_and_z_gives_them_raw(make_repo: Any, tmp_pa
     make_model(repo.path, model)
     with unchanged(repo):
         quoted = ok("ls", str(model), cwd=tmp_path)
-        raw = cli("ls", "-z", str(model), cwd=tmp_path).stdout
+        raw = jellyml("ls", "-z", str(model), cwd=tmp_path, check=None, text=False).stdout
         chosen = ok("ls", str(model), *names, cwd=tmp_path)  # listed by jellyml itself
-        chosen_raw = cli("ls", "-z", str(model), *names, cwd=tmp_path).stdout
+        chosen_raw = jellyml(
+            "ls", "-z", str(model), *names, cwd=tmp_path, check=None, text=False
+        ).stdout
     assert quoted == chosen == repo.git("ls-files") + "\n"  # git's quoting, byte for byte
     assert sorted(raw.split(b"\0")[:-1]) == sorted(n.encode() for n in names)
     assert raw == chosen_raw
@@ -91,8 +94,16 @@ def test_cat_gives_exact_bytes_binary_too(make_repo: Any, tmp_path: Path) -> Non
     outside = tmp_path / "elsewhere"  # no repository here: cat needs none
     outside.mkdir()
     with unchanged(repo):
-        assert cli("cat", str(model), "weights/init.bin", cwd=outside).stdout == every_byte
-        assert cli("cat", str(model), "dirty.txt", cwd=outside).stdout == b"uncommitted\r\n"
+        assert (
+            jellyml(
+                "cat", str(model), "weights/init.bin", cwd=outside, check=None, text=False
+            ).stdout
+            == every_byte
+        )
+        assert (
+            jellyml("cat", str(model), "dirty.txt", cwd=outside, check=None, text=False).stdout
+            == b"uncommitted\r\n"
+        )
 
 
 def test_cat_of_a_symlink_gives_its_target_as_git_show_does(make_repo: Any) -> None:
@@ -101,7 +112,7 @@ def test_cat_of_a_symlink_gives_its_target_as_git_show_does(make_repo: Any) -> N
     repo.commit_all()
     model = snap(repo)
     with unchanged(repo):
-        out = cli("cat", str(model), "link.txt", cwd=repo.path).stdout
+        out = jellyml("cat", str(model), "link.txt", cwd=repo.path, check=None, text=False).stdout
     assert out == repo.git("show", "HEAD:link.txt").encode() == b"real.txt"
 
 
@@ -196,12 +207,14 @@ def test_diff_leaves_out_the_untracked_files_a_snapshot_leaves_out(project: Any)
 def test_diff_exit_code_and_quiet_as_git(project: Any) -> None:
     model = snap(project)
     with unchanged(project):
-        same = cli("diff", str(model), "--exit-code", cwd=project.path)
+        same = jellyml("diff", str(model), "--exit-code", cwd=project.path, check=None, text=False)
     assert (same.returncode, same.stdout) == (0, b"")
     project.write("train.py", "print('again')\n")
     with unchanged(project):
-        changed = cli("diff", str(model), "--exit-code", "--stat", cwd=project.path)
-        quiet = cli("diff", "-q", str(model), cwd=project.path)
+        changed = jellyml(
+            "diff", str(model), "--exit-code", "--stat", cwd=project.path, check=None, text=False
+        )
+        quiet = jellyml("diff", "-q", str(model), cwd=project.path, check=None, text=False)
     assert changed.returncode == 1 and b"train.py | 2 +-" in changed.stdout
     assert (quiet.returncode, quiet.stdout) == (1, b"")
 
@@ -262,7 +275,9 @@ def test_diff_base_shows_what_was_uncommitted(project: Any, make_repo: Any) -> N
     clean = snap(clean_repo)
     with unchanged(project, clean_repo):
         uncommitted = ok("diff", "--base", str(dirty), "--name-status", cwd=project.path)
-        nothing = cli("diff", "--base", str(clean), "--exit-code", cwd=clean_repo.path)
+        nothing = jellyml(
+            "diff", "--base", str(clean), "--exit-code", cwd=clean_repo.path, check=None, text=False
+        )
     assert uncommitted.splitlines() == ["A\tnotes.txt", "M\ttrain.py"]
     assert (nothing.returncode, nothing.stdout) == (0, b"")
 
@@ -291,19 +306,23 @@ def test_piped_diff_has_no_colour_unless_git_is_told_always(project: Any) -> Non
     model = snap(project)
     project.write("train.py", "print('colour?')\n")
     with unchanged(project):
-        piped = cli("diff", str(model), cwd=project.path).stdout
-        forced = cli(
+        piped = jellyml("diff", str(model), cwd=project.path, check=None, text=False).stdout
+        forced = jellyml(
             "diff",
             str(model),
             "--no-pager",
             cwd=project.path,
             env={"GIT_CONFIG_PARAMETERS": "'color.ui'='always'"},
+            check=None,
+            text=False,
         ).stdout
-        no_color = cli(
+        no_color = jellyml(
             "diff",
             str(model),
             cwd=project.path,
             env={"GIT_CONFIG_PARAMETERS": "'color.ui'='always'", "NO_COLOR": "1"},
+            check=None,
+            text=False,
         ).stdout
     assert b"+print('colour?')" in piped and b"\x1b[" not in piped
     assert b"\x1b[" in forced  # git's own setting is followed: the test above can fail
@@ -314,7 +333,6 @@ def test_diff_on_a_terminal_pages_and_colours_as_git_does(project: Any, tmp_path
     pty = pytest.importorskip("pty")
     import os
     import subprocess
-    import sys
 
     model = snap(project)
     project.write("train.py", "print('paged')\n")
@@ -330,7 +348,7 @@ def test_diff_on_a_terminal_pages_and_colours_as_git_does(project: Any, tmp_path
         env = {**os.environ, "GIT_PAGER": f"cat > '{marker}'", **more_env}
         with unchanged(project):
             subprocess.run(
-                [sys.executable, "-m", "jellyml", "diff", *extra, str(model)],
+                [*cli_command(), "diff", *extra, str(model)],
                 cwd=project.path,
                 env=env,
                 stdin=child,
@@ -426,13 +444,12 @@ def test_show_requirements_leaves_out_what_is_not_a_package(project: Any, tmp_pa
 
 def test_ls_into_a_pipe_closed_early_ends_quietly(make_repo: Any, tmp_path: Path) -> None:
     import subprocess
-    import sys
 
     repo = make_repo({"a.txt": "x\n", "b.txt": "y\n"})
     model = tmp_path / "m.pth"
     make_model(repo.path, model)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jellyml", "ls", str(model)],
+        [*cli_command(), "ls", str(model)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=tmp_path,

@@ -6,11 +6,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from test_startup import _on_a_terminal, _plain_env, needs_pty
-
 from jellyml.cli import donut
 from jellyml.cli.text import plural
-from jellyml_testkit import cli_command, jellyml, make_model
+from kit.checkpoints import make_model
+from kit.cli import cli_command, jellyml, needs_pty, on_a_terminal, plain_env
 
 _ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _MIRRORED = {("/", "\\"), ("\\", "/"), ("(", ")"), (")", "("), ("`", "'")}
@@ -65,10 +64,8 @@ def test_eat_and_undo_wrap_between_words_with_real_plurals_and_one_donut(
     repo.write("notes.txt", "mine\n")  # one untracked file: "1 untracked file"
     piped = jellyml("eat", str(model), "--force", cwd=repo.path).stdout
     jellyml("undo", cwd=repo.path)
-    env = _plain_env()  # a terminal 100 columns wide (see _on_a_terminal)
-    shown, _ = _on_a_terminal(
-        [*cli_command(), "eat", str(model), "--force"], cwd=repo.path, env=env
-    )
+    env = plain_env()  # a terminal 100 columns wide (see on_a_terminal)
+    shown, _ = on_a_terminal([*cli_command(), "eat", str(model), "--force"], cwd=repo.path, env=env)
     text = _text(shown)
     assert text.count("~~~~~") == 1  # the donut, once
     lines = _without_logo(text)
@@ -79,7 +76,7 @@ def test_eat_and_undo_wrap_between_words_with_real_plurals_and_one_donut(
     assert _words(lines) == _words(_without_logo(piped))
     assert "Put aside 1 untracked file (5 bytes)" in " ".join(" ".join(lines).split())
     assert "(s)" not in text
-    undone, _ = _on_a_terminal([*cli_command(), "undo"], cwd=repo.path, env=env)
+    undone, _ = on_a_terminal([*cli_command(), "undo"], cwd=repo.path, env=env)
     assert "~~~~~" not in _text(undone) and "(s)" not in undone  # no donut on undo
 
 

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from jellyml_testkit import git, jellyml, make_model
+from kit.checkpoints import make_model
+from kit.cli import jellyml
+from kit.repos import git
 
 
 def _repo(path: Path, object_format: str, content: str) -> Path:

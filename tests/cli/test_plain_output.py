@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 from crafted_models import model_with_metadata
-from test_startup import _plain_env
 
-from jellyml_testkit import make_model
+from kit.checkpoints import make_model
+from kit.cli import plain_env
 
 _RUN = """
 import json, sys
@@ -27,7 +27,7 @@ def _run_piped(argvs: list[list[str]], cwd) -> tuple[list[int], list[str], str]:
         capture_output=True,
         text=True,
         cwd=cwd,
-        env=_plain_env(),
+        env=plain_env(),
     )
     *_messages, last = proc.stderr.strip().splitlines()
     codes, loaded = json.loads(last)

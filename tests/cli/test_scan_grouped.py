@@ -9,18 +9,22 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from conftest import FIXTURES
-
-from checkpoint_helpers import dirty_repo, run_cli
-from jellyml_container_kit import safetensors_bytes, write_snapshot_file
-from jellyml_testkit import make_model, write_checkpoint
+from kit.checkpoints import (
+    FIXTURES,
+    make_model,
+    safetensors_bytes,
+    write_checkpoint,
+    write_snapshot_file,
+)
+from kit.cli import jellyml
+from kit.repos import make_dirty_repo
 
 #: The commit of the JellyML 1.0.0 fixtures (tests/fixtures/README.md).
 V100_COMMIT = "5396996905c84034095deb4dd5fde2035c40cb39"
 
 
 def _trainer_output(make_repo: Any, out: Path) -> str:
-    repo = dirty_repo(make_repo)
+    repo = make_dirty_repo(make_repo)
     commit = ""
     for step in (500, 1000, 1500):
         folder = out / f"checkpoint-{step}"
@@ -38,7 +42,7 @@ def _trainer_output(make_repo: Any, out: Path) -> str:
 def test_a_trainer_folder_is_one_row_per_checkpoint(make_repo: Any, tmp_path: Path) -> None:
     out = tmp_path / "hf_out"
     commit = _trainer_output(make_repo, out)
-    proc = run_cli("scan", str(out))
+    proc = jellyml("scan", str(out), check=None)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].split() == [
@@ -64,7 +68,7 @@ def test_a_trainer_folder_is_one_row_per_checkpoint(make_repo: Any, tmp_path: Pa
     assert "optimizer.pt" not in proc.stdout and "no snapshot" not in proc.stdout
     assert lines[-1] == "4 checkpoints, 4 carrying a snapshot."
 
-    listed = json.loads(run_cli("scan", "--json", str(out)).stdout)
+    listed = json.loads(jellyml("scan", "--json", str(out), check=None).stdout)
     first = listed[0]
     assert first["kind"] == "folder" and first["file"] == "jellyml-snapshot.jelly"
     assert first["created_at"] and first["branch"] in ("main", "master")
@@ -83,7 +87,7 @@ def test_a_second_snapshot_in_a_checkpoint_folder_still_shows(
         (out / f"checkpoint-{step}" / "jellyml-snapshot.jelly").unlink()
     make_model(make_repo({"a.py": "1\n"}, name="other").path, out / "checkpoint-1000" / "extra.pt")
     (out / "old.pth").unlink()
-    proc = run_cli("scan", "--check", "--json", str(out))
+    proc = jellyml("scan", "--check", "--json", str(out), check=None)
     assert proc.returncode == 1
     rows = {Path(e["path"]).name: e for e in json.loads(proc.stdout)}
     assert set(rows) == {"checkpoint-500", "checkpoint-1000", "checkpoint-1500"}

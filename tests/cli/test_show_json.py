@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from crafted_models import model_with_metadata
 
-from jellyml_testkit import jellyml, make_model
+from kit.checkpoints import make_model
+from kit.cli import jellyml
 
 jsonschema = pytest.importorskip("jsonschema")
 

@@ -4,29 +4,21 @@ and nothing from a checkpoint can drive the terminal (control characters neutral
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 from crafted_models import model_with_metadata
-from test_startup import _plain_env, needs_pty
 
 from jellyml.cli.render import clean
-from jellyml_testkit import jellyml, make_model, read_pty
+from kit.checkpoints import make_model
+from kit.cli import cli_command, jellyml, needs_pty, on_a_terminal, plain_env
 
 EVIL = "\x1b]0;pwned\x07\x1b[2J\x9b31m\u202e"
 
 
 def _on_a_terminal(argv: list[str], *, cwd, columns: int) -> str:
     """What ``argv`` prints on a pseudo-terminal ``columns`` wide (stderr must stay empty)."""
-    leader, follower = os.openpty()
-    env = {**_plain_env(), "TERM": "xterm-256color", "COLUMNS": str(columns)}
-    proc = subprocess.Popen(argv, stdout=follower, stderr=subprocess.PIPE, cwd=cwd, env=env)
-    os.close(follower)
-    output = read_pty(leader)
-    assert proc.stderr is not None and proc.stderr.read() == b""
-    assert proc.wait() == 0
-    return output.decode().replace("\r", "")
+    output, stderr = on_a_terminal(argv, cwd=cwd, env=plain_env(), columns=columns)
+    assert stderr == ""
+    return output.replace("\r", "")
 
 
 def _many_untracked(make_repo, tmp_path, count=400):
@@ -62,7 +54,7 @@ def test_a_capped_list_says_how_many_were_not_recorded(make_repo, tmp_path):
 @needs_pty
 def test_a_narrow_terminal_gets_every_id_whole(make_repo, tmp_path):
     model, commit, deep = _many_untracked(make_repo, tmp_path, count=3)
-    argv = [sys.executable, "-m", "jellyml", "show", str(model)]
+    argv = [*cli_command(), "show", str(model)]
     for columns in (40, 60, 120):
         text = _on_a_terminal(argv, cwd=tmp_path, columns=columns)
         assert commit in text and "…" not in text and f"{deep}untracked-002.txt" in text

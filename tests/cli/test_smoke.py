@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import jellyml  # noqa: E402
-from jellyml_testkit import jellyml as cli  # noqa: E402
+from kit.cli import jellyml as cli  # noqa: E402
 
 
 @pytest.mark.torch

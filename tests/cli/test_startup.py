@@ -7,7 +7,6 @@ what a fresh interpreter has imported, which is what the start-up time comes fro
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,8 @@ from test_cli_main import COMMANDS
 
 import jellyml
 from jellyml.cli import donut, render
-from jellyml_testkit import cli_command, read_pty
+from kit.checkpoints import make_model
+from kit.cli import cli_command, needs_pty, on_a_terminal, plain_env
 
 # Heavy, and none of them needed to parse a command line or print help when output is piped.
 HEAVY = (
@@ -46,15 +46,10 @@ print(json.dumps(loaded), file=sys.stderr)
 """
 
 
-def _plain_env() -> dict[str, str]:
-    """The environment without anything that would turn colours on or off."""
-    return {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "NO_COLOR")}
-
-
 def _python(code: str, *args: object, cwd: Path) -> subprocess.CompletedProcess[str]:
     """``code`` in a fresh interpreter, its arguments as JSON, output piped (plain text)."""
     argv = [sys.executable, "-c", code, *(json.dumps(a) for a in args)]
-    return subprocess.run(argv, capture_output=True, text=True, cwd=cwd, env=_plain_env())
+    return subprocess.run(argv, capture_output=True, text=True, cwd=cwd, env=plain_env())
 
 
 def test_help_of_every_command_imports_nothing_heavy_when_piped(tmp_path):
@@ -109,36 +104,14 @@ def test_piped_help_shows_the_same_donut_as_the_terminal():
     assert render.logo_text().plain == donut.plain_logo(jellyml.__version__)
 
 
-def _on_a_terminal(argv: list[str], *, cwd: Path, env: dict[str, str]) -> tuple[str, str]:
-    """Run ``argv`` with stdout on a pseudo-terminal; return what it printed there and on stderr."""
-    leader, follower = os.openpty()
-    proc = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=follower,
-        stderr=subprocess.PIPE,
-        cwd=cwd,
-        env={**env, "TERM": "xterm-256color", "COLUMNS": "100"},
-    )
-    os.close(follower)
-    output = read_pty(leader)
-    assert proc.stderr is not None
-    stderr = proc.stderr.read().decode()
-    assert proc.wait() == 0, stderr
-    return output.decode(), stderr
-
-
-needs_pty = pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
-
-
 @needs_pty
 def test_help_on_a_terminal_is_rich_and_no_color_makes_it_plain(tmp_path):
     cli = cli_command()
-    styled, _ = _on_a_terminal([*cli, "-h"], cwd=tmp_path, env=_plain_env())
+    styled, _ = on_a_terminal([*cli, "-h"], cwd=tmp_path, env=plain_env())
     assert "\x1b[" in styled and "~" in styled and "COMMAND" in styled
-    plain, _ = _on_a_terminal([*cli, "-h"], cwd=tmp_path, env={**_plain_env(), "NO_COLOR": "1"})
+    plain, _ = on_a_terminal([*cli, "-h"], cwd=tmp_path, env={**plain_env(), "NO_COLOR": "1"})
     assert "\x1b" not in plain and "~~~~" in plain and "usage: " in plain
-    version, _ = _on_a_terminal([*cli, "--version"], cwd=tmp_path, env=_plain_env())
+    version, _ = on_a_terminal([*cli, "--version"], cwd=tmp_path, env=plain_env())
     assert version.strip() == f"jellyml {jellyml.__version__}"
 
 
@@ -160,7 +133,7 @@ def test_on_a_terminal_only_help_imports_rich(tmp_path):
         "    pass\n"
         "print(json.dumps('rich' in sys.modules), file=sys.stderr)\n"
     )
-    out, err = _on_a_terminal([sys.executable, "-c", code], cwd=tmp_path, env=_plain_env())
+    out, err = on_a_terminal([sys.executable, "-c", code], cwd=tmp_path, env=plain_env())
     assert [json.loads(line) for line in err.splitlines()] == [False, True]
     assert "\x1b[" in out
 
@@ -189,7 +162,6 @@ print(json.dumps([code, [name for name in json.loads(sys.argv[2]) if name in sys
 
 @pytest.mark.parametrize("command", [["show"], ["extract-bundle"], ["fix", "extract-bundle"]])
 def test_a_piped_read_loads_one_command_and_no_heavy_module(make_repo, tmp_path, command):
-    from jellyml_testkit import make_model
 
     model = tmp_path / "m.pth"
     make_model(make_repo({"a.py": "1\n"}).path, model)

@@ -15,10 +15,9 @@ from typing import Any
 import pytest
 
 import jellyml
-from checkpoint_helpers import dirty_repo, run_cli
 from jellyml import errors
 from jellyml import format as fmt
-from jellyml_container_kit import (
+from kit.checkpoints import (
     SNAPSHOT_FILE,
     dcp_like_folder,
     safetensors_bytes,
@@ -27,6 +26,7 @@ from jellyml_container_kit import (
     write_safetensors_model,
     write_snapshot_file,
 )
+from kit.cli import jellyml as run_cli
 
 OURS = {fmt.SNAPSHOT_KEY, fmt.METADATA_KEY}
 
@@ -64,9 +64,9 @@ def _same(a: Any, b: Any) -> bool:
 
 @pytest.mark.torch
 @pytest.mark.parametrize("layout", ["last", "first", "middle", "ordered", "reused"])
-def test_strip_a_torch_checkpoint(layout: str, make_repo: Any, tmp_path: Path) -> None:
+def test_strip_a_torch_checkpoint(layout: str, dirty_repo, tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
-    snapshot = jellyml.create_snapshot(str(dirty_repo(make_repo).path))
+    snapshot = jellyml.create_snapshot(str(dirty_repo.path))
     weights = {"w": torch.randn(3, 3), "n": {"b": torch.arange(4, dtype=torch.uint8)}}
     saved: Any = {
         "last": {**weights, "epoch": 3, **snapshot},
@@ -78,7 +78,7 @@ def test_strip_a_torch_checkpoint(layout: str, make_repo: Any, tmp_path: Path) -
     model, out = tmp_path / "model.pth", tmp_path / "public.pth"
     torch.save(saved, model)
     before = _digest(model)
-    proc = _ok(run_cli("strip", str(model), "-o", str(out)))
+    proc = _ok(run_cli("strip", str(model), "-o", str(out), check=None))
     assert "jellyml_code_snapshot, jellyml_snapshot_metadata removed" in proc.stdout
     expected = type(saved)((k, v) for k, v in saved.items() if k not in OURS)
     assert _same(torch.load(out, weights_only=True), expected)
@@ -91,18 +91,20 @@ def test_strip_a_torch_checkpoint(layout: str, make_repo: Any, tmp_path: Path) -
 
 
 @pytest.mark.torch
-def test_strip_in_place_and_never_over_the_input_unasked(make_repo: Any, tmp_path: Path) -> None:
+def test_strip_in_place_and_never_over_the_input_unasked(dirty_repo, tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
-    snapshot = jellyml.create_snapshot(str(dirty_repo(make_repo).path))
+    snapshot = jellyml.create_snapshot(str(dirty_repo.path))
     model = tmp_path / "model.pth"
     torch.save({"w": torch.ones(2), **snapshot}, model)
     before = _digest(model)
-    _one_line_error(run_cli("strip", str(model), "-o", str(model)), "Pass --in-place")
+    _one_line_error(run_cli("strip", str(model), "-o", str(model), check=None), "Pass --in-place")
     assert _digest(model) == before
-    _ok(run_cli("strip", str(model), "--in-place"))
+    _ok(run_cli("strip", str(model), "--in-place", check=None))
     assert list(torch.load(model, weights_only=True)) == ["w"]
     assert sorted(os.listdir(tmp_path)) == ["model.pth", "repo0"]  # no temporary file left
-    _one_line_error(run_cli("strip", str(model), "--in-place"), "holds no JellyML snapshot")
+    _one_line_error(
+        run_cli("strip", str(model), "--in-place", check=None), "holds no JellyML snapshot"
+    )
 
 
 def _tensors_of(path: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
@@ -126,7 +128,7 @@ def test_strip_a_safetensors_file(make_repo: Any, tmp_path: Path) -> None:
     tensors["ids"] = u8(b"{user bytes}")
     model, out = tmp_path / "model.safetensors", tmp_path / "public.safetensors"
     model.write_bytes(safetensors_bytes(tensors, {"format": "pt", "note": "kept"}))
-    _ok(run_cli("strip", str(model), "-o", str(out)))
+    _ok(run_cli("strip", str(model), "-o", str(out), check=None))
     header, blobs = _tensors_of(out)
     assert header["__metadata__"] == {"format": "pt", "note": "kept"}
     assert set(blobs) == {"z.weight", "a.bias", "ids"}
@@ -151,11 +153,11 @@ def test_strip_a_folder(make_repo: Any, tmp_path: Path) -> None:
     (folder / "sub" / "x.bin").write_bytes(b"keep me")
     before = _tree(folder)
     out = tmp_path / "public"
-    _ok(run_cli("strip", str(folder), "-o", str(out)))
+    _ok(run_cli("strip", str(folder), "-o", str(out), check=None))
     assert _tree(out) == {k: v for k, v in before.items() if k != SNAPSHOT_FILE}
     assert _tree(folder) == before
-    _one_line_error(run_cli("strip", str(folder), "-o", str(out)), "exists already")
-    _ok(run_cli("strip", str(folder), "--in-place"))
+    _one_line_error(run_cli("strip", str(folder), "-o", str(out), check=None), "exists already")
+    _ok(run_cli("strip", str(folder), "--in-place", check=None))
     assert _tree(folder) == _tree(out)
     assert sorted(os.listdir(tmp_path)) == ["public", "repo0", "step-9"]
 
@@ -169,7 +171,7 @@ def test_strip_an_hf_shard_and_its_index(make_repo: Any, tmp_path: Path) -> None
     (folder / "model-00001-of-00001.safetensors").write_bytes(safetensors_bytes(shard))
     weight_map = {k: "model-00001-of-00001.safetensors" for k in ["w", *ours]}
     (folder / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
-    _ok(run_cli("strip", str(folder), "--in-place"))
+    _ok(run_cli("strip", str(folder), "--in-place", check=None))
     index = json.loads((folder / "model.safetensors.index.json").read_text())
     assert index["weight_map"] == {"w": "model-00001-of-00001.safetensors"}
     _header, blobs = _tensors_of(folder / "model-00001-of-00001.safetensors")
@@ -180,17 +182,22 @@ def test_strip_failures_leave_nothing(make_repo: Any, tmp_path: Path) -> None:
     repo = make_repo({"a.py": "x = 1\n"})
     model = tmp_path / "m.safetensors"
     model.write_bytes(safetensors_bytes({"w": ("F32", [1], b"\0\0\0\0")}))
-    _one_line_error(run_cli("strip", str(model), "-o", str(tmp_path / "o")), "holds no JellyML")
+    _one_line_error(
+        run_cli("strip", str(model), "-o", str(tmp_path / "o"), check=None), "holds no JellyML"
+    )
     write_safetensors_model(repo.path, model)
     _one_line_error(
-        run_cli("strip", str(model), "-o", str(tmp_path / "missing" / "o")), "Cannot write"
+        run_cli("strip", str(model), "-o", str(tmp_path / "missing" / "o"), check=None),
+        "Cannot write",
     )
-    _one_line_error(run_cli("strip", str(tmp_path / "nope.pth"), "--in-place"), "does not exist")
+    _one_line_error(
+        run_cli("strip", str(tmp_path / "nope.pth"), "--in-place", check=None), "does not exist"
+    )
     assert sorted(os.listdir(tmp_path)) == ["m.safetensors", "repo0"]
 
 
-def test_scan_finds_what_still_carries_a_snapshot(make_repo: Any, tmp_path: Path) -> None:
-    repo = dirty_repo(make_repo)
+def test_scan_finds_what_still_carries_a_snapshot(dirty_repo, tmp_path: Path) -> None:
+    repo = dirty_repo
     tree = tmp_path / "release"
     (tree / "ckpt" / "step-1").mkdir(parents=True)
     commit = write_safetensors_model(repo.path, tree / "weights.safetensors")
@@ -200,7 +207,7 @@ def test_scan_finds_what_still_carries_a_snapshot(make_repo: Any, tmp_path: Path
     (tree / ".git").mkdir()
     (tree / ".git" / "x.safetensors").write_bytes(b"not looked at")
 
-    listed = json.loads(_ok(run_cli("scan", "--json", str(tree))).stdout)
+    listed = json.loads(_ok(run_cli("scan", "--json", str(tree), check=None)).stdout)
     by_name = {Path(e["path"]).name: e for e in listed}
     assert set(by_name) == {"weights.safetensors", "step-1", "clean.safetensors"}
     assert by_name["weights.safetensors"]["commit"] == commit and by_name["step-1"]["dirty"]
@@ -208,14 +215,16 @@ def test_scan_finds_what_still_carries_a_snapshot(make_repo: Any, tmp_path: Path
     assert by_name["clean.safetensors"]["snapshot"] is False
     assert by_name["weights.safetensors"]["size"] == (tree / "weights.safetensors").stat().st_size
 
-    human = run_cli("scan", "--check", str(tree))
+    human = run_cli("scan", "--check", str(tree), check=None)
     assert human.returncode == 1 and commit[:12] in human.stdout
     assert "3 checkpoints, 2 carrying a snapshot." in human.stdout
 
-    _ok(run_cli("strip", str(tree / "weights.safetensors"), "--in-place"))
-    _ok(run_cli("strip", str(tree / "ckpt" / "step-1"), "--in-place"))
+    _ok(run_cli("strip", str(tree / "weights.safetensors"), "--in-place", check=None))
+    _ok(run_cli("strip", str(tree / "ckpt" / "step-1"), "--in-place", check=None))
     # the stripped folder holds no checkpoint file any more: it is no checkpoint at all
-    assert "2 checkpoints, 0 carrying" in _ok(run_cli("scan", "--check", str(tree))).stdout
+    assert (
+        "2 checkpoints, 0 carrying" in _ok(run_cli("scan", "--check", str(tree), check=None)).stdout
+    )
 
 
 def test_scan_counts_an_unreadable_snapshot_as_carried(make_repo: Any, tmp_path: Path) -> None:
@@ -230,14 +239,14 @@ def test_scan_counts_an_unreadable_snapshot_as_carried(make_repo: Any, tmp_path:
     model.write_bytes(
         data[:at] + data[at:].replace(b'"format_version": 2', b'"format_version": 9', 1)
     )
-    proc = run_cli("scan", "--check", "--json", str(tmp_path))
+    proc = run_cli("scan", "--check", "--json", str(tmp_path), check=None)
     assert proc.returncode == 1
     (entry,) = json.loads(proc.stdout)
     assert entry["snapshot"] is True and "newer jellyml" in entry["problem"]
 
 
 def test_scan_of_a_missing_path_is_one_line(tmp_path: Path) -> None:
-    _one_line_error(run_cli("scan", str(tmp_path / "nope")), "does not exist")
+    _one_line_error(run_cli("scan", str(tmp_path / "nope"), check=None), "does not exist")
 
 
 def test_strip_removes_a_damaged_snapshot_file_too(make_repo: Any, tmp_path: Path) -> None:
@@ -247,7 +256,7 @@ def test_strip_removes_a_damaged_snapshot_file_too(make_repo: Any, tmp_path: Pat
     (folder / "weights.bin").write_bytes(b"w")
     data = (folder / SNAPSHOT_FILE).read_bytes()
     (folder / SNAPSHOT_FILE).write_bytes(data.replace(b"# v2 git bundle", b"# v2 git bundlX"))
-    _ok(run_cli("strip", str(folder), "--in-place"))
+    _ok(run_cli("strip", str(folder), "--in-place", check=None))
     assert sorted(os.listdir(folder)) == ["weights.bin"]
 
 
@@ -258,11 +267,15 @@ def test_strip_refuses_what_it_cannot_rewrite_safely(make_repo: Any, tmp_path: P
     model = tmp_path / "p4.pth"
     torch.save({"w": torch.ones(2), **snapshot}, model, pickle_protocol=4)
     before = _digest(model)
-    _one_line_error(run_cli("strip", str(model), "-o", str(tmp_path / "o.pth")), "protocol 4")
+    _one_line_error(
+        run_cli("strip", str(model), "-o", str(tmp_path / "o.pth"), check=None), "protocol 4"
+    )
     assert _digest(model) == before and not (tmp_path / "o.pth").exists()
     nested = tmp_path / "nested.pth"
     torch.save({"w": torch.ones(2), "extra": dict(snapshot)}, nested)
-    _one_line_error(run_cli("strip", str(nested), "--in-place"), "not stored under the top-level")
+    _one_line_error(
+        run_cli("strip", str(nested), "--in-place", check=None), "not stored under the top-level"
+    )
     assert sorted(os.listdir(tmp_path)) == ["nested.pth", "p4.pth", "repo0"]
 
 

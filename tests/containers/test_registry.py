@@ -19,7 +19,7 @@ from jellyml import format as fmt
 from jellyml.errors import NotACheckpointError, SnapshotNotFoundError
 from jellyml.publish.scan import scan
 from jellyml.publish.strip import strip
-from jellyml_container_kit import snapshot_tensors
+from kit.checkpoints import snapshot_tensors
 
 if TYPE_CHECKING:  # the protocols exist for type checkers only
     from jellyml.sources import Source

@@ -9,7 +9,7 @@ import struct
 import subprocess
 from pathlib import Path
 
-from jellyml_testkit import peak_rss_of_cli
+from kit.cli import peak_rss_of_cli
 
 ENTRIES = 800_000
 

@@ -15,6 +15,10 @@ import pytest
 import jellyml
 from jellyml.containers import sidecar
 from jellyml.errors import OutputPathError
+from kit.cli import jellyml as jellyml_cli
+
+#: The tests folder: the test kit (kit.*) is imported from it.
+TESTS = Path(__file__).resolve().parents[1]
 
 #: Tests that make a snapshot with create_snapshot; the others run without torch.
 needs_torch = pytest.mark.torch
@@ -36,12 +40,6 @@ def snapshot(repo: Any) -> dict[str, Any]:
 
 def tensor_bytes(snapshot: dict[str, Any], key: str) -> bytes:
     return bytes(snapshot[key].numpy().tobytes())
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "jellyml", *args], capture_output=True, text=True, timeout=120
-    )
 
 
 @needs_torch
@@ -102,17 +100,21 @@ def test_cli_show_and_extract_bundle_take_the_checkpoint_folder(snapshot, repo, 
     folder = tmp_path / "checkpoint-3"
     jellyml.save_snapshot(folder, snapshot)
     (folder / "model.safetensors").write_bytes(b"not read")
-    shown = cli("show", str(folder))
+    shown = jellyml_cli("show", str(folder), check=None, timeout=120)
     assert shown.returncode == 0, shown.stderr
     assert jellyml.read_snapshot(folder).commit[:7] in shown.stdout
     bundle = tmp_path / "code.bundle"
-    extracted = cli("fix", "extract-bundle", str(folder), "-o", str(bundle))
+    extracted = jellyml_cli(
+        "fix", "extract-bundle", str(folder), "-o", str(bundle), check=None, timeout=120
+    )
     assert extracted.returncode == 0, extracted.stderr
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(bundle), str(clone)], check=True)
     assert (clone / "train.py").read_text() == "lr = 0.25\n"
     assert (clone / "notes.txt").read_text() == "untracked\n"
-    shown_file = cli("show", str(folder / "jellyml-snapshot.jelly"))  # the file itself works too
+    shown_file = jellyml_cli(
+        "show", str(folder / "jellyml-snapshot.jelly"), check=None, timeout=120
+    )  # the file itself works too
     assert shown_file.returncode == 0, shown_file.stderr
     assert jellyml.read_snapshot(folder).commit[:7] in shown_file.stdout
 
@@ -163,7 +165,7 @@ def test_a_control_character_in_a_tensor_name_is_not_printed(tmp_path):
     folder = tmp_path / "ckpt"
     folder.mkdir()
     write_raw(folder / "jellyml-snapshot.jelly", {"\x1b[31mred": {"dtype": "F32"}})
-    proc = cli("show", str(folder))
+    proc = jellyml_cli("show", str(folder), check=None, timeout=120)
     assert proc.returncode == 4  # no tensor of ours in it: a checkpoint without a snapshot
     assert "\x1b" not in proc.stdout + proc.stderr
 
@@ -175,24 +177,24 @@ def test_a_file_without_the_code_tensor_holds_no_snapshot(tmp_path):
 
 
 def test_written_and_read_without_torch_from_plain_bytes(repo, tmp_path):
-    """A snapshot built by hand (git bundle + JellyML headers), saved and restored, in an
-    interpreter that never imports torch, numpy or transformers."""
+    """A snapshot built by hand (git bundle + JellyML headers, by the test kit), saved and
+    restored, in an interpreter that never imports torch, numpy or transformers."""
     code = """
-import hashlib, json, subprocess, sys
+import json, subprocess, sys
 from jellyml import format as fmt
 import jellyml
-repo, folder, out = sys.argv[1:4]
+repo, folder, out, tests = sys.argv[1:5]
+sys.path.insert(0, tests)
+from kit.checkpoints import metadata_tensor, snapshot_tensor
 subprocess.run(["git", "-C", repo, "bundle", "create", out + ".in", "HEAD"], check=True,
                capture_output=True)
 bundle = open(out + ".in", "rb").read()
 commit = subprocess.run(["git", "-C", repo, "rev-parse", "HEAD"], check=True,
                         capture_output=True, text=True).stdout.strip()
-meta = json.dumps({"git": {"dirty": False}}).encode()
-meta_sha = hashlib.sha256(meta).hexdigest()
+meta, meta_sha = metadata_tensor(json.dumps({"git": {"dirty": False}}).encode())
 snapshot = {
-    fmt.SNAPSHOT_KEY: fmt.encode_header(fmt.SNAPSHOT_MAGIC, len(bundle),
-        hashlib.sha256(bundle).hexdigest(), commit=commit, metadata_sha256=meta_sha) + bundle,
-    fmt.METADATA_KEY: fmt.encode_header(fmt.METADATA_MAGIC, len(meta), meta_sha) + meta,
+    fmt.SNAPSHOT_KEY: snapshot_tensor(bundle, commit, meta_sha),
+    fmt.METADATA_KEY: meta,
 }
 jellyml.save_snapshot(folder, snapshot)
 found = jellyml.read_snapshot(folder)
@@ -203,7 +205,7 @@ print(sorted(m for m in ("torch", "numpy", "transformers") if m in sys.modules))
 """
     folder, out = tmp_path / "ckpt", tmp_path / "out.bundle"
     proc = subprocess.run(
-        [sys.executable, "-c", code, str(repo.path), str(folder), str(out)],
+        [sys.executable, "-c", code, str(repo.path), str(folder), str(out), str(TESTS)],
         capture_output=True,
         text=True,
     )

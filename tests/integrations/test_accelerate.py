@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 import jellyml
-from jellyml_testkit import disk_usage, git_calls, git_logging_wrapper, training_project
-from jellyml_testkit import jellyml as run_cli
+from kit.cli import jellyml as run_cli
+from kit.files import disk_usage
+from kit.repos import git_calls, git_logging_wrapper, training_project
 
 pytest.importorskip("torch")
 pytest.importorskip("accelerate")

@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 import jellyml
-from jellyml_testkit import git_logging_wrapper
-from jellyml_testkit import jellyml as run_cli
+from kit.cli import jellyml as run_cli
+from kit.files import disk_usage
+from kit.repos import git_logging_wrapper
 
 HERE = Path(__file__).resolve().parent
 FILE = "jellyml-snapshot.jelly"
@@ -281,7 +282,6 @@ def test_two_processes_under_torchrun_run_git_once_and_save_every_checkpoint(dir
 
 def test_ten_saves_cost_the_disk_of_one_snapshot_file(dirty_repo, tmp_path):
     """save_total_limit=3 over 10 saves: every folder has the file, as links of one."""
-    from jellyml_testkit import disk_usage
 
     out = tmp_path / "out"
     trainer, _callback = train(dirty_repo, out, 20, save_total_limit=3)

@@ -11,7 +11,9 @@ from typing import Any
 
 from jellyml import format as fmt
 from jellyml.containers.folder import MAX_SMALL_FILE
-from jellyml_testkit import jellyml, jellyml_capped, one_error_line, write_checkpoint
+from kit.checkpoints import model_from_bundle, write_checkpoint
+from kit.cli import jellyml, jellyml_capped, one_error_line
+from kit.repos import bundle_of
 
 HUGE = 1_000_000
 
@@ -59,8 +61,6 @@ def test_a_file_git_cannot_add_is_named(make_repo: Any, tmp_path: Path) -> None:
 
 
 def test_show_cuts_a_huge_value_unless_all(make_repo: Any, tmp_path: Path) -> None:
-    from tree_testkit import bundle_of, model_from_bundle
-
     repo = make_repo({"a.py": "a\n"})
     bundle, tip = bundle_of(repo)
     host = "h" * 3_000_000

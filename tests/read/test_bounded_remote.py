@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import pytest
 
-from jellyml_testkit import jellyml_capped, one_error_line
+from kit.cli import jellyml_capped, one_error_line
 
 Handler = Callable[[BaseHTTPRequestHandler], None]
 

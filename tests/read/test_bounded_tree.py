@@ -9,8 +9,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from jellyml_testkit import jellyml, jellyml_capped, make_model, one_error_line, peak_rss_of_cli
-from tree_testkit import bundle_of, model_from_bundle
+from kit.checkpoints import make_model, model_from_bundle
+from kit.cli import jellyml, jellyml_capped, one_error_line, peak_rss_of_cli
+from kit.repos import bundle_of
 
 #: ``cat``'s own process stays under this, whatever the blob (the issue's bound).
 CAT_MEMORY = 64 << 20

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from jellyml import format as fmt
-from jellyml_testkit import jellyml, make_model, write_checkpoint
+from kit.checkpoints import make_model, write_checkpoint
+from kit.cli import jellyml
 
 
 def _header(size: int, payload: bytes, **extra) -> bytes:

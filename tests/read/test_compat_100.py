@@ -6,14 +6,15 @@ import io
 import shutil
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import jellyml
 from jellyml.extract_bundle import ExtractBundleArgs_dataclass, extract_bundle
-from jellyml_testkit import clone, dirty_repo, git, legacy_reader, sha256_file
-from jellyml_testkit import jellyml as cli
+from kit.checkpoints import legacy_reader
+from kit.cli import jellyml as cli
+from kit.files import sha256_file
+from kit.repos import clone, git
 
 BASE = "5396996905c84034095deb4dd5fde2035c40cb39"
 MODEL_PY = 'def model():\n    return "v1"\n'
@@ -74,9 +75,9 @@ def test_legacy_reader_finds_the_fixture_bundle(fixtures_dir: Path) -> None:
 
 @pytest.mark.torch
 @pytest.mark.parametrize("to_buffer", [False, True])
-def test_jellyml_100_reads_what_we_write(make_repo: Any, tmp_path: Path, to_buffer: bool) -> None:
+def test_jellyml_100_reads_what_we_write(dirty_repo, tmp_path: Path, to_buffer: bool) -> None:
     torch = pytest.importorskip("torch")
-    repo = dirty_repo(make_repo)
+    repo = dirty_repo
     ours = tmp_path / "ours.bundle"
     snapshot = jellyml.create_snapshot(str(repo.path), out_git_bundle_path=str(ours))
     path = tmp_path / "model.pth"

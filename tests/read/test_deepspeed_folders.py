@@ -12,9 +12,8 @@ from typing import Any
 
 import pytest
 
-from jellyml_container_kit import write_snapshot_file
-from jellyml_testkit import jellyml as run_cli
-from jellyml_testkit import make_model, write_checkpoint
+from kit.checkpoints import make_model, write_checkpoint, write_snapshot_file
+from kit.cli import jellyml as run_cli
 
 ZERO3_STATES = "zero_pp_rank_0_mp_rank_00_model_states.pt"
 

@@ -21,8 +21,9 @@ import pytest
 import jellyml
 from jellyml import errors
 from jellyml.extract_bundle import ExtractBundleArgs_dataclass, extract_bundle
-from jellyml_testkit import clone, dirty_repo, git, patch_snapshot_header
-from jellyml_testkit import jellyml as cli
+from kit.checkpoints import patch_snapshot_header
+from kit.cli import jellyml as cli
+from kit.repos import clone, git, make_dirty_repo
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class Case:
 
 def good_checkpoint(make_repo: Any, folder: Path, name: str = "model.pth", **save: Any) -> Path:
     torch = pytest.importorskip("torch")
-    repo = dirty_repo(make_repo)
+    repo = make_dirty_repo(make_repo)
     snapshot = jellyml.create_snapshot(str(repo.path))
     path = folder / name
     torch.save({"model_state_dict": {"w": torch.ones(100)}, **snapshot}, path, **save)

@@ -8,14 +8,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from checkpoint_helpers import dirty_repo, run_cli
-from jellyml_container_kit import safetensors_bytes, write_snapshot_file
+from kit.checkpoints import safetensors_bytes, write_snapshot_file
+from kit.cli import jellyml
+from kit.repos import make_dirty_repo
 
 
 def _trainer_output_dir(make_repo: Any, root: Path, steps: list[int]) -> str:
     """What the HF Trainer with JellyMLCallback leaves: checkpoint-N folders (weights, the
     optimizer, the RNG state, the snapshot file), and no checkpoint of its own."""
-    repo = dirty_repo(make_repo)
+    repo = make_dirty_repo(make_repo)
     commit = ""
     for step in steps:
         folder = root / f"checkpoint-{step}"
@@ -34,12 +35,12 @@ def test_a_trainer_output_dir_names_its_checkpoints(make_repo: Any, tmp_path: Pa
     out = tmp_path / "hf_out"
     out.mkdir()
     _trainer_output_dir(make_repo, out, [500, 1000, 1500])
-    proc = run_cli("show", str(out))
+    proc = jellyml("show", str(out), check=None)
     assert proc.returncode == 3 and proc.stderr.count("\n") == 1, proc.stderr
     assert "holds no checkpoint jellyml knows" not in proc.stderr
     assert "3 checkpoint folders (checkpoint-500, checkpoint-1000, checkpoint-1500)" in proc.stderr
     assert f"the latest is {out / 'checkpoint-1500'}" in proc.stderr
-    shown = run_cli("show", "--json", str(out / "checkpoint-1500"))
+    shown = jellyml("show", "--json", str(out / "checkpoint-1500"), check=None)
     assert shown.returncode == 0 and json.loads(shown.stdout)["dirty"] is True
 
 
@@ -47,7 +48,7 @@ def test_many_checkpoints_are_counted_not_all_named(make_repo: Any, tmp_path: Pa
     out = tmp_path / "hf_out"
     out.mkdir()
     _trainer_output_dir(make_repo, out, [100 * i for i in range(1, 9)])
-    proc = run_cli("eat", str(out), "-c", str(tmp_path / "fresh"))
+    proc = jellyml("eat", str(out), "-c", str(tmp_path / "fresh"), check=None)
     assert proc.returncode == 3 and "8 checkpoint folders" in proc.stderr
     assert "checkpoint-500 and 3 more" in proc.stderr and "checkpoint-800" in proc.stderr
     assert not (tmp_path / "fresh").exists()
@@ -60,11 +61,11 @@ def test_a_weights_file_beside_the_snapshot_file_points_to_it(
     out.mkdir()
     _trainer_output_dir(make_repo, out, [7])
     weights = out / "checkpoint-7" / "model.safetensors"
-    proc = run_cli("show", str(weights))
+    proc = jellyml("show", str(weights), check=None)
     assert proc.returncode == 4 and proc.stderr.count("\n") == 1, proc.stderr
     assert "torch.save" not in proc.stderr
     assert f"in {out / 'checkpoint-7' / 'jellyml-snapshot.jelly'}" in proc.stderr
     assert f"Pass the folder ({out / 'checkpoint-7'})" in proc.stderr
     lone = tmp_path / "lone.safetensors"  # no snapshot file beside it: the usual advice
     lone.write_bytes(weights.read_bytes())
-    assert "torch.save" in run_cli("show", str(lone)).stderr
+    assert "torch.save" in jellyml("show", str(lone), check=None).stderr

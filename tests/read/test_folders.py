@@ -12,38 +12,39 @@ from typing import Any
 import pytest
 
 import jellyml
-from checkpoint_helpers import clone, dirty_repo, git, run_cli
 from jellyml import errors
 from jellyml import format as fmt
-from jellyml_container_kit import (
+from kit.checkpoints import (
     SNAPSHOT_FILE,
     dcp_like_folder,
+    make_model,
     safetensors_bytes,
     snapshot_tensors,
     u8,
     write_safetensors_model,
     write_snapshot_file,
 )
-from jellyml_testkit import make_model
+from kit.cli import jellyml as run_cli
+from kit.repos import clone, git
 
 
 def _weights(n: int) -> dict[str, tuple[str, list[int], bytes]]:
     return {f"w{i}": ("F32", [1], b"\0\0\x80\x3f") for i in range(n)}
 
 
-def test_a_dcp_folder_is_read_through_its_snapshot_file(make_repo: Any, tmp_path: Path) -> None:
-    repo = dirty_repo(make_repo)
+def test_a_dcp_folder_is_read_through_its_snapshot_file(dirty_repo, tmp_path: Path) -> None:
+    repo = dirty_repo
     folder = tmp_path / "step-100"
     dcp_like_folder(folder)
     commit = write_snapshot_file(repo.path, folder)
 
-    shown = run_cli("show", "--json", str(folder))
+    shown = run_cli("show", "--json", str(folder), check=None)
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["commit"] == commit
-    eaten = run_cli("eat", str(folder), "-c", str(tmp_path / "fresh"))
+    eaten = run_cli("eat", str(folder), "-c", str(tmp_path / "fresh"), check=None)
     assert eaten.returncode == 0, eaten.stderr
     assert (tmp_path / "fresh" / "notes.txt").read_text() == "untracked\n"
-    extracted = run_cli("fix", "extract-bundle", str(folder) + "/", "-o", str(tmp_path))
+    extracted = run_cli("fix", "extract-bundle", str(folder) + "/", "-o", str(tmp_path), check=None)
     assert extracted.returncode == 0, extracted.stderr
     assert git(clone(tmp_path / "step-100.bundle", tmp_path / "c"), "rev-parse", "HEAD") == commit
     assert not os.path.exists("/tmp/jellyml-pwned")  # .metadata was never unpickled
@@ -53,7 +54,7 @@ def test_a_dcp_folder_is_read_through_its_snapshot_file(make_repo: Any, tmp_path
 
 def test_a_dcp_folder_without_a_snapshot_file_says_how_to_add_one(tmp_path: Path) -> None:
     dcp_like_folder(tmp_path / "ckpt")
-    proc = run_cli("show", str(tmp_path / "ckpt"))
+    proc = run_cli("show", str(tmp_path / "ckpt"), check=None)
     assert proc.returncode == 4 and proc.stderr.count("\n") == 1  # a checkpoint, no snapshot
     assert "torch.distributed.checkpoint" in proc.stderr and "save_snapshot" in proc.stderr
 
@@ -70,7 +71,7 @@ def test_hf_sharded_reads_the_shard_the_index_names(make_repo: Any, tmp_path: Pa
     weight_map.update({k: "model-00002-of-00002.safetensors" for k in ours})
     index = {"metadata": {"total_size": 1}, "weight_map": weight_map}
     (folder / "model.safetensors.index.json").write_text(json.dumps(index))
-    proc = run_cli("show", "--json", str(folder))
+    proc = run_cli("show", "--json", str(folder), check=None)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["commit"] == commit
 
@@ -92,7 +93,7 @@ def test_hf_single_file_lightning_meta_and_deepspeed(make_repo: Any, tmp_path: P
     make_model(repo.path, deepspeed / "checkpoint" / "mp_rank_00_model_states.pt")
     (deepspeed / "checkpoint" / "zero_pp_rank_0_mp_rank_00_optim_states.pt").write_bytes(b"x")
     for folder in (hf, fsdp, deepspeed):
-        proc = run_cli("show", "--json", str(folder))
+        proc = run_cli("show", "--json", str(folder), check=None)
         assert proc.returncode == 0, (folder, proc.stderr)
         assert json.loads(proc.stdout)["commit"] == commit
 
@@ -118,7 +119,7 @@ def test_one_checkpoint_in_a_folder_is_found_two_are_ambiguous(
     (folder / "notes.txt").write_text("hi")
     assert jellyml.read_snapshot(folder).commit == commit
     make_model(repo.path, folder / "epoch=3.ckpt")
-    proc = run_cli("show", str(folder))
+    proc = run_cli("show", str(folder), check=None)
     assert proc.returncode == 3 and proc.stderr.count("\n") == 1  # not one checkpoint
     assert "several files" in proc.stderr and "epoch=3.ckpt, last.ckpt" in proc.stderr
     with pytest.raises(errors.AmbiguousFolderError) as caught:
@@ -155,17 +156,17 @@ def test_hostile_or_empty_folders_are_refused(
     make(folder)
     out = tmp_path / "out"
     out.mkdir()
-    proc = run_cli("fix", "extract-bundle", str(folder), "-o", str(out))
+    proc = run_cli("fix", "extract-bundle", str(folder), "-o", str(out), check=None)
     assert proc.returncode == status and proc.stderr.count("\n") == 1, proc.stderr
     assert phrase in proc.stderr and "Traceback" not in proc.stderr
     assert os.listdir(out) == []
 
 
 @pytest.mark.torch
-def test_real_dcp_save_with_a_snapshot_file(make_repo: Any, tmp_path: Path) -> None:
+def test_real_dcp_save_with_a_snapshot_file(dirty_repo, tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     dcp = pytest.importorskip("torch.distributed.checkpoint")
-    repo = dirty_repo(make_repo)
+    repo = dirty_repo
     folder = tmp_path / "dcp"
     state = {"w": torch.arange(6.0)}
     dcp.save(state, checkpoint_id=str(folder))

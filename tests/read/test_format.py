@@ -12,7 +12,8 @@ import pytest
 from jellyml import format as fmt
 from jellyml.errors import CorruptSnapshotError, UnsupportedFormatError
 from jellyml.reader import read_snapshot
-from jellyml_testkit import bundle_of, snapshot_tensor, write_checkpoint
+from kit.checkpoints import snapshot_tensor, write_checkpoint
+from kit.repos import bundle_of
 
 SHA = "0123456789abcdef" * 4
 META_SHA = "fedcba9876543210" * 4

@@ -22,7 +22,8 @@ import jellyml
 from jellyml import format as fmt
 from jellyml.errors import JellyMLError
 from jellyml.snapshot.create import encode_metadata
-from jellyml_testkit import bundle_of, snapshot_tensor, write_checkpoint
+from kit.checkpoints import snapshot_tensor, write_checkpoint
+from kit.repos import bundle_of
 
 FUZZ = settings(
     max_examples=400,

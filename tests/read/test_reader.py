@@ -20,14 +20,8 @@ from jellyml.errors import CorruptSnapshotError, OutputPathError
 from jellyml.read import reader
 from jellyml.snapshot.create import encode_metadata
 from jellyml.sources import local
-from jellyml_testkit import (
-    bundle_of,
-    clone,
-    dirty_repo,
-    git,
-    snapshot_tensor,
-    write_checkpoint,
-)
+from kit.checkpoints import snapshot_tensor, write_checkpoint
+from kit.repos import bundle_of, clone, git, make_dirty_repo
 
 torch = pytest.importorskip("torch")
 
@@ -36,7 +30,7 @@ pytestmark = pytest.mark.torch
 
 @pytest.fixture
 def repo(make_repo: Any) -> Any:
-    return dirty_repo(make_repo)
+    return make_dirty_repo(make_repo)
 
 
 @pytest.fixture

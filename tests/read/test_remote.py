@@ -22,10 +22,18 @@ import pytest
 from remote_servers import HttpServer, S3Server, nginx_server, no_range_server, s3_server
 
 import jellyml
-from checkpoint_helpers import SRC, clone, dirty_repo, git, run_cli, write_torch_like_zip
 from jellyml import errors
-from jellyml_container_kit import dcp_like_folder, snapshot_tensors, write_safetensors_model
-from jellyml_testkit import make_model
+from kit.checkpoints import (
+    dcp_like_folder,
+    make_model,
+    snapshot_tensors,
+    write_checkpoint,
+    write_safetensors_model,
+    write_snapshot_file,
+)
+from kit.cli import SRC, cli_command
+from kit.cli import jellyml as run_cli
+from kit.repos import clone, git, make_dirty_repo
 
 pytest.importorskip("fsspec", reason="fsspec is not installed (pip install 'jellyml[remote]')")
 
@@ -60,12 +68,11 @@ def _publish(s3: S3Server, web: HttpServer, local: Path, name: str) -> tuple[str
 
 
 def _kinds(make_repo: Any, tmp_path: Path) -> tuple[str, dict[str, Path]]:
-    repo = dirty_repo(make_repo)
+    repo = make_dirty_repo(make_repo)
     commit = make_model(repo.path, tmp_path / "model.pth")
     write_safetensors_model(repo.path, tmp_path / "model.safetensors")
     folder = tmp_path / "step-7"
     dcp_like_folder(folder)
-    from jellyml_container_kit import write_snapshot_file
 
     write_snapshot_file(repo.path, folder)
     return commit, {
@@ -85,24 +92,28 @@ def test_show_eat_extract_and_scan_every_container_on_s3_and_http(
         if local.is_dir():
             http_url += "/"  # an HTTP server cannot say a URL is a folder
         for url in (s3_url, http_url):
-            shown = run_cli("show", "--json", url, env_extra=s3.env())
+            shown = run_cli("show", "--json", url, env=s3.env(), check=None)
             assert shown.returncode == 0, (url, shown.stderr)
             assert json.loads(shown.stdout)["commit"] == commit
             assert json.loads(shown.stdout)["model"] == url
             fresh = tmp_path / f"fresh-{abs(hash(url))}"
-            eaten = run_cli("eat", url, "-c", str(fresh), env_extra=s3.env())
+            eaten = run_cli("eat", url, "-c", str(fresh), env=s3.env(), check=None)
             assert eaten.returncode == 0, (url, eaten.stderr)
             assert (fresh / "notes.txt").read_text() == "untracked\n"
             out = tmp_path / f"{abs(hash(url))}.bundle"
-            done = run_cli("fix", "extract-bundle", url, "-o", str(out), env_extra=s3.env())
+            done = run_cli("fix", "extract-bundle", url, "-o", str(out), env=s3.env(), check=None)
             assert done.returncode == 0, (url, done.stderr)
             assert git(clone(out, tmp_path / f"c{abs(hash(url))}"), "rev-parse", "HEAD") == commit
     http_file = f"{web.url}/{prefix}/model.pth"
-    (listed,) = json.loads(_ok_stdout(run_cli("scan", "--json", http_file)))
+    (listed,) = json.loads(_ok_stdout(run_cli("scan", "--json", http_file, check=None)))
     assert listed["snapshot"] and listed["commit"] == commit
-    heads = _ok_stdout(run_cli("git", http_file, "bundle", "list-heads", "{}", cwd=tmp_path))
+    heads = _ok_stdout(
+        run_cli("git", http_file, "bundle", "list-heads", "{}", cwd=tmp_path, check=None)
+    )
     assert commit in heads
-    scanned = run_cli("scan", "--json", "--check", f"s3://models/{prefix}/", env_extra=s3.env())
+    scanned = run_cli(
+        "scan", "--json", "--check", f"s3://models/{prefix}/", env=s3.env(), check=None
+    )
     assert scanned.returncode == 1, scanned.stderr
     found = {Path(e["path"]).name: e for e in json.loads(scanned.stdout)}
     # the prefix holds model.safetensors: an HF checkpoint folder, one row (model.pth carries a
@@ -136,7 +147,7 @@ def _big_checkpoint(make_repo: Any, path: Path) -> tuple[Any, int, int]:
     repo = make_repo({"a.py": "x = 1\n", "blob.bin": os.urandom(3 * 1024 * KIB)})
     _commit, ours = snapshot_tensors(repo.path)
     tensors = [bytes(24 * 1024 * KIB)] + [os.urandom(64) for _ in range(3000)]
-    write_torch_like_zip(path, [*tensors, *ours.values()])
+    write_checkpoint(path, [*tensors, *ours.values()])
     with zipfile.ZipFile(path) as archive:
         directory = path.stat().st_size - archive.start_dir
     assert directory > 64 * KIB
@@ -167,7 +178,7 @@ def test_a_big_checkpoint_costs_four_requests_and_little_more_than_the_snapshot(
         ):
             s3.log.clear()
             web.clear()
-            proc = run_cli(*argv, env_extra=s3.env(), cwd=repo.path)
+            proc = run_cli(*argv, env=s3.env(), cwd=repo.path, check=None)
             assert proc.returncode == 0, (argv, proc.stderr)
             assert len(requests()) <= 4, (argv, requests())
             assert body_bytes() <= budget, (argv, body_bytes(), budget, requests())
@@ -183,7 +194,7 @@ def test_a_small_checkpoint_costs_one_request(
     s3.log.clear()
     web.clear()
     for url in (s3_url, http_url):
-        assert run_cli("show", url, env_extra=s3.env()).returncode == 0
+        assert run_cli("show", url, env=s3.env(), check=None).returncode == 0
     assert len(s3.log.requests("small.pth")) == 1 and len(web.requests("small.pth")) == 1
 
 
@@ -203,14 +214,14 @@ def test_a_server_ignoring_range_is_refused_before_the_download(
     root.mkdir()
     repo = make_repo({"a.py": "x = 1\n"})
     _commit, ours = snapshot_tensors(repo.path)
-    write_torch_like_zip(root / "m.pth", [bytes(64 * 1024 * KIB), *ours.values()])
+    write_checkpoint(root / "m.pth", [bytes(64 * 1024 * KIB), *ours.values()])
     size = (root / "m.pth").stat().st_size
     out = tmp_path / "out"
     out.mkdir()
     with no_range_server(root) as (server, log):
         for argv in (["show"], ["fix", "extract-bundle", "-o", str(out / "b.bundle")]):
             log.clear()
-            proc = run_cli(argv[0], *argv[1:2], f"{server.url}/m.pth", *argv[2:])
+            proc = run_cli(argv[0], *argv[1:2], f"{server.url}/m.pth", *argv[2:], check=None)
             _one_line_error(proc, "ignores Range requests")
             assert log.sent() < size // 2, (log.sent(), size)  # it hung up, it did not download
     assert os.listdir(out) == []
@@ -222,11 +233,11 @@ def test_urls_that_do_not_exist(s3: S3Server, web: HttpServer, tmp_path: Path) -
         "s3://no-such-bucket/model.pth",
         f"{web.url}/nope/model.pth",
     ):
-        _one_line_error(run_cli("show", url, env_extra=s3.env()), "does not exist")
-    _one_line_error(run_cli("show", "http://127.0.0.1:9/model.pth"), "Cannot open")
+        _one_line_error(run_cli("show", url, env=s3.env(), check=None), "does not exist")
+    _one_line_error(run_cli("show", "http://127.0.0.1:9/model.pth", check=None), "Cannot open")
     (web.root / "private").mkdir(exist_ok=True)
     (web.root / "private" / "m.pth").write_bytes(b"PK\x03\x04 secret")
-    _one_line_error(run_cli("show", f"{web.url}/private/m.pth"), "answered HTTP 403")
+    _one_line_error(run_cli("show", f"{web.url}/private/m.pth", check=None), "answered HTTP 403")
 
 
 def test_missing_credentials(s3: S3Server, make_repo: Any, tmp_path: Path) -> None:
@@ -241,13 +252,7 @@ def test_missing_credentials(s3: S3Server, make_repo: Any, tmp_path: Path) -> No
         AWS_EC2_METADATA_DISABLED="true",
         PYTHONPATH=str(SRC),
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "jellyml", "show", "s3://models/creds/m.pth"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = run_cli("show", "s3://models/creds/m.pth", env=env, check=None)
     _one_line_error(proc, "Unable to locate credentials")
     assert "credentials" in proc.stderr.split(".", 1)[1]
 
@@ -268,7 +273,9 @@ def test_fsspec_missing_names_the_extra(tmp_path: Path) -> None:
 
 
 def test_strip_refuses_a_url(tmp_path: Path) -> None:
-    _one_line_error(run_cli("strip", "s3://b/m.pth", "-o", str(tmp_path / "o")), "is a URL")
+    _one_line_error(
+        run_cli("strip", "s3://b/m.pth", "-o", str(tmp_path / "o"), check=None), "is a URL"
+    )
     assert not (tmp_path / "o").exists()
 
 
@@ -325,10 +332,10 @@ def test_a_server_error_mid_transfer_leaves_nothing(
     out.mkdir()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/m.pth"
-        assert run_cli("show", url).returncode == 0  # the small reads work
-        proc = run_cli("fix", "extract-bundle", url, "-o", str(out / "m.bundle"))
+        assert run_cli("show", url, check=None).returncode == 0  # the small reads work
+        proc = run_cli("fix", "extract-bundle", url, "-o", str(out / "m.bundle"), check=None)
         _one_line_error(proc, f"Reading {url} failed")
-        eaten = run_cli("eat", url, "-c", str(tmp_path / "fresh"))
+        eaten = run_cli("eat", url, "-c", str(tmp_path / "fresh"), check=None)
         _one_line_error(eaten, f"Reading {url} failed")
     finally:
         server.shutdown()
@@ -362,7 +369,7 @@ def test_a_long_transfer_shows_progress_on_a_terminal_only(
     make_repo: Any, tmp_path: Path, web: HttpServer
 ) -> None:
     url = _long_download(make_repo, tmp_path, web, "m.pth")
-    argv = [sys.executable, "-m", "jellyml", "fix", "extract-bundle", url, "--force", "-o"]
+    argv = [*cli_command(), "fix", "extract-bundle", url, "--force", "-o"]
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     env.pop("JELLYML_DISABLE_PROGRESS_BARS", None)
     code, seen, _ = _stderr_on_a_terminal([*argv, str(tmp_path / "tty.bundle")], env)
@@ -440,7 +447,7 @@ def test_a_snapshot_saved_first_costs_one_request_more(
     repo = make_repo({"a.py": "x = 1\n", "blob.bin": os.urandom(300 * KIB)})
     _commit, ours = snapshot_tensors(repo.path)
     path = tmp_path / "first.pth"
-    write_torch_like_zip(path, [*ours.values(), *(os.urandom(4096) for _ in range(1000))])
+    write_checkpoint(path, [*ours.values(), *(os.urandom(4096) for _ in range(1000))])
     with zipfile.ZipFile(path) as archive:
         budget = path.stat().st_size - archive.start_dir + sum(map(len, ours.values())) + 64 * KIB
     s3_url, http_url = _publish(s3, web, path, "limits/first.pth")
@@ -453,7 +460,7 @@ def test_a_snapshot_saved_first_costs_one_request_more(
         out = tmp_path / "first.bundle"
         assert (
             run_cli(
-                "fix", "extract-bundle", url, "-o", str(out), "--force", env_extra=s3.env()
+                "fix", "extract-bundle", url, "-o", str(out), "--force", env=s3.env(), check=None
             ).returncode
             == 0
         )

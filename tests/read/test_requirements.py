@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 
 from jellyml.read.environment import Environment, Package, distribution_records
 from jellyml.read.requirements import Options, requirements_file
-from jellyml_testkit import jellyml
-from tree_testkit import bundle_of, model_from_bundle
+from kit.checkpoints import model_from_bundle
+from kit.cli import jellyml
+from kit.repos import bundle_of
 
 GIT = "a" * 40
 WHEEL = "https://files.example.com/good-1.0-py3-none-any.whl"

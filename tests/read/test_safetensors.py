@@ -16,34 +16,30 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import jellyml
-from checkpoint_helpers import clone, dirty_repo, git, run_cli
 from jellyml import errors
 from jellyml import format as fmt
-from jellyml_container_kit import (
-    safetensors_bytes,
-    snapshot_tensors,
-    u8,
-    write_safetensors_model,
-)
+from kit.checkpoints import safetensors_bytes, snapshot_tensors, u8, write_safetensors_model
+from kit.cli import jellyml as run_cli
+from kit.repos import clone, git
 
 
-def test_show_eat_and_extract_a_safetensors_file(make_repo: Any, tmp_path: Path) -> None:
-    repo = dirty_repo(make_repo)
+def test_show_eat_and_extract_a_safetensors_file(dirty_repo, tmp_path: Path) -> None:
+    repo = dirty_repo
     model = tmp_path / "model.safetensors"
     commit = write_safetensors_model(repo.path, model)
 
-    shown = run_cli("show", "--json", str(model))
+    shown = run_cli("show", "--json", str(model), check=None)
     assert shown.returncode == 0, shown.stderr
     described = json.loads(shown.stdout)
     assert described["commit"] == commit and described["dirty"] is True
 
-    eaten = run_cli("eat", str(model), "-c", str(tmp_path / "fresh"))
+    eaten = run_cli("eat", str(model), "-c", str(tmp_path / "fresh"), check=None)
     assert eaten.returncode == 0, eaten.stderr
     assert (tmp_path / "fresh" / "config.yaml").read_text() == "epochs: 10\n"
     assert (tmp_path / "fresh" / "notes.txt").read_text() == "untracked\n"
 
     out = tmp_path / "out.bundle"
-    extracted = run_cli("fix", "extract-bundle", str(model), "-o", str(out))
+    extracted = run_cli("fix", "extract-bundle", str(model), "-o", str(out), check=None)
     assert extracted.returncode == 0, extracted.stderr
     assert git(clone(out, tmp_path / "clone"), "rev-parse", "HEAD") == commit
 
@@ -62,12 +58,12 @@ def test_the_snapshot_may_be_anywhere_among_the_tensors(make_repo: Any, tmp_path
 
 
 @pytest.mark.torch
-def test_what_safetensors_save_file_writes(make_repo: Any, tmp_path: Path) -> None:
+def test_what_safetensors_save_file_writes(dirty_repo, tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     st_torch = pytest.importorskip("safetensors.torch")
     from safetensors import safe_open
 
-    repo = dirty_repo(make_repo)
+    repo = dirty_repo
     snapshot = jellyml.create_snapshot(str(repo.path))
     path = tmp_path / "model.safetensors"
     weights = {"w": torch.randn(10, 10), "b": torch.zeros(3, dtype=torch.float16)}
@@ -80,7 +76,7 @@ def test_what_safetensors_save_file_writes(make_repo: Any, tmp_path: Path) -> No
     data = path.read_bytes()
     header_start = found.bundle_offset - fmt.HEADER_SIZE
     assert data[header_start : found.bundle_offset + found.bundle_size] == ours
-    shown = run_cli("show", str(path))
+    shown = run_cli("show", str(path), check=None)
     assert shown.returncode == 0 and found.commit[:12] in shown.stdout  # type: ignore[index]
 
 
@@ -147,7 +143,7 @@ def test_bad_safetensors_fail_in_one_line_and_write_nothing(
     if case != "bundle damaged":  # show reads the metadata only, not the bundle
         commands.append(("show", str(bad)))
     for argv in commands:
-        proc = run_cli(*argv)
+        proc = run_cli(*argv, check=None)
         # 3: not a (readable) checkpoint; 1: a checkpoint whose snapshot is damaged.
         status = 1 if case == "bundle damaged" else 3
         assert proc.returncode == status, (case, proc.stdout, proc.stderr)

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 import jellyml
-from jellyml_testkit import make_model
-from tree_testkit import bundle_of, model_from_bundle, shallow_model, unchanged
+from kit.checkpoints import make_model, model_from_bundle, shallow_model
+from kit.repos import bundle_of, unchanged
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from jellyml_container_kit import write_snapshot_file
-from jellyml_testkit import jellyml
+from kit.checkpoints import write_snapshot_file
+from kit.cli import jellyml
 
 
 def test_inspection_commands_read_a_checkpoint_folder(make_repo, tmp_path):

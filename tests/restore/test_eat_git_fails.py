@@ -8,7 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jellyml_testkit import jellyml, make_model, one_error_line, user_state
+from kit.checkpoints import make_model
+from kit.cli import jellyml, one_error_line
+from kit.repos import user_state
 
 
 def poisoned_repo(make_repo: Any, tmp_path: Path) -> tuple[Any, Path, Path]:

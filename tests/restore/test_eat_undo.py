@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from jellyml_testkit import jellyml, make_model, racy_edit, user_state
+from kit.checkpoints import make_model
+from kit.cli import jellyml
+from kit.repos import racy_edit, user_state
 
 BASE = {"model.py": "def model():\n    return 'v1'\n", "config.yaml": "epochs: 3\n"}
 
@@ -373,16 +375,9 @@ def test_code_dir_that_is_a_file_refused(make_repo, tmp_path):
     assert repo.state() == before
 
 
-def test_merge_in_progress_refused(make_repo, tmp_path):
+def test_merge_in_progress_refused(conflicted_repo, make_repo, tmp_path):
     model, _ = _model_from(make_repo, tmp_path)
-    repo = make_repo(BASE)
-    repo.git("checkout", "-q", "-b", "other")
-    repo.write("model.py", "other\n")
-    repo.commit_all("other")
-    repo.git("checkout", "-q", "main")
-    repo.write("model.py", "main\n")
-    repo.commit_all("main")
-    repo.git("merge", "-q", "other", check=False)  # conflicts: MERGE_HEAD and unmerged entries
+    repo = conflicted_repo  # MERGE_HEAD and unmerged entries for model.py
     before = repo.state()
     proc = jellyml("eat", str(model), cwd=repo.path, check=1)
     assert "in the middle of a merge" in proc.stderr

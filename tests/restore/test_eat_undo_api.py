@@ -13,7 +13,8 @@ from jellyml.eat import EatArgsWithModel_dataclass, eat
 from jellyml.extract_bundle import ExtractBundleArgs_dataclass, extract_bundle
 from jellyml.git import GitArgs_dataclass, git
 from jellyml.undo import UndoArgs_dataclass, undo
-from jellyml_testkit import make_model, user_state
+from kit.checkpoints import make_model
+from kit.repos import user_state
 
 
 @pytest.fixture

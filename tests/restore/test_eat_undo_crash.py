@@ -16,7 +16,9 @@ from jellyml.gitcore.repo import find_repo
 from jellyml.restore.common import history_of
 from jellyml.restore.crash import POINTS as KILL_POINTS
 from jellyml.restore.lock import repo_lock
-from jellyml_testkit import cli_command, jellyml, make_model, user_state
+from kit.checkpoints import make_model
+from kit.cli import cli_command, jellyml
+from kit.repos import user_state
 
 BASE = {"model.py": "v1\n", "config.yaml": "epochs: 3\n", "pkg/mod.py": "m\n"}
 KILLED = -signal.SIGKILL

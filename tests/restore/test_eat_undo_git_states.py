@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from jellyml_testkit import jellyml, make_model, user_state
+from kit.checkpoints import make_model
+from kit.cli import jellyml
+from kit.repos import user_state
 
 BASE = {"model.py": "def model():\n    return 'v1'\n", "config.yaml": "epochs: 3\n"}
 

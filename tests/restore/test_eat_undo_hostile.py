@@ -6,7 +6,6 @@ real CLI in real repositories, and asserts what the user sees and what is left o
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -15,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from jellyml import format as fmt
-from jellyml_testkit import jellyml, make_model, user_state, write_checkpoint
+from kit.checkpoints import make_model, snapshot_tensor, write_checkpoint
+from kit.cli import jellyml
+from kit.repos import user_state
 
 
 def _snapshot(make_repo, tmp_path: Path, files: dict, name: str = "m.pth") -> tuple[Path, str]:
@@ -280,11 +280,8 @@ def test_11_clone_sets_origin_without_credentials(make_repo, tmp_path):
 
 def _bundle_model(tmp_path: Path, bundle: bytes, commit=None) -> Path:
     """A checkpoint whose snapshot is ``bundle`` as given (no metadata)."""
-    header = fmt.encode_header(
-        fmt.SNAPSHOT_MAGIC, len(bundle), hashlib.sha256(bundle).hexdigest(), commit=commit
-    )
     out = tmp_path / "b.pth"
-    write_checkpoint(out, {"0": b"\0" * 16, "1": header + bundle})
+    write_checkpoint(out, {"0": b"\0" * 16, "1": snapshot_tensor(bundle, commit)})
     return out
 
 

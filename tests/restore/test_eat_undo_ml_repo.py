@@ -19,7 +19,10 @@ from pathlib import Path
 import pytest
 
 from jellyml.snapshot import snapshot_repo
-from jellyml_testkit import identity, jellyml, make_model, objects_size, sparse_file, user_state
+from kit.checkpoints import make_model, snapshot_tensor
+from kit.cli import jellyml
+from kit.files import identity, sparse_file
+from kit.repos import objects_size, user_state
 
 MiB = 1 << 20
 BASE = {"train.py": "lr = 0.1\n", "eval.py": "print('eval')\n", ".gitignore": "*.log\n"}
@@ -342,7 +345,6 @@ def test_an_eaten_checkpoint_folder_in_the_repository_stays_whole(make_repo, tmp
     repository, eaten: every file of it stays, the small JSON files included."""
     from jellyml.snapshot.create import encode_metadata, snapshot_metadata
     from jellyml.snapshot.save import save_snapshot
-    from jellyml_testkit import snapshot_tensor
 
     repo, _model, commit = _project(make_repo, tmp_path)
     snap = snapshot_repo(str(tmp_path / "then"), bundle_path=str(tmp_path / "b.bundle"))

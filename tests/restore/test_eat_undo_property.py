@@ -8,13 +8,13 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from conftest import GitRepo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jellyml.restore.eat import eat_snapshot
 from jellyml.restore.undo import undo_last
-from jellyml_testkit import make_model, user_state
+from kit.checkpoints import make_model
+from kit.repos import GitRepo, user_state
 
 NAMES = st.sampled_from(["a.py", "b c.txt", "dir/x.py", "dir/sub/y.md", "ü.txt", "dir/z", "e"])
 KINDS = st.sampled_from(

@@ -13,7 +13,9 @@ import pytest
 from jellyml.errors import CorruptHistoryError, NewerHistoryError
 from jellyml.restore import history
 from jellyml.restore.history import HistoryItem
-from jellyml_testkit import jellyml, make_model, user_state
+from kit.checkpoints import make_model
+from kit.cli import jellyml
+from kit.repos import user_state
 
 
 def _eaten(make_repo, tmp_path):

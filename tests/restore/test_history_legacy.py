@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from jellyml_testkit import jellyml, user_state
+from kit.cli import jellyml
+from kit.repos import user_state
 
 
 def _eat_like_1_0_0(repo, bundle: Path, data_dir: Path, *, detached: bool = False) -> None:

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from jellyml_testkit import jellyml, make_model, user_state
+from kit.checkpoints import make_model
+from kit.cli import jellyml
+from kit.repos import user_state
 
 COMMANDS = (["undo"], ["fix", "delete-last-history-item"])
 

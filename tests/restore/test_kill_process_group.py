@@ -17,7 +17,10 @@ from pathlib import Path
 import pytest
 from crash_runner import crashing
 
-from jellyml_testkit import identity, jellyml, make_model, sparse_file, user_state
+from kit.checkpoints import make_model
+from kit.cli import jellyml
+from kit.files import identity, sparse_file
+from kit.repos import user_state
 
 BASE = {"model.py": "v1\n", "config.yaml": "epochs: 3\n", "pkg/mod.py": "m\n"}
 

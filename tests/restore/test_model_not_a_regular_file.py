@@ -4,10 +4,10 @@ once by every command that reads a model, instead of hanging forever in ``open()
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
+
+from kit.cli import jellyml
 
 COMMANDS = (
     ["eat"],
@@ -18,18 +18,6 @@ COMMANDS = (
     ["fix", "extract-bundle"],
     ["git", "{}", "log"],
 )
-
-
-def _run(argv: list[str], cwd) -> subprocess.CompletedProcess[str]:
-    # A hang fails the test (TimeoutExpired) instead of hanging the suite.
-    return subprocess.run(
-        [sys.executable, "-m", "jellyml", *argv],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
 
 
 def _with_model(command: list[str], model: str) -> list[str]:
@@ -50,7 +38,8 @@ def test_not_a_regular_file_is_refused_at_once(make_repo, tmp_path, command, kin
     else:
         model = "/dev/zero"  # endless: reading it whole would never finish
     before = repo.state()
-    proc = _run(_with_model(command, model), repo.path)
+    # A hang fails the test (TimeoutExpired) instead of hanging the suite.
+    proc = jellyml(*_with_model(command, model), cwd=repo.path, check=None, timeout=30)
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr and proc.stderr.startswith("error:")
     assert "regular file" in proc.stderr or "not a" in proc.stderr

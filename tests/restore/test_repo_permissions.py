@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from jellyml_testkit import jellyml, make_model
+from kit.checkpoints import make_model
+from kit.cli import jellyml
 
 # Run as ``unshare -m python READ_ONLY REPO ARGS...``: in a mount namespace of its own, REPO is
 # bind-mounted read-only over itself, then the CLI runs (root ignores file modes; not mounts).

@@ -11,7 +11,8 @@ import json
 import pytest
 
 from jellyml.snapshot.metadata import strip_credentials
-from jellyml_testkit import jellyml, make_model
+from kit.checkpoints import make_model
+from kit.cli import jellyml
 
 SECRET = "s3cret"
 

@@ -14,7 +14,6 @@ torch = pytest.importorskip("torch")
 import jellyml  # noqa: E402
 from jellyml import DistributedSnapshotError  # noqa: E402
 from jellyml.snapshot import distributed  # noqa: E402
-from jellyml_testkit import dirty_repo  # noqa: E402
 
 SCRIPT = Path(__file__).with_name("torchrun_snapshot.py")
 # A hang guard, not a timed assertion: a hung collective would otherwise hang the test run.
@@ -34,8 +33,8 @@ def torchrun(repo_path: Path, out: Path, *extra: str) -> subprocess.CompletedPro
 
 @pytest.mark.torch
 @pytest.mark.slow
-def test_two_ranks_get_identical_bytes_and_only_rank0_runs_git(make_repo, tmp_path):
-    repo = dirty_repo(make_repo)
+def test_two_ranks_get_identical_bytes_and_only_rank0_runs_git(dirty_repo, tmp_path):
+    repo = dirty_repo
     before = repo.state()
     proc = torchrun(repo.path, tmp_path / "out")
     assert proc.returncode == 0, proc.stderr
@@ -73,8 +72,8 @@ def test_rank0_failure_is_the_same_clear_error_on_every_rank(tmp_path):
 
 @pytest.mark.torch
 @pytest.mark.slow
-def test_distributed_false_makes_one_snapshot_per_rank(make_repo, tmp_path):
-    repo = dirty_repo(make_repo)
+def test_distributed_false_makes_one_snapshot_per_rank(dirty_repo, tmp_path):
+    repo = dirty_repo
     before = repo.state()
     proc = torchrun(repo.path, tmp_path / "out", "--no-distributed")
     assert proc.returncode == 0, proc.stderr
@@ -88,8 +87,8 @@ def test_distributed_false_makes_one_snapshot_per_rank(make_repo, tmp_path):
 
 
 @pytest.mark.torch
-def test_without_a_process_group_nothing_is_shared(make_repo):
-    repo = dirty_repo(make_repo)
+def test_without_a_process_group_nothing_is_shared(dirty_repo):
+    repo = dirty_repo
     assert not torch.distributed.is_initialized()
     assert distributed.current_world(torch) is None
     snapshot = jellyml.create_snapshot(str(repo.path))
@@ -97,8 +96,8 @@ def test_without_a_process_group_nothing_is_shared(make_repo):
 
 
 @pytest.mark.torch
-def test_a_process_group_of_one_makes_the_snapshot_locally(make_repo, tmp_path):
-    repo = dirty_repo(make_repo)
+def test_a_process_group_of_one_makes_the_snapshot_locally(dirty_repo, tmp_path):
+    repo = dirty_repo
     torch.distributed.init_process_group(
         "gloo", init_method=f"file://{tmp_path / 'rendezvous'}", rank=0, world_size=1
     )
@@ -172,8 +171,8 @@ def test_broadcast_tensors_live_where_the_backend_needs_them(backend, expected):
 
 @pytest.mark.torch
 @pytest.mark.slow
-def test_calling_it_on_rank0_only_fails_with_a_hint_instead_of_hanging(make_repo, tmp_path):
-    repo = dirty_repo(make_repo)
+def test_calling_it_on_rank0_only_fails_with_a_hint_instead_of_hanging(dirty_repo, tmp_path):
+    repo = dirty_repo
     before = repo.state()
     proc = torchrun(repo.path, tmp_path / "out", "--rank0-only")
     assert proc.returncode != 0

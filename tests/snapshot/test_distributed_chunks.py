@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 import jellyml
-from jellyml_testkit import clone, dirty_repo, write_checkpoint
+from kit.checkpoints import write_checkpoint
+from kit.repos import clone
 
 pytest.importorskip("torch")
 pytestmark = [pytest.mark.torch, pytest.mark.slow]
@@ -48,8 +49,8 @@ def _run_two_ranks(repo: Path, not_a_repo: Path, out: Path) -> None:
     assert [p.returncode for p in procs] == [0, 0], [err for _, err in results]
 
 
-def test_snapshot_metadata_and_errors_arrive_whole_in_many_chunks(make_repo, tmp_path):
-    repo = dirty_repo(make_repo)
+def test_snapshot_metadata_and_errors_arrive_whole_in_many_chunks(dirty_repo, tmp_path):
+    repo = dirty_repo
     before = repo.state()
     not_a_repo = tmp_path / "plain"
     not_a_repo.mkdir()

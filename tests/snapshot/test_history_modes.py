@@ -4,7 +4,6 @@ same commit a full snapshot gives."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import subprocess
@@ -14,28 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from jellyml import format as fmt
 from jellyml.errors import InvalidSnapshotOptionError, SnapshotTooLargeError
 from jellyml.snapshot import SnapshotWarning, bundling, snapshot_repo
-from jellyml.snapshot.create import encode_metadata, snapshot_metadata
-from jellyml_testkit import jellyml, write_checkpoint
+from jellyml.snapshot.create import snapshot_metadata
+from kit.checkpoints import metadata_tensor, snapshot_parts, snapshot_tensor, write_checkpoint
+from kit.cli import jellyml
+from kit.repos import GitRepo
 
 
 def model_of(repo_path: Path, out: Path, **kwargs):
     """A checkpoint (torch's layout, no torch needed) of the repo as it is; its snapshot."""
-    bundle = out.with_suffix(".bundle")
-    snap = snapshot_repo(str(repo_path), bundle_path=str(bundle), **kwargs)
-    meta, meta_sha = encode_metadata(snapshot_metadata(snap))
-    payload = bundle.read_bytes()
-    header = fmt.encode_header(
-        fmt.SNAPSHOT_MAGIC,
-        len(payload),
-        hashlib.sha256(payload).hexdigest(),
-        commit=snap.commit,
-        metadata_sha256=meta_sha,
-    )
-    write_checkpoint(out, {"0": b"\0" * 16, "1": header + payload, "2": bytes(meta)})
-    bundle.unlink()
+    snap, tensor, meta = snapshot_parts(repo_path, **kwargs)
+    write_checkpoint(out, {"0": b"\0" * 16, "1": tensor, "2": meta})
     return snap
 
 
@@ -241,7 +230,6 @@ def _subject(make_repo, tmp_path: Path, kind: str) -> Path:
 @pytest.mark.parametrize("kind", ["clean", "dirty", "depth-1 clone"])
 @pytest.mark.parametrize("history", ["full", "shallow", "auto"])
 def test_repo_unchanged_and_concurrent_processes_agree(make_repo, tmp_path, kind, history):
-    from conftest import GitRepo
 
     path = _subject(make_repo, tmp_path, kind)
     repo = GitRepo(path)
@@ -307,18 +295,9 @@ def test_a_recorded_commit_object_that_does_not_match_is_not_used(make_repo, tmp
         "not a commit": "tree nonsense\n\nx\n",
         "huge": "x" * (2 * 1024 * 1024),
     }[tamper]
-    body = json.dumps(meta, sort_keys=True).encode()
-    meta_sha = hashlib.sha256(body).hexdigest()
-    payload = bundle.read_bytes()
-    header = fmt.encode_header(
-        fmt.SNAPSHOT_MAGIC,
-        len(payload),
-        hashlib.sha256(payload).hexdigest(),
-        commit=snap.commit,
-        metadata_sha256=meta_sha,
-    )
-    meta_tensor = fmt.encode_header(fmt.METADATA_MAGIC, len(body), meta_sha) + body
-    write_checkpoint(tmp_path / "m.pth", {"1": header + payload, "2": meta_tensor})
+    meta_tensor, meta_sha = metadata_tensor(json.dumps(meta, sort_keys=True).encode())
+    tensor = snapshot_tensor(bundle.read_bytes(), snap.commit, meta_sha)
+    write_checkpoint(tmp_path / "m.pth", {"1": tensor, "2": meta_tensor})
     if tamper == "huge":  # the metadata is refused as a whole: the bundle lacks the header's commit
         proc = jellyml("eat", str(tmp_path / "m.pth"), "-c", str(repo.path), cwd=tmp_path, check=1)
         assert "does not hold commit" in proc.stderr

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from jellyml.snapshot import SnapshotWarning, snapshot_repo
-from jellyml_testkit import jellyml, make_model
+from kit.checkpoints import make_model
+from kit.cli import jellyml
 
 
 def restored(bundle: Path, dest: Path) -> dict[str, bytes]:

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from jellyml_testkit import jellyml
+from kit.cli import jellyml
 
 #: A time long past (2020-09-13), set on every file before the snapshot: any touch shows.
 PAST_NS = 1_600_000_000 * 10**9

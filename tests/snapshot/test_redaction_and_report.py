@@ -11,7 +11,7 @@ import pytest
 
 from jellyml.snapshot import SnapshotWarning, report, snapshot_repo
 from jellyml.snapshot.metadata import redact_argv
-from jellyml_testkit import jellyml
+from kit.cli import jellyml
 
 SECRETS = (
     "hf_SECRET123",

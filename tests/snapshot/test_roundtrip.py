@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import subprocess
 
-from conftest import GitRepo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jellyml.snapshot import Guards, snapshot_repo
+from kit.repos import GitRepo
 
 # Any character a file name can hold: everything but "/" (folders are built from parts) and
 # NUL; backslashes, control characters, spaces and unicode included. Left out: "." and "..",

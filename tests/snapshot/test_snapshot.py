@@ -23,7 +23,7 @@ from jellyml.errors import (
 )
 from jellyml.gitcore import run as gitcmd
 from jellyml.snapshot import Guards, SnapshotWarning, snapshot_repo
-from jellyml_testkit import DIRTY_IGNORED, dirty_repo, racy_edit
+from kit.repos import DIRTY_IGNORED, GitRepo, make_dirty_repo, racy_edit, start_conflicting_merge
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
@@ -32,7 +32,6 @@ pytestmark = pytest.mark.torch
 def restore(bundle: Path, dest: Path) -> dict[str, tuple[str, bytes]]:
     """Clone a bundle the way a user would and return its working tree."""
     subprocess.run(["git", "clone", "-q", str(bundle), str(dest)], check=True)
-    from conftest import GitRepo
 
     return GitRepo(dest).worktree()
 
@@ -53,10 +52,10 @@ def states(make_repo):
         return make_repo({"a.py": "a\n"})
 
     def dirty():
-        return dirty_repo(make_repo)
+        return make_dirty_repo(make_repo)
 
     def detached():
-        repo = dirty_repo(make_repo)
+        repo = make_dirty_repo(make_repo)
         repo.git("commit", "-qam", "second")
         repo.git("checkout", "-q", "--detach", "HEAD~1")
         repo.write("model.py", "detached edit\n")
@@ -68,7 +67,7 @@ def states(make_repo):
         return repo
 
     def with_stash():
-        repo = dirty_repo(make_repo)
+        repo = make_dirty_repo(make_repo)
         repo.git("stash", "-q")
         repo.write("model.py", "after stash\n")
         return repo
@@ -93,8 +92,8 @@ def test_repo_is_byte_for_byte_unchanged(make_repo, state, where):
     assert set(snapshot) == {jellyml.SNAPSHOT_KEY, jellyml.METADATA_KEY}
 
 
-def test_split_index_and_linked_worktree_unchanged(make_repo, tmp_path):
-    repo = dirty_repo(make_repo)
+def test_split_index_and_linked_worktree_unchanged(dirty_repo, tmp_path):
+    repo = dirty_repo
     repo.git("config", "core.splitIndex", "true")
     repo.git("update-index", "--split-index")
     linked = tmp_path / "linked"
@@ -109,14 +108,7 @@ def test_split_index_and_linked_worktree_unchanged(make_repo, tmp_path):
 
 
 def test_merge_conflict_in_progress(make_repo, tmp_path):
-    repo = make_repo({"a.txt": "base\n"})
-    repo.git("checkout", "-q", "-b", "other")
-    repo.write("a.txt", "other\n")
-    repo.commit_all("other")
-    repo.git("checkout", "-q", "main")
-    repo.write("a.txt", "main\n")
-    repo.commit_all("main")
-    repo.git("merge", "-q", "other", check=False)
+    repo = start_conflicting_merge(make_repo({"a.txt": "base\n"}), "a.txt")
     assert (repo.path / ".git" / "MERGE_HEAD").exists()
     before = repo.state()
     meta, files = snapshot_and_restore(repo, tmp_path)
@@ -149,9 +141,9 @@ def test_kill_at_any_moment_leaves_repo_unchanged(make_repo, tmp_path):
     assert killed[0], "the first kill should land before the snapshot finished"
 
 
-def test_eight_processes_at_once(make_repo, tmp_path):
+def test_eight_processes_at_once(dirty_repo, tmp_path):
     # The git work is what runs concurrently; torch would only add eight imports of it.
-    repo = dirty_repo(make_repo)
+    repo = dirty_repo
     before = repo.state()
     script = (
         "import sys\n"
@@ -198,8 +190,8 @@ def test_clean_tree_bundles_head_with_history(make_repo, tmp_path):
     assert log == ["second", "first"]
 
 
-def test_dirty_tree_is_captured_exactly(make_repo, tmp_path):
-    repo = dirty_repo(make_repo)
+def test_dirty_tree_is_captured_exactly(dirty_repo, tmp_path):
+    repo = dirty_repo
     head = repo.git("rev-parse", "HEAD")
     expected = {k: v for k, v in repo.worktree().items() if k not in DIRTY_IGNORED}
     meta, files = snapshot_and_restore(repo, tmp_path)
@@ -239,8 +231,8 @@ def test_odd_names_modes_symlinks_and_binary(make_repo, tmp_path):
     assert files["run.sh"][0] == "exec" and files["link.txt"] == ("link", b"plain.txt")
 
 
-def test_snapshot_is_deterministic(make_repo, tmp_path):
-    repo = dirty_repo(make_repo)
+def test_snapshot_is_deterministic(dirty_repo, tmp_path):
+    repo = dirty_repo
     first = snapshot_repo(str(repo.path), bundle_path=str(tmp_path / "1.bundle"))
     second = snapshot_repo(str(repo.path), bundle_path=str(tmp_path / "2.bundle"))
     assert first.commit == second.commit
@@ -306,8 +298,8 @@ def test_missing_path_file_and_bare_repo(tmp_path):
         jellyml.create_snapshot(str(tmp_path / "bare.git"))
 
 
-def test_out_git_bundle_path_gets_the_same_bundle(make_repo, tmp_path):
-    repo = dirty_repo(make_repo)
+def test_out_git_bundle_path_gets_the_same_bundle(dirty_repo, tmp_path):
+    repo = dirty_repo
     out = tmp_path / "copy.bundle"
     snapshot = jellyml.create_snapshot(str(repo.path), out_git_bundle_path=str(out))
     tensor = snapshot[jellyml.SNAPSHOT_KEY]
@@ -372,14 +364,14 @@ def test_total_size_limit(make_repo, tmp_path):
 # --- no temp files, errors from git ---------------------------------------------------------
 
 
-def test_no_temp_files_left_on_success_error_or_interrupt(make_repo, tmp_path, monkeypatch):
+def test_no_temp_files_left_on_success_error_or_interrupt(dirty_repo, tmp_path, monkeypatch):
     scratch = tmp_path / "tmpdir"
     scratch.mkdir()
     monkeypatch.setenv("TMPDIR", str(scratch))
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", None)
-    repo = dirty_repo(make_repo)
+    repo = dirty_repo
     jellyml.create_snapshot(str(repo.path))
     assert list(scratch.iterdir()) == []
     with pytest.raises(SnapshotTooLargeError):
@@ -420,8 +412,8 @@ def test_git_missing_or_too_old(make_repo, monkeypatch):
 # --- metadata and the saved file ------------------------------------------------------------
 
 
-def test_metadata_is_saved_and_read_back(make_repo, tmp_path):
-    repo = dirty_repo(make_repo)
+def test_metadata_is_saved_and_read_back(dirty_repo, tmp_path):
+    repo = dirty_repo
     repo.git("remote", "add", "origin", "https://user:s3cret@example.com/team/project.git?t=1")
     repo.git("remote", "add", "ssh", "git@example.com:team/project.git")
     model = {"weights": torch.ones(3)}

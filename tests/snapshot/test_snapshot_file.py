@@ -19,8 +19,8 @@ import pytest
 
 import jellyml
 from jellyml import format as fmt
-from jellyml_testkit import dirty_repo, git_calls, git_logging_wrapper
-from jellyml_testkit import jellyml as run_cli
+from kit.cli import jellyml as run_cli
+from kit.repos import git_calls, git_logging_wrapper, make_dirty_repo
 
 HERE = Path(__file__).resolve().parent
 FILE = "jellyml-snapshot.jelly"
@@ -42,7 +42,7 @@ NO_TORCH = "import sys; sys.modules['torch'] = None\n"
 
 @pytest.fixture
 def project(make_repo: Any) -> Any:
-    return dirty_repo(make_repo)
+    return make_dirty_repo(make_repo)
 
 
 @pytest.fixture

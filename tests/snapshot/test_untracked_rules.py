@@ -21,7 +21,8 @@ from jellyml.snapshot import (
     SnapshotWarning,
     snapshot_repo,
 )
-from jellyml_testkit import jellyml, make_model, write_checkpoint
+from kit.checkpoints import make_model, write_checkpoint
+from kit.cli import jellyml
 
 MiB = 1 << 20
 #: What the issue names, at least.
