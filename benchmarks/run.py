@@ -31,6 +31,7 @@ import _env
 import _extraction
 import _memory
 import _remote
+import _secrets
 import _snapshots
 import _startup
 import _tree
@@ -49,6 +50,7 @@ PARTS = (
     "tree",
     "env",
     "engines",
+    "secrets",
 )
 FULL = {
     "sizes": "100M,1G,4G",
@@ -67,6 +69,7 @@ FULL = {
     "tree_files": 20000,
     "tree_sizes": "100M,1G",
     "engine_files": "2000,20000",
+    "secret_files": 20000,
 }
 QUICK = {
     "sizes": "8M",
@@ -85,6 +88,7 @@ QUICK = {
     "tree_files": 500,
     "tree_sizes": "8M,32M",
     "engine_files": "500",
+    "secret_files": 500,
 }
 
 
@@ -112,6 +116,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--tree-files", type=int, help="files in the ls/cat/diff repository")
     parser.add_argument("--tree-sizes", help="checkpoint sizes for ls/cat/diff, e.g. 100M,1G")
     parser.add_argument("--engine-files", help="files per repository for the engines part")
+    parser.add_argument("--secret-files", type=int, help="files in the scan --secrets repository")
     parser.add_argument("--no-v100", action="store_true", help="skip JellyML 1.0.0")
     parser.add_argument(
         "--v100-venv", help=f"JellyML 1.0.0's venv (made if missing; {_v100.default_location()})"
@@ -208,6 +213,8 @@ def run_parts(ctx: Context, args: argparse.Namespace, parts: Sequence[str]) -> s
             got = _env.run(ctx)
         elif part == "engines":
             got = _engines.run(ctx, _ints(args.engine_files))
+        elif part == "secrets":
+            got = _secrets.run(ctx, args.secret_files)
         else:
             got = _memory.run(ctx, parse_size(args.memory_size))
         tables += got[0]

@@ -177,6 +177,12 @@ if TYPE_CHECKING:
     from .errors import GitUnusableError, ReadLimitError, RemoteTooSlowError
 __all__ += ["GitUnusableError", "ReadLimitError", "RemoteTooSlowError"]
 
+# Publishing (issue 21): a state dict without the snapshot's two keys, bad storage options.
+if TYPE_CHECKING:
+    from .errors import StorageOptionsError
+    from .format import without_snapshot
+__all__ += ["StorageOptionsError", "without_snapshot"]
+
 # Raised by the parsers and turned into one of the errors above before a user sees them;
 # exported all the same, as every exception class of jellyml is.
 if TYPE_CHECKING:
@@ -195,6 +201,7 @@ _HOME = {
     "create_snapshot": "snapshot.create",
     "METADATA_KEY": "format",
     "SNAPSHOT_KEY": "format",
+    "without_snapshot": "format",
     "Snapshot": "read.reader",
     "read_snapshot": "read.reader",
     "save_snapshot": "snapshot.save",

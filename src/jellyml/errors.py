@@ -422,8 +422,10 @@ class RemoteAccessError(ModelFileError, OSError):
         super().__init__(
             url,
             f"Cannot open {url}: {problem}.",
-            hint="Check the URL and the credentials (storage_options, or the backend's "
-            "environment variables).",
+            hint="Check the URL and the credentials: --storage-option KEY=VALUE (e.g. "
+            "client_kwargs.endpoint_url=http://host:9000, or token=hf_...), "
+            "JELLYML_STORAGE_OPTIONS='{...}' (JSON), storage_options= in Python, or the "
+            "backend's environment variables.",
         )
 
 
@@ -463,6 +465,19 @@ class AmbiguousFolderError(NotACheckpointError):
             path,
             f"{path} holds several files that could carry a snapshot ({names}).",
             hint="Pass the file itself.",
+        )
+
+
+class StorageOptionsError(JellyMLError, ValueError):
+    """``--storage-option`` or ``JELLYML_STORAGE_OPTIONS`` could not be understood."""
+
+    def __init__(self, where: str, problem: str) -> None:
+        self.where = where
+        self.problem = problem
+        super().__init__(
+            f"{where}: {problem}.",
+            hint="Give --storage-option KEY=VALUE (dotted keys nest: "
+            "client_kwargs.endpoint_url=URL) and JELLYML_STORAGE_OPTIONS as a JSON object.",
         )
 
 

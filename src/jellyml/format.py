@@ -18,7 +18,10 @@ from .text import shorten
 
 TYPE_CHECKING = False  # not typing's: see cli/options.py (start-up time)
 if TYPE_CHECKING:
-    from typing import Any, Optional
+    from collections.abc import Mapping
+    from typing import Any, Optional, TypeVar
+
+    V = TypeVar("V")
 
 HEADER_SIZE = 1024
 SNAPSHOT_MAGIC = "jelly_ml_snapshot"
@@ -30,6 +33,19 @@ FORMAT_VERSION = 2
 
 SNAPSHOT_KEY = "jellyml_code_snapshot"
 METADATA_KEY = "jellyml_snapshot_metadata"
+
+
+def without_snapshot(state_dict: Mapping[str, V]) -> dict[str, V]:
+    """A copy of ``state_dict`` without the snapshot's two keys (and, when a safetensors
+    file's tensors were renamed, without keys ending in them: ``model.jellyml_code_snapshot``),
+    for ``model.load_state_dict(..., strict=True)`` after ``safetensors.torch.load_file`` or
+    ``torch.load``. The tensors themselves are not copied."""
+    return {
+        key: value
+        for key, value in state_dict.items()
+        if not (isinstance(key, str) and key.endswith((SNAPSHOT_KEY, METADATA_KEY)))
+    }
+
 
 #: Readers refuse metadata larger than this before reading it.
 MAX_METADATA_SIZE = 64 * 1024 * 1024

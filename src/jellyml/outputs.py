@@ -52,15 +52,18 @@ def replacing(
 
 
 @contextlib.contextmanager
-def creating_folder(target: str) -> Iterator[str]:
+def creating_folder(target: str, *, replace: bool = False) -> Iterator[str]:
     """Yield a path (not yet made) at which to build a new folder; when the block ends without
-    error it is renamed to ``target``, which must not exist: a folder appears whole or not at
+    error it is renamed to ``target``, which must not exist (with ``replace``, an existing
+    ``target`` folder is first moved aside, then removed): a folder appears whole or not at
     all. It is built beside ``target`` (``tempdirs``, on its file system) and removed on any
     error; an ``OSError`` becomes ``OutputPathError(target)``."""
     try:
         with temporary_dir("part", beside=target) as staging:
             folder = os.path.join(staging, "new")
             yield folder
+            if replace and os.path.isdir(target) and not os.path.islink(target):
+                os.rename(target, os.path.join(staging, "old"))  # removed with the staging
             os.rename(folder, target)
     except OSError as exc:
         if isinstance(exc, JellyMLError):

@@ -166,3 +166,12 @@ def remote_timeout(name: str) -> float:
         if value > 0 and value == value and value != float("inf")
         else (REMOTE_TIMEOUTS[name][0])
     )
+
+
+STORAGE_OPTIONS_ENV = "JELLYML_STORAGE_OPTIONS"
+
+
+def storage_options_text() -> str:
+    """``JELLYML_STORAGE_OPTIONS``: a JSON object of storage options for every URL
+    (``sources.options`` parses it, with the CLI's ``--storage-option`` over it)."""
+    return os.environ.get(STORAGE_OPTIONS_ENV, "").strip()

@@ -102,8 +102,12 @@ def test_strip_in_place_and_never_over_the_input_unasked(dirty_repo, tmp_path: P
     _ok(run_cli("strip", str(model), "--in-place", check=None))
     assert list(torch.load(model, weights_only=True)) == ["w"]
     assert sorted(os.listdir(tmp_path)) == ["model.pth", "repo0"]  # no temporary file left
+    # nothing left to strip: said, and a success (issue 21); a failure only with --strict
+    again = _ok(run_cli("strip", str(model), "--in-place", check=None))
+    assert "Nothing to strip" in again.stdout
     _one_line_error(
-        run_cli("strip", str(model), "--in-place", check=None), "holds no JellyML snapshot"
+        run_cli("strip", str(model), "--in-place", "--strict", check=None),
+        "holds no JellyML snapshot",
     )
 
 
@@ -156,7 +160,7 @@ def test_strip_a_folder(make_repo: Any, tmp_path: Path) -> None:
     _ok(run_cli("strip", str(folder), "-o", str(out), check=None))
     assert _tree(out) == {k: v for k, v in before.items() if k != SNAPSHOT_FILE}
     assert _tree(folder) == before
-    _one_line_error(run_cli("strip", str(folder), "-o", str(out), check=None), "exists already")
+    _one_line_error(run_cli("strip", str(folder), "-o", str(out), check=None), "already exists")
     _ok(run_cli("strip", str(folder), "--in-place", check=None))
     assert _tree(folder) == _tree(out)
     assert sorted(os.listdir(tmp_path)) == ["public", "repo0", "step-9"]
@@ -183,7 +187,8 @@ def test_strip_failures_leave_nothing(make_repo: Any, tmp_path: Path) -> None:
     model = tmp_path / "m.safetensors"
     model.write_bytes(safetensors_bytes({"w": ("F32", [1], b"\0\0\0\0")}))
     _one_line_error(
-        run_cli("strip", str(model), "-o", str(tmp_path / "o"), check=None), "holds no JellyML"
+        run_cli("strip", str(model), "-o", str(tmp_path / "o"), "--strict", check=None),
+        "holds no JellyML",
     )
     write_safetensors_model(repo.path, model)
     _one_line_error(
@@ -316,7 +321,7 @@ def test_strip_keeps_any_checkpoint_s_other_keys(make_repo: Any, tmp_path: Path)
         saved = dict(items[:at] + list(snapshot.items()) + items[at:])
         path, out = tmp_path / "m.pth", tmp_path / "o.pth"
         torch.save(saved, path)
-        strip(str(path), str(out))
+        strip(str(path), str(out), force=True)
         assert _same_deep(torch.load(out, weights_only=True), dict(items))
 
     check()

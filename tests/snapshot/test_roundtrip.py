@@ -76,8 +76,9 @@ def test_restore_reproduces_the_working_tree(tmp_path_factory, committed, change
     before = repo.state()
 
     bundle = root / "s.bundle"
-    # No secret patterns: a random name may well end in .key or .pem.
-    snapshot_repo(str(repo.path), bundle_path=str(bundle), guards=Guards(secret_patterns=()))
+    # No secret or model patterns: a random name may well end in .key, .pem or .PT.
+    guards = Guards(secret_patterns=(), model_patterns=())
+    snapshot_repo(str(repo.path), bundle_path=str(bundle), guards=guards)
     subprocess.run(["git", "clone", "-q", str(bundle), str(root / "out")], check=True)
     assert GitRepo(root / "out").worktree() == expected
     assert repo.state() == before

@@ -26,6 +26,7 @@ from .options import (
 # Not `from typing import TYPE_CHECKING`: see options.py (start-up time).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import contextlib
     from collections.abc import Callable, Sequence
     from typing import Any, Optional
 
@@ -267,7 +268,7 @@ def _run(
     from ..errors import JellyMLError, NotACheckpointError, SnapshotNotFoundError
 
     try:
-        with progress.reporting(_progress_reporter(args)):
+        with progress.reporting(_progress_reporter(args)), _storage_options(args):
             return int(handler(args))
     except JellyMLError as exc:
         _report(exc, debug=debug)
@@ -287,6 +288,20 @@ def _run(
     except OSError as exc:
         _report(JellyMLError(f"{exc.strerror or exc}: {exc.filename or ''}".strip()), debug=debug)
         return EXIT_FAILURE
+
+
+def _storage_options(args: argparse.Namespace) -> contextlib.AbstractContextManager[None]:
+    """The command's ``--storage-option``s (over ``JELLYML_STORAGE_OPTIONS``) for every URL it
+    opens; a command that takes none reads the variable where it opens a URL."""
+    import contextlib  # here: parsing and help do not need it (start-up time)
+
+    pairs = getattr(args, "storage_option", None)
+    if not pairs:
+        return contextlib.nullcontext()
+    from ..sources import default_storage_options
+    from ..sources.options import storage_options
+
+    return default_storage_options(storage_options(pairs))
 
 
 def _progress_reporter(args: argparse.Namespace) -> Optional[progress.Reporter]:

@@ -285,11 +285,24 @@ def _common_spellings() -> Iterator[str]:
 COMMON_FLAG_NAMES = frozenset(_common_spellings())
 
 
+STORAGE_OPTION_HELP = (
+    "an option for the storage of a URL (s3://, gs://, hf://, https://...), as fsspec's "
+    "storage_options: VALUE is JSON where it parses, a dotted KEY nests "
+    "(client_kwargs.endpoint_url=http://host:9000, token=hf_..., anon=true); repeatable; "
+    "set over JELLYML_STORAGE_OPTIONS (a JSON object)"
+)
+
+
 def add_common(
-    parser: argparse.ArgumentParser, *, code_dir: bool = False, root: bool = False
+    parser: argparse.ArgumentParser,
+    *,
+    code_dir: bool = False,
+    root: bool = False,
+    urls: bool = False,
 ) -> None:
     """-q, --no-donut and --debug, accepted after the command as well as before it (and
-    ``-c/--code-dir`` with ``code_dir``). The spec's underscore spellings (``--no_donut``,
+    ``-c/--code-dir`` with ``code_dir``; ``--storage-option KEY=VALUE`` with ``urls``, for a
+    command that reads or writes URLs). The spec's underscore spellings (``--no_donut``,
     ``--code_dir``) work too, hidden from the help.
 
     On a subcommand (``root=False``) their defaults are SUPPRESS, so that a value given before
@@ -303,6 +316,15 @@ def add_common(
         # The spec's spelling, and git's habit (git -C DIR): the same option, hidden.
         for spelling in ("--code_dir", "-C"):
             parser.add_argument(spelling, dest="code_dir", help=argparse.SUPPRESS)
+    if urls:
+        parser.add_argument(
+            "--storage-option",
+            dest="storage_option",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help=STORAGE_OPTION_HELP,
+        )
     default = False if root else argparse.SUPPRESS
     for short, long, hidden, help_text in COMMON_FLAGS:
         flags = (short, long) if short else (long,)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # only for annotations: rich and restore load when a command 
     from rich.text import Text
 
     from ..publish.scan import ScanEntry
+    from ..publish.shallow import ShortenResult
     from ..publish.strip import StripResult
     from ..restore.eat import EatResult
     from ..restore.history import HistoryItem
@@ -415,9 +416,36 @@ def cleared_history(
 
 
 def stripped(result: StripResult, *, quiet: bool) -> None:
+    if result.nothing:
+        copied = "" if result.output == result.path else f" ({value(result.output)} is a copy)"
+        what = f"Nothing to strip: {value(result.path)} holds no JellyML snapshot{copied}."
+        info(what, quiet=quiet)
+        return
     removed = ", ".join(clean(r) for r in result.removed)
     info(
         f"Wrote {value(result.output)} without its snapshot ({removed} removed): "
+        f"{result.size_before:,} -> {result.size_after:,} bytes.",
+        quiet=quiet,
+    )
+
+
+def stripped_tree(results: list[StripResult], *, quiet: bool) -> None:
+    """``strip --recursive``: a line per checkpoint, a warning per failure, then a summary."""
+    for result in results:
+        if result.problem:
+            warning(f"{clean(result.path)}: {clean(result.problem)}")
+        elif result.removed:
+            stripped(result, quiet=quiet)
+    failed = sum(1 for r in results if r.problem)
+    done = len(results) - failed
+    tail = f", {failed} failed" if failed else ""
+    info(f"Stripped {plural(done, 'checkpoint')}{tail}.", quiet=quiet and not failed)
+
+
+def shortened(result: ShortenResult, *, quiet: bool) -> None:
+    info(
+        f"Wrote {value(result.output)} with a shallow snapshot of {value(result.commit[:12])} "
+        f"({plural(result.commits_before, 'commit')} of history -> 1): "
         f"{result.size_before:,} -> {result.size_after:,} bytes.",
         quiet=quiet,
     )

@@ -18,7 +18,7 @@ from ..records import Record
 
 TYPE_CHECKING = False  # not typing's: see cli/options.py (start-up time)
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
     from typing import Any, BinaryIO, Optional
 
     from ..sources import Source
@@ -201,13 +201,20 @@ def not_safetensors(path: str) -> NotACheckpointError:
     )
 
 
-def _strip(archive: Safetensors, source: Source, out: BinaryIO) -> tuple[str, ...]:
+def _strip(
+    archive: Safetensors,
+    source: Source,
+    out: BinaryIO,
+    added: Optional[Mapping[str, bytes]] = None,
+) -> tuple[str, ...]:
     """The header rewritten without our two tensors (``__metadata__`` kept), every other
-    tensor's bytes copied unchanged, in the same order."""
-    removed = tuple(e.name for e in archive.entries if e.name in _OURS)
+    tensor's bytes copied unchanged, in the same order; ``added`` U8 tensors (a new snapshot)
+    are put last. Our tensors are found by name, else (renamed: FORMAT.md allows it) by their
+    bytes, as the reader finds them: U8 tensors that start with a snapshot header."""
+    removed = tuple(e.name for e in archive.entries if e.name in _OURS) or _by_header(archive)
     if not removed:
         raise SnapshotNotFoundError(archive.path)
-    kept = sorted((e for e in archive.entries if e.name not in _OURS), key=lambda e: e.begin)
+    kept = sorted((e for e in archive.entries if e.name not in removed), key=lambda e: e.begin)
     header: dict[str, object] = {}
     if archive.metadata:
         header["__metadata__"] = archive.metadata
@@ -219,6 +226,9 @@ def _strip(archive: Safetensors, source: Source, out: BinaryIO) -> tuple[str, ..
             "data_offsets": [pos, pos + entry.size],
         }
         pos += entry.size
+    for name, data in (added or {}).items():
+        header[name] = {"dtype": "U8", "shape": [len(data)], "data_offsets": [pos, pos + len(data)]}
+        pos += len(data)
     text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     text += b" " * (-len(text) % 8)  # safetensors pads its header to 8 bytes
     out.write(_LENGTH.pack(len(text)) + text)
@@ -226,7 +236,21 @@ def _strip(archive: Safetensors, source: Source, out: BinaryIO) -> tuple[str, ..
         start = archive.data_start + entry.begin
         for chunk in source.iter_range(start, entry.size):
             out.write(chunk)
+    for data in (added or {}).values():
+        out.write(data)
     return removed
+
+
+def _by_header(archive: Safetensors) -> tuple[str, ...]:
+    """The U8 tensors whose bytes start with a JellyML header (snapshot or metadata)."""
+    found = []
+    for entry in archive.tensor_entries():
+        if entry.size < fmt.HEADER_SIZE:
+            continue
+        _start, head = archive.data_offset(entry, peek=fmt.HEADER_SIZE)
+        if fmt.looks_like_header(head):
+            found.append(entry.name)
+    return tuple(found)
 
 
 class _SafetensorsFormat:
@@ -243,6 +267,10 @@ class _SafetensorsFormat:
 
     def strip(self, source: Source, out: BinaryIO) -> tuple[str, ...]:
         return _strip(Safetensors(source), source, out)
+
+    def replace_snapshot(self, source: Source, out: BinaryIO, parts: Mapping[str, bytes]) -> None:
+        """Write the file with its snapshot replaced by ``parts`` (``strip --history``)."""
+        _strip(Safetensors(source), source, out, added=parts)
 
 
 FORMAT = _SafetensorsFormat()

@@ -216,3 +216,45 @@ def feed(
     if returncode != 0:
         raise GitCommandError(["git", *args], returncode, done.stderr.decode("utf-8", "replace"))
     return done
+
+
+def cat_blobs(
+    oids: Sequence[str], *, env: Optional[Mapping[str, str]] = None
+) -> Iterator[tuple[str, bytes]]:
+    """Each object of ``oids`` (found, in order) as ``(oid, content)``, streamed from one ``git
+    cat-file --batch``: memory holds one object at a time. The ids are written from a thread,
+    so that git never waits on a full pipe while we wait on it."""
+    import threading
+
+    proc = subprocess.Popen(
+        [git_executable(), "cat-file", "--batch"],
+        env=base_env(env),
+        bufsize=1 << 20,  # small objects by the thousand: few large reads
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    stdin, stdout = cast("IO[bytes]", proc.stdin), cast("IO[bytes]", proc.stdout)
+
+    def write() -> None:
+        with contextlib.suppress(BrokenPipeError, ValueError, OSError):
+            for oid in oids:
+                stdin.write(oid.encode("ascii") + b"\n")
+            stdin.close()
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        for line in iter(stdout.readline, b""):
+            oid, _, rest = line.rstrip(b"\n").partition(b" ")
+            if rest.endswith(b"missing") or rest.endswith(b"ambiguous"):
+                continue
+            size = int(rest.rpartition(b" ")[2])
+            data = stdout.read(size)
+            stdout.read(1)  # the newline after each object
+            yield oid.decode("ascii"), data
+    finally:
+        proc.kill()
+        proc.wait()
+        writer.join(timeout=5)
+        stdout.close()

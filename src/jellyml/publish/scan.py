@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, Optional
 
+from .. import format as fmt
 from ..containers import checkpoint_suffixes, recognised
 from ..containers import folder as folders
 from ..errors import (
@@ -165,9 +166,12 @@ def _may_be_checkpoint(storage: Storage, file: str) -> bool:
         return False
     try:
         with storage.open(file) as source:
-            return recognised(source)
+            if recognised(source):
+                return True
+            big = source.size > _SNIFF_WHOLE
     except ModelFileError:
         return False
+    return not big and _holds_magic(file, None)
 
 
 def _check(
@@ -179,13 +183,16 @@ def _check(
         return ScanEntry(file.name, file.size, snapshot=False)
     except (CorruptSnapshotError, UnsupportedFormatError) as exc:
         return ScanEntry(file.name, file.size, snapshot=True, problem=str(exc))
-    except NotACheckpointError:
-        if named:
-            raise
-        return None  # found while walking, and not a checkpoint after all
     except ModelFileError as exc:
+        if _holds_magic(file.name, storage_options):
+            # truncated, its zip directory gone, trailing garbage, a tar: its bytes still
+            # hold a snapshot header, so it may still hold code
+            problem = f"damaged, may hold a snapshot: {exc}"
+            return ScanEntry(file.name, file.size, snapshot=True, problem=problem)
         if named:
             raise
+        if isinstance(exc, NotACheckpointError):
+            return None  # found while walking, and not a checkpoint after all
         return ScanEntry(file.name, file.size, snapshot=False, problem=str(exc))
     meta = snapshot.metadata or {}
     section = meta.get("git")
@@ -200,6 +207,31 @@ def _check(
         created_at=_typed(meta.get("created_at"), str),
         branch=_typed(git.get("branch"), str),
     )
+
+
+_MAGICS = (fmt.SNAPSHOT_MAGIC.encode(), fmt.METADATA_MAGIC.encode())
+#: A file without a checkpoint's name or bytes is searched for a snapshot's magic only up to
+#: this size (a damaged checkpoint, a tar of one); larger ones would make a scan read data sets.
+_SNIFF_WHOLE = 1 << 30
+
+
+def _holds_magic(name: str, storage_options: Optional[Mapping[str, Any]]) -> bool:
+    """Whether a local file's bytes hold a snapshot header's magic anywhere (read in chunks,
+    overlapping by a magic's length). A URL is not read whole: False."""
+    storage = storage_for(name, storage_options)
+    if not storage.cheap_reads:
+        return False
+    try:
+        with storage.open(name) as source:
+            tail = b""
+            for chunk in source.iter_range(0, source.size):
+                block = tail + chunk
+                if any(magic in block for magic in _MAGICS):
+                    return True
+                tail = block[-32:]
+    except ModelFileError:
+        return False
+    return False
 
 
 def _typed(value: Any, kind: type) -> Any:

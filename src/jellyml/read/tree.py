@@ -61,6 +61,8 @@ class Loaded:
     snapshot: Snapshot
     #: The commit the bundle carries (for a shallow snapshot, a parentless commit).
     tip: str
+    #: The commits a thin bundle builds on (not in it).
+    prerequisites: tuple[str, ...] = ()
 
     @property
     def git_meta(self) -> dict[str, Any]:
@@ -115,10 +117,11 @@ class Scratch:
         with concurrent.futures.ThreadPoolExecutor(len(models)) as pool:
             return list(pool.map(self.load, models))
 
-    def load(self, model: str) -> Loaded:
-        """Read ``model``'s snapshot and index its bundle, streamed from the model file (into
-        a store of its own, so that git does not compare its objects with those it has)."""
-        snapshot = read_snapshot(model)
+    def load(self, model: str, snapshot: Optional[Snapshot] = None) -> Loaded:
+        """Read ``model``'s snapshot (unless given, read already) and index its bundle,
+        streamed from the model file (into a store of its own, so that git does not compare
+        its objects with those it has)."""
+        snapshot = snapshot or read_snapshot(model)
         folder = os.path.join(self.tmp, f"bundle-{next(self._loaded)}")
         os.mkdir(folder)
         with reopen(snapshot) as source:  # the file itself: a folder's snapshot file, a URL
@@ -141,7 +144,7 @@ class Scratch:
                         model, header.object_format, self.object_format, None
                     )
             own = scratch_store(folder, header.object_format)
-            loaded = Loaded(model, snapshot, header.tip)
+            loaded = Loaded(model, snapshot, header.tip, tuple(header.prerequisites))
             if header.prerequisites:  # a thin bundle: what it builds on must be at hand
                 with self._lock:
                     self._require(loaded, header.prerequisites)

@@ -8,7 +8,9 @@ rules) and a look at the file itself. ``create_snapshot`` and ``jellyml eat`` sh
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Optional
@@ -40,6 +42,11 @@ DEFAULT_SECRET_PATTERNS: tuple[str, ...] = (
     ".pypirc",
     ".npmrc",
     ".htpasswd",
+    ".envrc",
+    ".git-credentials",
+    "credentials",  # ~/.aws/credentials, ~/.config/gcloud/.../credentials
+    "kaggle.json",
+    "secrets.toml",  # streamlit's
 )
 
 
@@ -138,3 +145,16 @@ class Guards:
             elif fnmatch.fnmatchcase(path if "/" in pattern else name, pattern):
                 return True
         return False
+
+
+def named_like_secret(path: str, patterns: Sequence[str] = DEFAULT_SECRET_PATTERNS) -> bool:
+    """Whether a file's name matches one of ``patterns``: the test of "named like a
+    credential" that ``first_match`` makes for a snapshot, as one compiled expression, for
+    ``scan --secrets`` asking it of every path of a history."""
+    name = os.path.basename(path.rstrip("/")).lower()
+    return _any_of(tuple(patterns)).match(name) is not None
+
+
+@functools.cache
+def _any_of(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{fnmatch.translate(p.lower())})" for p in patterns))

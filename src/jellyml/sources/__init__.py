@@ -148,13 +148,35 @@ if TYPE_CHECKING:
             ...
 
 
+#: The options a URL gets when its caller names none: the CLI's ``--storage-option`` (set
+#: for one command by ``default_storage_options``), else ``JELLYML_STORAGE_OPTIONS``.
+_defaults: list[StorageOptions] = []
+
+
+@contextlib.contextmanager
+def default_storage_options(options: StorageOptions) -> Iterator[None]:
+    """Inside the block, every URL opened without options of its own gets ``options``."""
+    _defaults.append(options)
+    try:
+        yield
+    finally:
+        _defaults.pop()
+
+
 def storage_for(name: str, storage_options: StorageOptions = None) -> Storage:
     """The storage that holds ``name`` (a path or a URL); ``storage_options`` go to it (fsspec's
-    credentials, endpoint, ...)."""
+    credentials, endpoint, ...); without them, the defaults (``default_storage_options``, else
+    ``JELLYML_STORAGE_OPTIONS``)."""
     import importlib
 
     for takes, kind in _KINDS:
         if takes(name):
+            from .options import storage_options as from_environment
+            from .options import with_defaults
+
+            if storage_options is None:
+                storage_options = _defaults[-1] if _defaults else from_environment()
+            storage_options = with_defaults(name, storage_options)
             storage: Storage = importlib.import_module(f"{__name__}.{kind}").storage(
                 storage_options
             )

@@ -76,13 +76,23 @@ class LocalStorage:
         return [self.stat(os.path.join(folder, n)) for n in sorted(os.listdir(_path(folder)))]
 
     def walk(self, folder: str, *, skip: frozenset[str] = frozenset()) -> Iterator[Stat]:
-        for top, dirs, files in os.walk(_path(folder)):
+        """Links are followed, as ``show`` follows them (the HF cache's ``snapshots/<rev>/*
+        -> ../../blobs/*``, tag folders on shared storage), each real folder entered once (a
+        link loop ends there); FIFOs, sockets and devices are left out."""
+        seen: set[tuple[int, int]] = set()
+        for top, dirs, files in os.walk(_path(folder), followlinks=True):
+            with contextlib.suppress(OSError):
+                here = os.stat(top)
+                if (here.st_dev, here.st_ino) in seen:
+                    dirs[:] = []
+                    continue
+                seen.add((here.st_dev, here.st_ino))
             dirs[:] = sorted(d for d in dirs if d not in skip)
             for name in sorted(files):
                 path = os.path.join(top, name)
                 with contextlib.suppress(OSError):
-                    info = os.lstat(path)
-                    if stat.S_ISREG(info.st_mode):  # not a link, a FIFO, a socket
+                    info = os.stat(path)
+                    if stat.S_ISREG(info.st_mode):  # not a FIFO, a socket, a device
                         yield Stat(path, FILE, info.st_size)
 
     @contextlib.contextmanager

@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("model_file", help="the model file to read")
     parser.add_argument("path", help="the file, from the repository's top (as `jellyml ls`)")
-    add_common(parser, code_dir=True)
+    add_common(parser, code_dir=True, urls=True)
     parser.set_defaults(handler=run)
 
 

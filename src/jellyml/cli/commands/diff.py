@@ -62,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="exit 1 when there are differences, as git (-q: that, and print nothing)",
     )
     parser.add_argument("--no-pager", action="store_true", help="do not use git's pager")
-    add_common(parser, code_dir=True)
+    add_common(parser, code_dir=True, urls=True)
     parser.set_defaults(handler=run, paths=[])
 
 

@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         usage="%(prog)s [options] model_file",
     )
     parser.add_argument("model_file", help="the model file to extract the code from")
-    add_common(parser, code_dir=True)
+    add_common(parser, code_dir=True, urls=True)
     parser.add_argument(
         "--force",
         action="store_true",

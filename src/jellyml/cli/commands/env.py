@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         examples=EXAMPLES,
     )
     add_arguments(parser)
-    add_common(parser)
+    add_common(parser, urls=True)
     parser.set_defaults(handler=run, usage_error=parser.error)
 
 

@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--output_path", dest="output_path", help=argparse.SUPPRESS)
     parser.add_argument("-f", "--force", action="store_true", help="replace an existing file")
-    add_common(parser)
+    add_common(parser, urls=True)
     parser.set_defaults(handler=run, usage_error=parser.error)
 
 

@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("model_file", help="the model file whose bundle {} stands for")
     parser.add_argument("git_args", nargs="*", metavar="ARGS", help="arguments for git (required)")
-    add_common(parser)
+    add_common(parser, urls=True)
     parser.set_defaults(handler=run, usage_error=parser.error)
 
 

@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help=f"show each subject whole (default: cut at {SUBJECT_LIMIT} characters, with its "
         "length said)",
     )
-    add_common(parser, code_dir=True)
+    add_common(parser, code_dir=True, urls=True)
     parser.set_defaults(handler=run)
 
 

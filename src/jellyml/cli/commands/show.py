@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="print the recorded environment as a requirements file that installs: the same "
         "output as `jellyml env MODEL`",
     )
-    add_common(parser)
+    add_common(parser, urls=True)
     parser.set_defaults(handler=run)
 
 

@@ -63,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "repeat it)",
     )
     _add_options(parser)
-    add_common(parser, code_dir=True)
+    add_common(parser, code_dir=True, urls=True)
     parser.set_defaults(handler=run, usage_error=parser.error)
 
 
