@@ -187,6 +187,11 @@ if TYPE_CHECKING:
     from .errors import ObjectFormatMismatchError
 __all__ += ["ObjectFormatMismatchError"]
 
+# Every read bounded (issue 23).
+if TYPE_CHECKING:
+    from .errors import GitUnusableError, ReadLimitError, RemoteTooSlowError
+__all__ += ["GitUnusableError", "ReadLimitError", "RemoteTooSlowError"]
+
 # Publishing (issue 21): a state dict without the snapshot's two keys, bad storage options.
 if TYPE_CHECKING:
     from .errors import StorageOptionsError

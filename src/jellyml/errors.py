@@ -55,8 +55,20 @@ class GitCommandError(JellyMLError, RuntimeError):
         self.argv = list(argv)
         self.returncode = returncode
         self.stderr = stderr
-        last = stderr.strip().splitlines()[-1] if stderr.strip() else "no error output"
-        super().__init__(f"`{' '.join(self.argv)}` failed (exit {returncode}): {last}")
+        super().__init__(f"`{' '.join(self.argv)}` failed (exit {returncode}): {_said(stderr)}")
+
+
+def _said(stderr: str) -> str:
+    """What git said, in one line: its last line ("fatal: updating files failed"), after its
+    first ``error:`` line when there is one (``error: open("a.py"): Permission denied``, which
+    names the file)."""
+    from .text import shorten
+
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    if not lines:
+        return "no error output"
+    first = next((line for line in lines if line.startswith("error:")), lines[-1])
+    return shorten(lines[-1]) if first == lines[-1] else f"{shorten(first)}; {shorten(lines[-1])}"
 
 
 class NotAGitRepoError(JellyMLError, ValueError):
@@ -503,7 +515,9 @@ class AmbiguousFolderError(NotACheckpointError):
 
     def __init__(self, path: str, candidates: Sequence[str]) -> None:
         self.candidates = list(candidates)
-        names = ", ".join(self.candidates[:5])
+        from .text import shorten  # names from a listing are untrusted: short in a message
+
+        names = ", ".join(shorten(name) for name in self.candidates[:5])
         super().__init__(
             path,
             f"{path} holds several files that could carry a snapshot ({names}).",
@@ -812,4 +826,48 @@ class ObjectFormatMismatchError(JellyMLError, ValueError):
             f"{repo_format}: git cannot mix the two object formats.",
             hint=f"Use a {snapshot_format} repository for it: `jellyml eat {model} -c NEWDIR` "
             "makes one; nothing was changed.",
+        )
+
+
+# --- every read bounded (issue 23) -------------------------------------------------------------
+
+
+class RemoteTooSlowError(RemoteReadError):
+    """A server did not answer, or sent too slowly: a timeout or the transfer-rate floor."""
+
+    def __init__(self, url: str, problem: str, variable: str) -> None:
+        ModelFileError.__init__(
+            self,
+            url,
+            f"The server of {url} was too slow: {problem}.",
+            hint=f"Try again later, or allow more time ({variable}).",
+        )
+        self.problem = problem
+        self.variable = variable
+
+
+class ReadLimitError(SnapshotLimitError):
+    """A command reading a snapshot (``ls``, ``diff``, ``log``) stopped at one of the
+    ``JELLYML_MAX_*`` limits eat applies."""
+
+    def __init__(self, model: str, what: str, found: int, limit: int, variable: str) -> None:
+        super().__init__(model, what, found, limit, variable)
+        self.message = (
+            f"Stopped reading the snapshot in {model}: it is over the limit of {limit:,} "
+            f"{what} ({variable})."
+        )
+        self.hint = f"If you trust this file, raise the limit ({variable}=N, or 0 for none)."
+        self.args = (self.message,)
+
+
+class GitUnusableError(JellyMLError, RuntimeError):
+    """git itself fails in the repository (its configuration), so eat would fail half way."""
+
+    def __init__(self, top: str, command: str, message: str) -> None:
+        self.top = top
+        self.command = command
+        super().__init__(
+            f"git fails in {top}, so nothing was changed: `{command}` says: {message}",
+            hint="Fix the repository's git configuration (see `git config --show-origin "
+            "--list`) and try again.",
         )

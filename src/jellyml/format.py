@@ -14,6 +14,7 @@ import json
 from .errors import HeaderError as HeaderError  # re-exported: the parser raises them
 from .errors import NewerFormatError as NewerFormatError
 from .records import Record
+from .text import shorten
 
 TYPE_CHECKING = False  # not typing's: see cli/options.py (start-up time)
 if TYPE_CHECKING:
@@ -190,8 +191,12 @@ def _format_version(fields: dict[str, Any]) -> int:
     version = fields.get("format_version")
     if version is None:
         # JellyML 1.0.0 wrote no format_version; its files carry the legacy version string.
-        if fields.get("version") != LEGACY_VERSION:
-            raise NewerFormatError(str(fields.get("version")))
+        legacy = fields.get("version")
+        if isinstance(legacy, str) and legacy and legacy != LEGACY_VERSION:
+            raise NewerFormatError(shorten(legacy, 40))  # a later version string of 1.0.0's kind
+        if legacy != LEGACY_VERSION:  # no version at all, or not a string: a damaged header
+            said = "no version" if legacy is None else f"version {shorten(repr(legacy), 40)}"
+            raise HeaderError(f"it has no format_version and {said}", "format_version")
         return 1
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise HeaderError(f"format_version {version!r} is not a positive integer", "format_version")

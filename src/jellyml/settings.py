@@ -139,6 +139,35 @@ def pytorch_index() -> str:
     return PYTORCH_INDEX
 
 
+# --- remote reads: how long a server may take (issue 23) ---------------------------------------
+
+#: variable -> (default, what it bounds). Seconds, except the rate (bytes a second).
+REMOTE_TIMEOUTS = {
+    "JELLYML_CONNECT_TIMEOUT": (10.0, "seconds to connect to the server"),
+    "JELLYML_FIRST_BYTE_TIMEOUT": (
+        30.0,
+        "seconds from a request to the whole of its reply's headers",
+    ),
+    "JELLYML_IDLE_TIMEOUT": (30.0, "seconds without a byte of a reply's body"),
+    "JELLYML_MIN_RATE": (1024.0, "bytes a second at least, over every idle-timeout span"),
+}
+
+
+def remote_timeout(name: str) -> float:
+    """The value of ``name`` (a key of ``REMOTE_TIMEOUTS``): its variable if set to a positive
+    number, else its default."""
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        return REMOTE_TIMEOUTS[name][0]
+    return (
+        value
+        if value > 0 and value == value and value != float("inf")
+        else (REMOTE_TIMEOUTS[name][0])
+    )
+
+
 STORAGE_OPTIONS_ENV = "JELLYML_STORAGE_OPTIONS"
 
 

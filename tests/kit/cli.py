@@ -123,3 +123,74 @@ def read_pty(leader: int) -> bytes:
         chunks.append(chunk)
     os.close(leader)
     return b"".join(chunks)
+
+
+# --- bounded runs (issue 23): memory capped, ended within a generous bound ---------------------
+
+#: A capped command's address space, at most: a read that is not bounded runs out of it at once.
+MEMORY_CAP = 1536 << 20
+#: "Ended" means within this many seconds (generous: the machine is shared).
+ENDED = 150
+
+
+def _limit_memory() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+
+
+def jellyml_capped(
+    *args: str, cwd: Optional[PathLike] = None, env: Optional[Mapping[str, str]] = None
+) -> subprocess.CompletedProcess[str]:
+    """The installed CLI under ``MEMORY_CAP`` (``RLIMIT_AS``, git's processes included), output
+    piped; it must end within ``ENDED`` seconds."""
+    return subprocess.run(
+        [*cli_command(), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        env={**os.environ, "JELLYML_DISABLE_PROGRESS_BARS": "1", **(env or {})},
+        preexec_fn=_limit_memory,
+        timeout=ENDED,
+        check=False,
+    )
+
+
+def one_error_line(proc: subprocess.CompletedProcess[str], *phrases: str) -> str:
+    """``proc`` failed with one ``error:`` line on stderr holding each of ``phrases``."""
+    err = proc.stderr
+    assert proc.returncode != 0, (proc.returncode, proc.stdout[:2000], err[:2000])
+    assert err.startswith("error: ") and err.count("\n") == 1, err[:2000]
+    assert "Traceback" not in err
+    for phrase in phrases:
+        assert phrase in err, err[:2000]
+    return err
+
+
+def peak_rss_of_cli(*args: str, cwd: PathLike, stdout: Any) -> tuple[int, int]:
+    """Run the CLI's ``main`` in a fresh interpreter (a real process, as the script runs it)
+    and return (exit code, that process's peak RSS in bytes; its git children not counted).
+    The peak is the kernel's ``VmHWM``: ``ru_maxrss`` would carry over the parent's (this test
+    process's) peak, which Linux keeps across fork and exec."""
+    code = (
+        "import sys\n"
+        "from jellyml.cli.main import main\n"
+        "rc = main(sys.argv[1:])\n"
+        "sys.stdout.flush()\n"
+        "status = open('/proc/self/status').read().split('VmHWM:')[1].split()[0]\n"
+        "sys.stderr.write(f'PEAK {int(status) * 1024}\\n')\n"
+        "sys.exit(rc)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=cwd,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=ENDED,
+        check=False,
+    )
+    peak = [line for line in proc.stderr.splitlines() if line.startswith("PEAK ")]
+    assert peak, proc.stderr
+    return proc.returncode, int(peak[-1].split()[1])

@@ -138,10 +138,17 @@ def test_newer_format_version_is_refused(version: int) -> None:
     assert info.value.found == str(version)
 
 
-@pytest.mark.parametrize("version", ["february-1-2030", "", 7, None])
-def test_other_version_string_without_format_version_is_newer(version: Any) -> None:
-    block = header_of(format_version=_DROP, sha256=_DROP, version=version)
+def test_other_version_string_without_format_version_is_newer() -> None:
+    block = header_of(format_version=_DROP, sha256=_DROP, version="february-1-2030")
     with pytest.raises(fmt.NewerFormatError):
+        fmt.decode_header(block, 1124)
+
+
+@pytest.mark.parametrize("version", ["", 7, None, _DROP])
+def test_no_version_at_all_is_a_damaged_header_not_a_newer_one(version: Any) -> None:
+    """Issue 23: a bogus header was "written by a newer jellyml (format None)"."""
+    block = header_of(format_version=_DROP, sha256=_DROP, version=version)
+    with pytest.raises(fmt.HeaderError, match="no format_version"):
         fmt.decode_header(block, 1124)
 
 

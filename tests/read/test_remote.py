@@ -472,7 +472,7 @@ def test_a_body_read_in_short_pieces_is_read_whole() -> None:
     a 100 MB object's tail): the reader keeps reading, and never past its limit."""
     import asyncio
 
-    from jellyml.sources.remote import _read_at_most
+    from jellyml.sources.http import read_at_most as _read_at_most
 
     class Trickle:
         def __init__(self, data: bytes) -> None:

@@ -21,7 +21,7 @@ from .. import settings
 from .._version import __version__
 from .console import PlainConsole, escape
 from .options import styled
-from .text import SHOWN, clean, plural, summary
+from .text import SHOWN, clean, plural, shorten, summary
 
 TYPE_CHECKING = False  # not typing's: see options.py (start-up time)
 if TYPE_CHECKING:  # only for annotations: rich and restore load when a command needs them
@@ -39,6 +39,9 @@ if TYPE_CHECKING:  # only for annotations: rich and restore load when a command 
     from ..restore.undo import UndoResult
 
     AnyConsole = Union[Console, PlainConsole]
+
+#: An error line is cut at this many characters, its length said (names in it are shorter).
+MESSAGE_LIMIT = 4000
 
 __all__ = ["SHOWN", "clean", "escape", "summary", "value"]
 
@@ -96,7 +99,8 @@ def error(exc: BaseException, *, debug: bool = False) -> None:
 
         stderr().print(_clean_lines(traceback.format_exc()), markup=False)
     text = str(exc) if isinstance(exc, JellyMLError) else f"Unexpected error: {exc!r}"
-    stderr().print(f"[bold red]error:[/] {value(text)}")
+    # the last guard: a value from a file that slipped into a message unshortened
+    stderr().print(f"[bold red]error:[/] {value(shorten(text, MESSAGE_LIMIT))}")
 
 
 def logo(*, terminal_only: bool = False) -> None:

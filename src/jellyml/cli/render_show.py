@@ -1,14 +1,16 @@
 """`jellyml show` for people: a label and its values per row, long lists summarised.
 
-Ids and paths are never cut: values go under their labels on a narrow terminal, and a long
-value wraps at its spaces only (an id or a path is one word), never with an ellipsis. Values
-are built as plain text (``clean``ed) and escaped for markup only once wrapped.
+Ids and paths are never cut (only a value over ``VALUE_LIMIT`` characters is, without
+``--all``: no real id or path is that long): values go under their labels on a narrow
+terminal, and a long value wraps at its spaces only (an id or a path is one word), never with
+an ellipsis. Values are built as plain text (``clean``ed) and escaped for markup only once
+wrapped.
 """
 
 from __future__ import annotations
 
 from .console import escape
-from .text import SHOWN, clean, summary
+from .text import SHOWN, clean, shorten, summary
 
 TYPE_CHECKING = False  # not typing's: see options.py (start-up time)
 if TYPE_CHECKING:
@@ -17,6 +19,9 @@ if TYPE_CHECKING:
 #: Below this many columns for the values, they go under their label instead of beside it.
 _MIN_VALUE_COLUMNS = 40
 _ALL_HINT = " (--all shows them all)"
+#: A single value longer than this (a crafted command line, host name...) is cut, its length
+#: said, unless ``--all``; ids and real paths are far shorter.
+VALUE_LIMIT = 1000
 
 
 def show_lines(doc: dict[str, Any], *, width: int, everything: bool) -> list[str]:
@@ -58,10 +63,14 @@ def _wrap(line: str, width: int) -> list[str]:
 
 def _rows(doc: dict[str, Any], everything: bool) -> list[tuple[str, list[str]]]:
     limit = 10**12 if everything else SHOWN  # (lines here are plain text, cleaned)
+
+    def one(found: Any, *, none: Any = None) -> list[str]:
+        return _one(found, none=none, whole=everything)
+
     return [
-        ("commit", _one(doc.get("commit"))),
-        ("base commit", _one(doc.get("base_commit"))),
-        ("branch", _one(doc.get("branch"), none=_detached(doc))),
+        ("commit", one(doc.get("commit"))),
+        ("base commit", one(doc.get("base_commit"))),
+        ("branch", one(doc.get("branch"), none=_detached(doc))),
         ("uncommitted work", _yes_no(doc.get("dirty"))),
         ("changed files", _files(doc, "changed_files", limit, _change)),
         ("untracked included", _files(doc, "untracked_included", limit, clean)),
@@ -69,24 +78,25 @@ def _rows(doc: dict[str, Any], everything: bool) -> list[tuple[str, list[str]]]:
         ("submodules", _files(doc, "submodules", limit, _submodule)),
         ("remotes", [f"{clean(k)} {clean(v)}" for k, v in (doc.get("remotes") or {}).items()]),
         ("repository", _repository(doc)),
-        ("history", _one(doc.get("history"))),
-        ("created at", _one(doc.get("created_at"))),
-        ("host", _one(doc.get("hostname"))),
-        ("platform", _one(doc.get("platform"))),
+        ("history", one(doc.get("history"))),
+        ("created at", one(doc.get("created_at"))),
+        ("host", one(doc.get("hostname"))),
+        ("platform", one(doc.get("platform"))),
         ("Python", _python(doc)),
-        ("torch", _one(doc.get("torch"), none=_recorded_none(doc, "torch", "(not imported)"))),
-        ("jellyml", _one(doc.get("jellyml"))),
-        ("command line", _one(_argv(doc.get("argv")))),
-        ("working folder", _one(doc.get("cwd"))),
+        ("torch", one(doc.get("torch"), none=_recorded_none(doc, "torch", "(not imported)"))),
+        ("jellyml", one(doc.get("jellyml"))),
+        ("command line", one(_argv(doc.get("argv")))),
+        ("working folder", one(doc.get("cwd"))),
         ("packages", _packages(doc.get("packages"), everything)),
         ("bundle", [f"{doc['snapshot_size']:,} bytes, format {doc['format_version']}"]),
     ]
 
 
-def _one(found: Any, *, none: Any = None) -> list[str]:
+def _one(found: Any, *, none: Any = None, whole: bool = False) -> list[str]:
+    """One value; cut at ``VALUE_LIMIT`` characters (its length said) unless ``whole``."""
     if found is None:
         return [none] if none else []
-    return [clean(found)]
+    return [clean(found) if whole else shorten(str(found), VALUE_LIMIT)]
 
 
 def _detached(doc: dict[str, Any]) -> Optional[str]:

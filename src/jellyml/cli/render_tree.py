@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from .options import styled
@@ -21,9 +22,16 @@ _YELLOW, _RESET = "\x1b[33m", "\x1b[m"
 
 def write_bytes(data: bytes) -> None:
     """Write to stdout; a reader that went away (``| head``) ends the output quietly."""
+    write_chunks([data])
+
+
+def write_chunks(chunks: Iterable[bytes]) -> None:
+    """Write each piece to stdout as it comes (memory stays at one piece); a reader that went
+    away (``| head``) ends the output quietly."""
     try:
         sys.stdout.flush()
-        sys.stdout.buffer.write(data)
+        for chunk in chunks:
+            sys.stdout.buffer.write(chunk)
         sys.stdout.buffer.flush()
     except BrokenPipeError:
         # Python would complain again when flushing stdout at exit.

@@ -25,6 +25,7 @@ import re
 
 from .. import format as fmt
 from ..errors import AmbiguousFolderError, NotACheckpointError, SnapshotNotFoundError
+from ..text import shorten
 from . import checkpoint_suffixes
 from .sidecar import SNAPSHOT_FILE_NAME
 
@@ -56,8 +57,10 @@ LAYOUT_FILES = frozenset(
         ".metadata",
     }
 )
-#: Index and tag files larger than this are refused before they are read.
+#: Index and tag files larger than this are refused, and no more of them is read.
 MAX_SMALL_FILE = 50_000_000
+#: A name read from an index or a tag longer than this is no file name (file systems: 255).
+_MAX_NAME = 1024
 
 
 class Folder:
@@ -79,10 +82,11 @@ class Folder:
         return [_base(e.name) for e in self.storage.list(self.name) if e.is_file]
 
     def read_small(self, name: str) -> bytes:
-        """A small file of the folder (an index, a tag), refused over ``MAX_SMALL_FILE``."""
+        """A small file of the folder (an index, a tag), refused over ``MAX_SMALL_FILE``
+        (no more than that is ever received)."""
         data = self.storage.read(self.join(name), MAX_SMALL_FILE)
         if data is None:
-            raise _bad(self.name, f"its {name} is too large")
+            raise _bad(self.name, f"its {name} is over the limit of {MAX_SMALL_FILE:,} bytes")
         return data
 
 
@@ -125,8 +129,9 @@ def _is_deepspeed_tag(folder: Folder) -> bool:
 
 
 def _shard_of(folder: Folder, index: str) -> str:
+    raw = folder.read_small(index)  # its own errors are ValueErrors too: not "not JSON"
     try:
-        data = json.loads(folder.read_small(index).decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError):
         raise _bad(folder.name, f"its {index} is not valid JSON") from None
     weight_map = data.get("weight_map") if isinstance(data, dict) else None
@@ -139,17 +144,20 @@ def _shard_of(folder: Folder, index: str) -> str:
 
 
 def _plain_name(folder: Folder, where: str, value: Any) -> str:
-    """A file or folder name read from ``where``: one plain path component, nothing else."""
+    """A file or folder name read from ``where``: one plain path component, nothing else.
+    The name is untrusted: a message shows it shortened, its length said."""
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace").strip()
-    if (
-        not isinstance(value, str)
-        or value in ("", ".", "..")
-        or "/" in value
-        or "\\" in value
-        or not value.isprintable()
-    ):
-        raise _bad(folder.name, f"its {where} names a file outside the folder")
+    if not isinstance(value, str):
+        raise _bad(folder.name, f"its {where} names no file (a {type(value).__name__})")
+    if value == "":
+        raise _bad(folder.name, f"its {where} is empty")
+    if value in (".", "..") or "/" in value or "\\" in value or not value.isprintable():
+        raise _bad(folder.name, f"its {where} names a file outside the folder ({shorten(value)})")
+    if len(value) > _MAX_NAME:
+        raise _bad(
+            folder.name, f"its {where} names a file whose name is too long: {shorten(value)}"
+        )
     return value
 
 

@@ -123,6 +123,19 @@ def stream_z(
 ) -> Iterator[bytes]:
     """Run git and yield its NUL-terminated records as they come. A consumer that stops early
     (a limit reached on a tree that could be huge) stops git too: it is killed, not drained."""
+    pending = b""
+    for chunk in stream(args, cwd=cwd, env=env):
+        records = (pending + chunk).split(b"\0")
+        pending = records.pop()
+        yield from records
+
+
+def stream(
+    args: Sequence[str], *, cwd: Optional[str] = None, env: Optional[Mapping[str, str]] = None
+) -> Iterator[bytes]:
+    """Run git and yield its stdout in pieces as they come (memory stays at one piece), then
+    raise ``GitCommandError`` if it failed. A consumer that stops early stops git too: it is
+    killed, not drained."""
     proc = subprocess.Popen(
         [git_executable(), *args],
         cwd=cwd,
@@ -131,14 +144,10 @@ def stream_z(
         stderr=subprocess.PIPE,
     )
     stdout = cast("IO[bytes]", proc.stdout)  # a pipe: asked for above
-    pending = b""
     finished = False
     try:
         fd = stdout.fileno()
-        for chunk in iter(lambda: os.read(fd, 1 << 16), b""):
-            records = (pending + chunk).split(b"\0")
-            pending = records.pop()
-            yield from records
+        yield from iter(lambda: os.read(fd, 1 << 16), b"")
         finished = True
     finally:
         if not finished:

@@ -28,8 +28,10 @@ from ..errors import (
     ObjectFormatMismatchError,
     PathNotFoundError,
     PathNotInSnapshotError,
+    ReadLimitError,
 )
 from ..gitcore import run as gitrun
+from ..gitcore.limits import tree_files
 from ..gitcore.repo import Repo, locate
 from ..gitcore.store import scratch_store, write_alternates
 from ..gitcore.unpack import (
@@ -39,18 +41,16 @@ from ..gitcore.unpack import (
     missing,
     parse_bundle_header,
 )
+from ..settings import snapshot_limit
 from ..tempdirs import temporary_dir
+from ..text import SUBJECT_LIMIT, clean, shorten
 from .reader import Snapshot, bundle_chunks, read_snapshot, reopen
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _HEX = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 #: Remotes shown from a snapshot's metadata (untrusted: it could list thousands).
 MAX_REMOTES = 20
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters (terminal escapes among them) replaced by ``?``."""
-    return _CONTROL.sub("?", text)
+#: The limit on how many commits ``log`` reads (the one on how many files eat writes).
+_COUNT_LIMIT = "JELLYML_MAX_FILES"
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class Loaded:
         if not isinstance(found, dict):
             return {}
         pairs = [(k, v) for k, v in found.items() if isinstance(k, str) and isinstance(v, str)]
-        return {printable(k): printable(v) for k, v in pairs[:MAX_REMOTES]}
+        return {shorten(k): shorten(v) for k, v in pairs[:MAX_REMOTES]}
 
     @property
     def shallow(self) -> bool:
@@ -190,10 +190,16 @@ class Scratch:
     ) -> subprocess.CompletedProcess[bytes]:
         return gitrun.run(list(args), env={"GIT_DIR": self.store}, input=input, check=check)
 
-    def files(self, treeish: str) -> list[tuple[bytes, bytes]]:
-        """Every file of ``treeish``, recursively: (path, ``mode type oid``)."""
-        raw = self.git("ls-tree", "-r", "-z", "--full-tree", treeish).stdout
-        return [(path, meta) for meta, _, path in (r.partition(b"\t") for r in gitrun.split_z(raw))]
+    def git_stream(self, *args: str) -> Iterator[bytes]:
+        """git's output in the scratch store, in pieces as it comes."""
+        return gitrun.stream(list(args), env={"GIT_DIR": self.store})
+
+    def files(self, model: str, treeish: str) -> list[tuple[bytes, bytes]]:
+        """Every file of ``treeish`` (of ``model``'s snapshot), recursively: (path, ``mode type
+        oid``). Stops with a ``ReadLimitError`` at the first ``JELLYML_MAX_*`` limit passed,
+        before the listing grows past it (a git bomb of a few KB names billions)."""
+        listed = tree_files(model, treeish, {"GIT_DIR": self.store}, error=ReadLimitError)
+        return [(path, meta) for meta, _size, path in listed]
 
     def _lend(self, objects: str) -> None:
         with self._lock:
@@ -243,7 +249,7 @@ def select(model: str, files: Sequence[bytes], paths: Optional[Sequence[str]]) -
     prefixes = [snapshot_path(p) for p in paths]
     for given, prefix in zip(paths, prefixes):
         if not any(under(f, prefix) for f in files):
-            raise PathNotInSnapshotError(model, printable(given))
+            raise PathNotInSnapshotError(model, shorten(given))
     return [f for f in files if any(under(f, p) for p in prefixes)]
 
 
@@ -281,11 +287,7 @@ def ls_listing(
     raw and NUL-terminated with ``nul``)."""
     with scratch(code_dir) as work:
         loaded = work.load(model)
-        if not paths:  # git's own listing, as it is: nothing to parse or quote here
-            z = ["-z"] if nul else []
-            args = ["-c", "core.quotePath=true", "ls-tree", "-r", "--name-only", "--full-tree"]
-            return work.git(*args, *z, loaded.tip).stdout
-        files = select(model, [path for path, _meta in work.files(loaded.tip)], paths)
+        files = select(model, [path for path, _meta in work.files(model, loaded.tip)], paths)
     if nul:
         return b"".join(f + b"\0" for f in files)
     return "".join(quote_path(f) + "\n" for f in files).encode()
@@ -305,37 +307,45 @@ def ls_snapshot_bytes(
     """``ls_snapshot`` with the paths as git stores them (bytes)."""
     with scratch(code_dir) as work:
         loaded = work.load(model)
-        return select(model, [path for path, _meta in work.files(loaded.tip)], paths)
+        return select(model, [path for path, _meta in work.files(model, loaded.tip)], paths)
 
 
 def cat_snapshot(model: str, path: str, *, code_dir: Optional[str] = None) -> bytes:
     """The bytes of file ``path`` (from the repository's top) in ``model``'s snapshot; for a
-    symbolic link, its target (as ``git show`` gives it)."""
+    symbolic link, its target (as ``git show`` gives it). ``cat_snapshot_chunks`` gives them in
+    pieces, memory flat whatever the file's size."""
+    return b"".join(cat_snapshot_chunks(model, path, code_dir=code_dir))
+
+
+def cat_snapshot_chunks(
+    model: str, path: str, *, code_dir: Optional[str] = None
+) -> Iterator[bytes]:
+    """The bytes of ``cat_snapshot``, in pieces as git gives them (the file is never held
+    whole: a 1 KB checkpoint can hold a 1 GiB blob of zeros)."""
     with scratch(code_dir) as work:
         loaded = work.load(model)
-        return _blob(work, loaded, path)
+        yield from work.git_stream("cat-file", "blob", _blob(work, loaded, path))
 
 
-def _blob(work: Scratch, loaded: Loaded, path: str) -> bytes:
+def _blob(work: Scratch, loaded: Loaded, path: str) -> str:
+    """The id of the blob at ``path`` in the snapshot; a folder, a submodule or a missing
+    path is an error naming it."""
     rel = snapshot_path(path)
-    shown = printable(path)
+    shown = shorten(path)
     if not rel:
         raise NotAFileInSnapshotError(loaded.model, shown or ".", "folder")
     if b"\n" in rel or b".." in rel.split(b"/"):
-        # cat-file --batch cannot be asked for the first; git refuses the second (and no
-        # snapshot has a path with either).
+        # cat-file --batch-check cannot be asked for the first; git refuses the second (and
+        # no snapshot has a path with either).
         raise PathNotInSnapshotError(loaded.model, shown)
-    out = work.git("cat-file", "--batch", input=loaded.tip.encode() + b":" + rel + b"\n").stdout
-    first, _, rest = out.partition(b"\n")
-    fields = first.split(b" ")
+    query = loaded.tip.encode() + b":" + rel + b"\n"
+    fields = work.git("cat-file", "--batch-check", input=query).stdout.split()
     if len(fields) == 3 and fields[1] == b"blob":
-        size = int(fields[2])
-        return rest[:size]
-    listed = work.git("ls-tree", "-z", loaded.tip, "--", rel.decode("utf-8", "surrogateescape"))
-    kind = listed.stdout.split(b" ", 2)[1:2]
-    if kind == [b"tree"]:
+        return fields[0].decode("ascii")
+    if len(fields) == 3 and fields[1] == b"tree":
         raise NotAFileInSnapshotError(loaded.model, shown, "folder")
-    if kind == [b"commit"]:
+    listed = work.git("ls-tree", "-z", loaded.tip, "--", rel.decode("utf-8", "surrogateescape"))
+    if listed.stdout.split(b" ", 2)[1:2] == [b"commit"]:
         raise NotAFileInSnapshotError(loaded.model, shown, "submodule")
     raise PathNotInSnapshotError(loaded.model, shown)
 
@@ -345,7 +355,8 @@ class LogEntry:
     commit: str
     #: The commit id abbreviated as git does (unique in the snapshot).
     short: str
-    #: The first line of the message, control characters replaced (it is untrusted).
+    #: The first line of the message, control characters shown as escapes (it is
+    #: untrusted), cut at ``text.SUBJECT_LIMIT`` unless asked for all of it.
     subject: str
 
 
@@ -364,17 +375,27 @@ class SnapshotLog:
 
 
 def log_snapshot(
-    model: str, *, max_count: Optional[int] = None, code_dir: Optional[str] = None
+    model: str,
+    *,
+    max_count: Optional[int] = None,
+    code_dir: Optional[str] = None,
+    full: bool = False,
 ) -> SnapshotLog:
-    """The commits ``model``'s bundle carries, newest first (``git log``'s order)."""
+    """The commits ``model``'s bundle carries, newest first (``git log``'s order). Subjects are
+    cut at ``text.SUBJECT_LIMIT`` characters (their length said) unless ``full``; more commits
+    than ``JELLYML_MAX_FILES`` (a crafted history) stop it with a ``ReadLimitError``."""
+    limit = snapshot_limit(_COUNT_LIMIT)
     with scratch(code_dir) as work:
         loaded = work.load(model)
-        limit = [f"--max-count={max_count}"] if max_count is not None else []
-        raw = work.git("log", "-z", "--format=%H%x1f%h%x1f%s", *limit, loaded.tip).stdout
-    entries = []
-    for record in gitrun.split_z(raw):
-        commit, short, subject = record.decode("utf-8", "replace").split("\x1f", 2)
-        entries.append(LogEntry(commit, short, printable(subject)))
+        count = [f"--max-count={max_count}"] if max_count is not None else []
+        argv = ["log", "-z", "--format=%H%x1f%h%x1f%s", *count, loaded.tip]
+        entries: list[LogEntry] = []
+        for record in gitrun.stream_z(argv, env={"GIT_DIR": work.store}):
+            if 0 < limit <= len(entries):
+                raise ReadLimitError(model, "commits", len(entries) + 1, limit, _COUNT_LIMIT)
+            commit, short, subject = record.decode("utf-8", "replace").split("\x1f", 2)
+            shown = clean(subject) if full else shorten(subject, SUBJECT_LIMIT)
+            entries.append(LogEntry(commit, short, shown))
     return SnapshotLog(
         model=model,
         entries=entries,

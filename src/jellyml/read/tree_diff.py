@@ -28,7 +28,8 @@ from ..gitcore.repo import Repo
 from ..gitcore.unpack import resolve, worktree_index
 from ..snapshot.guards import Guards
 from ..sources import MISSING, storage_for
-from .tree import Loaded, Scratch, printable, scratch, snapshot_path, under
+from ..text import shorten
+from .tree import Loaded, Scratch, scratch, snapshot_path, under
 
 #: ``diff``'s output formats, as git spells them.
 FORMATS = ("--stat", "--name-only", "--name-status")
@@ -77,6 +78,8 @@ def planned_diff(
     two = other is not None and not base and storage_for(other).stat(other).kind != MISSING
     with scratch(code_dir) as work:
         loaded, *second = work.load_all([model, other] if two and other else [model])
+        for each in (loaded, *second):  # git diff would walk a git bomb whole: stop first
+            work.files(each.model, each.tip)
         new: Optional[str] = loaded.tip
         worktree: dict[str, str] = {}
         if base:
@@ -134,10 +137,10 @@ def _snapshot_rules(repo: Repo) -> Callable[[bytes], bool]:
 def _revision(work: Scratch, revision: str) -> str:
     repo = work.borrow()
     if repo is None:
-        raise RevisionNotFoundError(printable(revision), None)
+        raise RevisionNotFoundError(shorten(revision), None)
     found = resolve(work.store, revision, cwd=repo.top)
     if found is None:
-        raise RevisionNotFoundError(printable(revision), repo.top)
+        raise RevisionNotFoundError(shorten(revision), repo.top)
     return found
 
 
@@ -164,16 +167,16 @@ def _check_paths(work: Scratch, model: str, paths: Sequence[str], plan: DiffPlan
     nothing, and a typo would look like "no difference")."""
     if not paths:
         return
-    files = {path for path, _meta in work.files(plan.old)}
+    files = {path for path, _meta in work.files(model, plan.old)}
     if plan.new is not None:
-        files.update(path for path, _meta in work.files(plan.new))
+        files.update(path for path, _meta in work.files(model, plan.new))
     else:  # the working tree: what the temporary index lists, intent-to-add entries included
         listed = gitrun.run(["ls-files", "-z"], cwd=plan.cwd, env=plan.env).stdout
         files.update(gitrun.split_z(listed))
     for given in paths:
         prefix = snapshot_path(given)
         if prefix and prefix not in files and not any(under(f, prefix) for f in files):
-            raise PathNotInSnapshotError(model, printable(given))
+            raise PathNotInSnapshotError(model, shorten(given))
 
 
 def diff_snapshot(

@@ -29,6 +29,7 @@ from ..errors import (
     DirectoryNotEmptyError,
     GitCommandError,
     GitLockedError,
+    GitUnusableError,
     InterruptedOperationError,
     JellyMLError,
     MissingFolderInRepoError,
@@ -39,6 +40,7 @@ from ..errors import (
 )
 from ..gitcore import run as gitrun
 from ..gitcore.bundle import require_object_format
+from ..gitcore.preflight import git_failure
 from ..gitcore.repo import Repo, find_repo, short_branch
 from ..gitcore.status import Status, status
 from ..read.reader import Snapshot, read_snapshot
@@ -468,6 +470,9 @@ def _check_repo(repo: Repo) -> None:
         reason = _not_writable(path)
         if reason:
             raise ReadOnlyRepoError(repo.top, path, reason)
+    failure = git_failure(repo.top)  # git itself dies here (its configuration): stop now
+    if failure is not None:
+        raise GitUnusableError(repo.top, *failure)
 
 
 def _not_writable(path: str) -> str:

@@ -16,9 +16,9 @@ import shutil
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from .. import settings
-from ..errors import CorruptSnapshotError, GitCommandError, SnapshotLimitError
+from ..errors import CorruptSnapshotError, GitCommandError
 from ..gitcore import run as gitrun
+from ..gitcore.limits import tree_files
 from ..gitcore.repo import Repo, object_types
 from ..gitcore.shallow import parents
 from ..gitcore.store import scratch_store, write_alternates
@@ -34,8 +34,6 @@ from .shallow import MAX_COMMIT_OBJECT
 
 _OID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?\Z")
 _MAX_PARENTS = 16
-#: The limits ``check_limits`` checks: files, bytes in all, bytes of one file, folder levels.
-_LIMITS = tuple(settings.SNAPSHOT_LIMITS)
 
 
 @dataclass(frozen=True)
@@ -161,30 +159,10 @@ def read_bundle(model: str, path: str, commit: Optional[str]) -> Bundle:
 
 def check_limits(model: str, store: str, commit: str) -> dict[bytes, str]:
     """Refuse a snapshot over the limits of ``settings.SNAPSHOT_LIMITS`` before a file of it is
-    written; return its files (path -> mode). The tree is streamed and the listing stopped at
-    the first limit passed: a "git bomb" of a few KB can name billions of files."""
-    # 0 is no limit; the loop below runs once per file of the snapshot: kept lean.
-    limits = [settings.snapshot_limit(name) or 1 << 62 for name in _LIMITS]
-    max_files, max_size, max_file_size, max_depth = limits
-    files = total = 0
-    tree: dict[bytes, str] = {}
-    argv = ["ls-tree", "-r", "-l", "-z", "--full-tree", commit]
-    for record in gitrun.stream_z(argv, env={"GIT_DIR": store}):
-        if not record:
-            continue
-        meta, _, path = record.partition(b"\t")
-        fields = meta.split()
-        size = int(fields[-1]) if fields[-1].isdigit() else 0
-        tree[path] = fields[0].decode("ascii", "replace")
-        files += 1
-        total += size
-        depth = path.count(b"/")
-        if files > max_files or total > max_size or size > max_file_size or depth > max_depth:
-            found = (files, total, size, depth)
-            name, value, limit = next((n, v, m) for n, v, m in zip(_LIMITS, found, limits) if v > m)
-            what = settings.SNAPSHOT_LIMITS[name][1]
-            raise SnapshotLimitError(model, what, value, limit, name)
-    return tree
+    written (the tree streamed, stopped at the first limit passed: ``gitcore.limits``); return
+    its files (path -> mode)."""
+    listed = tree_files(model, commit, {"GIT_DIR": store})
+    return {path: meta.split(b" ", 1)[0].decode("ascii", "replace") for meta, _size, path in listed}
 
 
 def is_related(repo: Repo, fetched: Fetched, metadata: Optional[dict[str, Any]]) -> bool:

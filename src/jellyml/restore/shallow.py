@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from ..gitcore import shallow as gitshallow
 from ..gitcore.repo import Repo
+from ..text import shorten
 
 if TYPE_CHECKING:
     from ..read.reader import Snapshot
@@ -29,7 +30,6 @@ _OID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
 #: A commit object larger than this in the metadata is not trusted (git's own are far smaller).
 MAX_COMMIT_OBJECT = 1024 * 1024
 _MAX_REMOTES = 20
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ def _remotes(value: object) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, dict):
         return ()
     found = [
-        (_CONTROL.sub("?", k)[:200], _CONTROL.sub("?", v)[:500])
+        (shorten(k), shorten(v, 500))  # untrusted: shown, never run
         for k, v in value.items()
         if isinstance(k, str) and isinstance(v, str)
     ]

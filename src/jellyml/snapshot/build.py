@@ -29,6 +29,7 @@ from ..errors import (
 )
 from ..gitcore import run as gitrun
 from ..gitcore import shallow
+from ..gitcore.freshen import times_kept
 from ..gitcore.index import NO_SPLIT, commit_tree, temporary_index
 from ..gitcore.repo import Repo, locate
 from ..gitcore.store import repo_store
@@ -155,7 +156,8 @@ def snapshot_repo(
     with temporary_dir("snapshot") as tmp:
         target = _locate(choice, tmp, create_git_repo)
         which.warn_if_cwd_elsewhere(choice, target.repo.top)
-        result, files = _build(target, choice, job, tmp)
+        with times_kept(target.repo.objects):  # git "freshens" objects it finds there
+            result, files = _build(target, choice, job, tmp)
     report.log_snapshot(
         size=os.path.getsize(bundle_path),
         files=files,

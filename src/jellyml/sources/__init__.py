@@ -131,7 +131,8 @@ if TYPE_CHECKING:
 
         def read(self, name: str, limit: int) -> Optional[bytes]:
             """The whole of the small file ``name``, or None when it is larger than ``limit``
-            bytes (nothing over the limit is transferred)."""
+            bytes: no more than ``limit + 1`` bytes are ever received, whatever the file's
+            size claims (a lying server's body is read no further)."""
             ...
 
         def join(self, folder: str, *parts: str) -> str:

@@ -23,8 +23,10 @@ from ..errors import (
     RemoteAccessError,
     RemoteReadError,
     RemoteSupportMissingError,
+    RemoteTooSlowError,
 )
 from . import FILE, FOLDER, MISSING, Stat
+from . import http as bounded
 
 #: A read near the start or the end of the file fetches this much (one request for a zip's
 #: tail or a safetensors header).
@@ -160,12 +162,12 @@ class RemoteFile:
                 data = _exact_range(self._fs, self._path, start, stop)
             else:
                 data = self._fs.cat_file(self._path, start=start, end=stop)
-        except RangeNotSupportedError:
+        except (RangeNotSupportedError, RemoteTooSlowError):
             raise
         except FileNotFoundError:
             raise ModelFileNotFoundError(self.name) from None
         except Exception as exc:  # each fsspec backend raises its own types
-            raise RemoteReadError(self.name, _describe(exc)) from None
+            raise _failure(RemoteReadError, self.name, exc) from None
         if len(data) != stop - start:
             if len(data) > stop - start:
                 raise RangeNotSupportedError(self.name)
@@ -188,36 +190,20 @@ def _http_range(fs: Any, url: str, start: int, stop: int) -> bytes:
     from fsspec.asyn import sync
 
     async def get() -> bytes:
-        kwargs = dict(fs.kwargs)
-        headers = dict(kwargs.pop("headers", None) or {})
-        headers["Range"] = f"bytes={start}-{stop - 1}"
-        session = await fs.set_session()
-        async with session.get(fs.encode_url(url), headers=headers, **kwargs) as reply:
+        async with bounded.request(fs, url, {"Range": f"bytes={start}-{stop - 1}"}) as reply:
             if reply.status == 404:
                 raise FileNotFoundError(url)
-            reply.raise_for_status()
+            if reply.status >= 400:
+                raise OSError(f"the server answered HTTP {reply.status}")
             if reply.status != 206:
                 raise RangeNotSupportedError(url)
             where = reply.headers.get("Content-Range", "").partition(" ")[2].partition("-")[0]
             if where != str(start):  # a 206 for another range than the one asked for
                 raise OSError(f"the server sent the range {where or '?'}-, not {start}-")
-            return await _read_at_most(reply.content, stop - start + 1)
+            return await bounded.read_at_most(reply.content, stop - start + 1, url)
 
     data: bytes = sync(fs.loop, get)
     return data
-
-
-async def _read_at_most(stream: Any, limit: int) -> bytes:
-    """At most ``limit`` bytes of a streamed body (one more than wanted shows a lying reply);
-    ``read(n)`` may return fewer than n before the end (aiohttp, aiobotocore), hence the loop."""
-    parts: list[bytes] = []
-    while limit > 0:
-        chunk = await stream.read(limit)
-        if not chunk:
-            break
-        parts.append(chunk)
-        limit -= len(chunk)
-    return b"".join(parts)
 
 
 def storage(storage_options: Optional[Mapping[str, Any]] = None) -> RemoteStorage:
@@ -259,14 +245,21 @@ class RemoteStorage:
     def list(self, folder: str) -> list[Stat]:
         fs, path = filesystem(folder, self._options)
         base = folder.rstrip("/")
-        listed = _listing(folder, lambda: fs.ls(path, detail=True))
+        if "http" in _protocols(fs):  # fsspec's would read the page whole
+            listed = _listing(folder, lambda: _sync(fs, bounded.listing(fs, path)))
+        else:
+            listed = _listing(folder, lambda: fs.ls(path, detail=True))
         found = [_entry(base, posixpath.basename(e["name"].rstrip("/")), e) for e in listed]
         return sorted(found, key=lambda entry: entry.name)
 
     def walk(self, folder: str, *, skip: frozenset[str] = frozenset()) -> Iterator[Stat]:
         fs, path = filesystem(folder, self._options)
         base, top = folder.rstrip("/"), path.rstrip("/")
-        found = _listing(folder, lambda: fs.find(path, detail=True))
+        if "http" in _protocols(fs):
+            depth, count = _walk_limits()
+            found = _listing(folder, lambda: _sync(fs, bounded.walk(fs, path, depth, count)))
+        else:
+            found = _listing(folder, lambda: fs.find(path, detail=True))
         for name in sorted(found):
             relative = posixpath.relpath(name, top)
             if found[name].get("type") == "file" and not skip.intersection(relative.split("/")):
@@ -297,10 +290,19 @@ class RemoteStorage:
         self._opened.pop(name, None)
 
     def read(self, name: str, limit: int) -> Optional[bytes]:
+        """Never more than ``limit + 1`` bytes are received, whatever the server claims or
+        sends: a ranged request read no further (a small file's tail, fetched by ``stat``,
+        is the whole file already)."""
         fs, path, info = self._stat(name)
-        if int(info.get("size") or 0) > limit:
+        size, tail = int(info.get("size") or 0), info.get("tail")
+        if size > limit:
             return None
-        data = _listing(name, lambda: fs.cat_file(path))
+        if isinstance(tail, bytes) and len(tail) == size:
+            return tail
+        if "http" in _protocols(fs):
+            data = _listing(name, lambda: _sync(fs, bounded.get_at_most(fs, path, limit + 1)))
+        else:
+            data = _listing(name, lambda: fs.cat_file(path, start=0, end=limit + 1))
         return None if len(data) > limit else bytes(data)
 
     def join(self, folder: str, *parts: str) -> str:
@@ -322,10 +324,39 @@ def _listing(url: str, call: Any) -> Any:
     """What a backend call returns; its own errors become one-line ones about ``url``."""
     try:
         return call()
+    except (RemoteTooSlowError, RemoteAccessError):
+        raise
     except FileNotFoundError:
         raise ModelFileNotFoundError(url) from None
     except Exception as exc:  # each backend raises its own types (credentials, network, ...)
-        raise RemoteAccessError(url, _describe(exc)) from None
+        raise _failure(RemoteAccessError, url, exc) from None
+
+
+def _sync(fs: Any, coroutine: Any) -> Any:
+    """Run ``coroutine`` on ``fs``'s event loop (fsspec's own thread) and return its result."""
+    from fsspec.asyn import sync
+
+    async def run() -> Any:
+        return await coroutine
+
+    return sync(fs.loop, run)
+
+
+def _walk_limits() -> tuple[int, int]:
+    """How deep and how many files an HTTP folder's walk goes: the snapshot limits eat uses."""
+    from ..settings import snapshot_limit
+
+    depth = snapshot_limit("JELLYML_MAX_DEPTH") or 1 << 30
+    return depth, snapshot_limit("JELLYML_MAX_FILES") or 1 << 62
+
+
+def _failure(kind: Any, url: str, exc: BaseException) -> Exception:
+    """The one-line error (of class ``kind``) for a backend's ``exc``: a timeout says the
+    server was too slow."""
+    if bounded.is_timeout(exc):
+        return RemoteTooSlowError(url, f"no answer in time ({_describe(exc)})", bounded.IDLE)
+    error: Exception = kind(url, _describe(exc))
+    return error
 
 
 def _open_remote(url: str, known: Known) -> RemoteFile:
@@ -375,13 +406,17 @@ def _tail_probe(fs: Any, path: str, url: str) -> Optional[tuple[int, bytes]]:
             return _hf_tail(fs, path)
     except RangeNotSupportedError:
         raise RangeNotSupportedError(url) from None
+    except RemoteTooSlowError as exc:
+        raise RemoteTooSlowError(url, exc.problem, exc.variable) from None
     except Exception as exc:
         if "http" not in protocols:
+            if bounded.is_timeout(exc):
+                raise _failure(RemoteAccessError, url, exc) from None
             return None  # S3: a folder, no such key, no credentials: ``info`` says which
         if isinstance(exc, FileNotFoundError):
             raise ModelFileNotFoundError(url) from None
-        # no such host, connection refused, TLS: say so, not "missing"
-        raise RemoteAccessError(url, _describe(exc)) from None
+        # no such host, connection refused, TLS, HTTP 500: say so, not "missing"
+        raise _failure(RemoteAccessError, url, exc) from None
     return None
 
 
@@ -396,21 +431,21 @@ def _hf_tail(fs: Any, path: str) -> Optional[tuple[int, bytes]]:
 
 
 async def _http_tail(fs: Any, url: str) -> Optional[tuple[int, bytes]]:
-    kwargs = dict(fs.kwargs)
-    headers = dict(kwargs.pop("headers", None) or {})
-    headers["Range"] = f"bytes=-{EDGE_BLOCK}"
-    session = await fs.set_session()
-    async with session.get(fs.encode_url(url), headers=headers, **kwargs) as reply:
+    async with bounded.request(fs, url, {"Range": f"bytes=-{EDGE_BLOCK}"}) as reply:
         if reply.status == 200:
             raise RangeNotSupportedError(url)  # the body is the whole file: not read
         if reply.status == 404:
             raise FileNotFoundError(url)
         if reply.status in (401, 403):
             raise PermissionError(f"the server answered HTTP {reply.status}")
+        if reply.status >= 500 or reply.status in (400, 405, 410):
+            raise OSError(f"the server answered HTTP {reply.status}")
         if reply.status != 206:
             return None
         size = _total_size(reply.headers.get("Content-Range", ""))
-        return None if size is None else (size, await _read_at_most(reply.content, EDGE_BLOCK + 1))
+        if size is None:
+            return None
+        return size, await bounded.read_at_most(reply.content, EDGE_BLOCK + 1, url)
 
 
 async def _s3_tail(fs: Any, path: str) -> Optional[tuple[int, bytes]]:
@@ -421,7 +456,9 @@ async def _s3_tail(fs: Any, path: str) -> Optional[tuple[int, bytes]]:
     try:
         size = _total_size(reply.get("ContentRange") or "")
         # bounded: a server that ignored the range must not stream the whole file in
-        return None if size is None else (size, await _read_at_most(reply["Body"], EDGE_BLOCK + 1))
+        if size is None:
+            return None
+        return size, await bounded.read_at_most(reply["Body"], EDGE_BLOCK + 1, path)
     finally:
         reply["Body"].close()
 
@@ -440,7 +477,8 @@ def filesystem(url: str, storage_options: Optional[Mapping[str, Any]]) -> tuple[
         raise RemoteSupportMissingError(url, "fsspec", extra=True) from None
     protocol = url.split("://", 1)[0].lower()
     try:
-        return fsspec.core.url_to_fs(url, **dict(storage_options or {}))  # type: ignore[no-any-return]
+        options = bounded.client_options(protocol, storage_options or {})
+        return fsspec.core.url_to_fs(url, **options)  # type: ignore[no-any-return]
     except ImportError:
         raise RemoteSupportMissingError(url, _PACKAGES.get(protocol, protocol)) from None
     except ValueError as exc:  # an unknown protocol
@@ -453,7 +491,7 @@ def _info(fs: Any, path: str, url: str) -> dict[str, Any]:
     except FileNotFoundError:
         raise ModelFileNotFoundError(url) from None
     except Exception as exc:  # each backend raises its own types (credentials, network, ...)
-        raise RemoteAccessError(url, _describe(exc)) from None
+        raise _failure(RemoteAccessError, url, exc) from None
     return dict(info)
 
 

@@ -28,8 +28,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from ...read.tree import cat_snapshot
+    from ...read.tree import cat_snapshot_chunks
     from .. import render_tree
 
-    render_tree.write_bytes(cat_snapshot(args.model_file, args.path, code_dir=args.code_dir))
+    render_tree.write_chunks(
+        cat_snapshot_chunks(args.model_file, args.path, code_dir=args.code_dir)
+    )
     return 0

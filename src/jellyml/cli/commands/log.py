@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ...text import SUBJECT_LIMIT
 from ..options import add_common, add_parser
 
 NAME = "log"
@@ -33,6 +34,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "-n", "--max-count", type=_count, default=None, metavar="N", help="show at most N commits"
     )
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help=f"show each subject whole (default: cut at {SUBJECT_LIMIT} characters, with its "
+        "length said)",
+    )
     add_common(parser, code_dir=True, urls=True)
     parser.set_defaults(handler=run)
 
@@ -41,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     from ...read.tree import log_snapshot
     from .. import render_tree
 
-    log = log_snapshot(args.model_file, max_count=args.max_count, code_dir=args.code_dir)
+    log = log_snapshot(
+        args.model_file, max_count=args.max_count, code_dir=args.code_dir, full=args.full
+    )
     render_tree.snapshot_log(log)
     return 0
