@@ -209,3 +209,41 @@ def test_a_trickle_ends_with_the_default_settings() -> None:
     with lying_server({"/slow.pth": trickle(2)}) as base:
         proc = jellyml_capped("show", f"{base}/slow.pth")
     one_error_line(proc, "too slow", "JELLYML_MIN_RATE")
+
+
+def test_an_s3_endpoint_that_never_answers_is_tried_twice_and_said_too_slow() -> None:
+    """s3fs tries each request 5 times over botocore's own attempts: a silent endpoint held a
+    command for 5 x 2 x the idle timeout per request (20 connections here). Now two tries."""
+    pytest.importorskip("s3fs", reason="s3fs is not installed")
+    accepted: list[socket.socket] = []
+    with socket.socket() as listener:  # accepts every connection, never says a word
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        listener.settimeout(0.2)
+        done = threading.Event()
+
+        def accept() -> None:
+            while not done.is_set():
+                with contextlib.suppress(OSError):
+                    accepted.append(listener.accept()[0])
+
+        thread = threading.Thread(target=accept, daemon=True)
+        thread.start()
+        endpoint = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        env = {"JELLYML_IDLE_TIMEOUT": "1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"}
+        try:
+            proc = jellyml_capped(
+                "show",
+                "s3://bucket/model.pth",
+                "--storage-option",
+                f"client_kwargs.endpoint_url={endpoint}",
+                env=env,
+            )
+        finally:
+            done.set()
+            thread.join()
+            for conn in accepted:
+                conn.close()
+    one_error_line(proc, "too slow", "JELLYML_IDLE_TIMEOUT")
+    # at most two tries of each of the (at most two) requests s3fs makes to look up a file
+    assert 1 <= len(accepted) <= 4, len(accepted)

@@ -172,11 +172,9 @@ def storage_for(name: str, storage_options: StorageOptions = None) -> Storage:
     for takes, kind in _KINDS:
         if takes(name):
             from .options import storage_options as from_environment
-            from .options import with_defaults
 
             if storage_options is None:
                 storage_options = _defaults[-1] if _defaults else from_environment()
-            storage_options = with_defaults(name, storage_options)
             storage: Storage = importlib.import_module(f"{__name__}.{kind}").storage(
                 storage_options
             )

@@ -54,8 +54,23 @@ def client_options(protocol: str, options: Mapping[str, Any]) -> dict[str, Any]:
         config = dict(merged.get("config_kwargs") or {})
         config.setdefault("connect_timeout", connect)
         config.setdefault("read_timeout", idle)
+        # s3fs retries what timed out (and S3's "SlowDown") itself, over botocore's own
+        # attempts: none by botocore, s3fs's own bounded by ``S3_TRIES``.
+        config.setdefault("retries", {"max_attempts": 1, "mode": "standard"})
         merged["config_kwargs"] = config
     return merged
+
+
+#: s3fs tries a request 5 times (a class attribute, not an option): a server that never
+#: answered held a command 5 x 2 x the idle timeout. Two tries in all.
+S3_TRIES = 2
+
+
+def bound_tries(fs: Any) -> None:
+    """At most ``S3_TRIES`` tries of each request of the s3fs filesystem ``fs`` (set on the
+    instance; fsspec shares it with the same options in this process)."""
+    if isinstance(getattr(fs, "retries", None), int):
+        fs.retries = min(fs.retries, S3_TRIES)
 
 
 @contextlib.asynccontextmanager

@@ -3,7 +3,7 @@ CLI's ``--storage-option KEY=VALUE`` over it, parsed into the mapping fsspec tak
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Optional
 
 from .. import settings
@@ -46,21 +46,3 @@ def _set_nested(options: dict[str, Any], parts: list[str], value: Any, pair: str
             raise StorageOptionsError(f"--storage-option {pair!r}", f"{part} is not an object")
         options = inner
     options[parts[-1]] = value
-
-
-#: S3 (botocore) waits 60 s for a connection and retries with back-off: an endpoint that does
-#: not answer took 16 s to fail. These defaults make it fail within 10 s; a user's own
-#: ``config_kwargs`` replace them.
-S3_DEFAULTS: dict[str, Any] = {
-    "config_kwargs": {"connect_timeout": 4, "retries": {"max_attempts": 2, "mode": "standard"}}
-}
-
-
-def with_defaults(url: str, options: Optional[Mapping[str, Any]]) -> Optional[dict[str, Any]]:
-    """``options`` with the defaults of ``url``'s protocol under them (S3's timeouts)."""
-    scheme = url.partition("://")[0].lower()
-    if scheme not in ("s3", "s3a"):
-        return None if options is None else dict(options)
-    merged = dict(options or {})
-    merged.setdefault("config_kwargs", S3_DEFAULTS["config_kwargs"])
-    return merged

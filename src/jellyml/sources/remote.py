@@ -478,11 +478,14 @@ def filesystem(url: str, storage_options: Optional[Mapping[str, Any]]) -> tuple[
     protocol = url.split("://", 1)[0].lower()
     try:
         options = bounded.client_options(protocol, storage_options or {})
-        return fsspec.core.url_to_fs(url, **options)  # type: ignore[no-any-return]
+        fs, path = fsspec.core.url_to_fs(url, **options)
     except ImportError:
         raise RemoteSupportMissingError(url, _PACKAGES.get(protocol, protocol)) from None
     except ValueError as exc:  # an unknown protocol
         raise RemoteAccessError(url, _describe(exc)) from None
+    if protocol in ("s3", "s3a"):
+        bounded.bound_tries(fs)
+    return fs, path
 
 
 def _info(fs: Any, path: str, url: str) -> dict[str, Any]:
