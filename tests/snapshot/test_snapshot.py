@@ -23,6 +23,7 @@ from jellyml.errors import (
 )
 from jellyml.gitcore import run as gitcmd
 from jellyml.snapshot import Guards, SnapshotWarning, snapshot_repo
+from jellyml.snapshot.redact import redact_argv
 from kit.repos import DIRTY_IGNORED, GitRepo, make_dirty_repo, racy_edit, start_conflicting_merge
 
 torch = pytest.importorskip("torch")
@@ -431,7 +432,8 @@ def test_metadata_is_saved_and_read_back(dirty_repo, tmp_path):
     assert meta["jellyml"] == jellyml.__version__
     assert meta["torch"] == torch.__version__
     assert meta["python"] == ".".join(map(str, sys.version_info[:3]))
-    assert meta["argv"] == sys.argv
+    # the command line as recorded: pytest's own, credential-like values (`-p X`) redacted
+    assert meta["argv"] == redact_argv(sys.argv)[0]
     assert meta["packages"]["torch"] == torch.__version__
     assert meta["packages"]["jellyml"] == jellyml.__version__
     assert meta["hostname"] and meta["created_at"].endswith("+00:00")
