@@ -3,6 +3,7 @@ through the installed CLI in real repositories."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import subprocess
@@ -54,6 +55,8 @@ def test_status_before_during_and_after_eats(make_repo: Any, tmp_path: Path) -> 
     assert data["next_command"] == f"jellyml undo -c {repo.path}"
     assert f"Active eats in {repo.path}, newest first (1):" in text
     assert f"{model}  commit {commit[:12]}" in text
+    when = datetime.datetime.fromisoformat(eaten["created_at"]).astimezone(datetime.timezone.utc)
+    assert f"{commit[:12]}  {when:%Y-%m-%d %H:%M:%S} UTC\n" in text  # to the second, in UTC
     assert (
         "you were on main; put aside: changes to tracked files, 1 file or folder (6 bytes)" in text
     )

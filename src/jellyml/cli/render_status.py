@@ -71,9 +71,23 @@ def status(found: Overview, *, as_json: bool) -> None:
     if found.undo_branches:
         plain(f"Branches keeping work done after eating ({len(found.undo_branches)}):")
         for branch in found.undo_branches:
-            plain(f"  {value(branch.name)}  {value(branch.date)}  {_short(branch.commit)}")
+            plain(f"  {value(branch.name)}  {_when(branch.date)}  {_short(branch.commit)}")
     if found.next_command:
         plain(f"Next: {value(found.next_command)}")
+
+
+def _when(stamp: str) -> str:
+    """An ISO time of the history file or of git, to the second in UTC ("2026-12-03 14:50:19
+    UTC"); as it is (neutralised) when it does not parse."""
+    import datetime
+
+    try:
+        moment = datetime.datetime.fromisoformat(stamp)
+    except (TypeError, ValueError):
+        return value(stamp)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M:%S") + (" UTC" if moment.tzinfo else "")
 
 
 def _eat_line(eaten: ActiveEat) -> str:
@@ -88,7 +102,7 @@ def _eat_line(eaten: ActiveEat) -> str:
     state = "" if eaten.state == "eaten" else f" [{value(eaten.state)}, interrupted]"
     on = f" on branch {value(eaten.new_branch)}" if eaten.new_branch else ""
     return (
-        f"  {value(eaten.model)}  commit {_short(eaten.commit)}{on}  {value(eaten.created_at)}"
+        f"  {value(eaten.model)}  commit {_short(eaten.commit)}{on}  {_when(eaten.created_at)}"
         f"{state}\n    you were on {was}; {aside}"
     )
 
@@ -99,7 +113,7 @@ def _worktree_line(made: MadeWorktree) -> str:
     on = f" on branch {value(made.branch)}" if made.branch else ""
     return (
         f"  {value(made.path)}{missing}{state}\n    {value(made.model)}  commit "
-        f"{_short(made.commit)}{on}  {value(made.created_at)}"
+        f"{_short(made.commit)}{on}  {_when(made.created_at)}"
     )
 
 
@@ -113,13 +127,13 @@ def cleaned(result: CleanResult, *, quiet: bool) -> None:
             quiet=quiet,
         )
         for branch in result.deleted:
-            info(f"  {value(branch.name)}  {value(branch.date)}", quiet=quiet)
+            info(f"  {value(branch.name)}  {_when(branch.date)}", quiet=quiet)
     else:
         info(f"No undo branch to delete in {value(result.top)}.", quiet=quiet)
     if result.kept:
         info(f"Kept {plural(len(result.kept), 'undo branch', 'undo branches')}:", quiet=quiet)
         for branch, why in result.kept:
-            info(f"  {value(branch.name)}  {value(branch.date)}  ({value(why)})", quiet=quiet)
+            info(f"  {value(branch.name)}  {_when(branch.date)}  ({value(why)})", quiet=quiet)
     if result.recent:
         info(
             f"Left {plural(result.recent, 'newer undo branch', 'newer undo branches')} "
