@@ -16,7 +16,7 @@ from .tempdirs import new_file_beside, temporary_dir
 TYPE_CHECKING = False  # not typing's: see cli/options.py (start-up time)
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from typing import BinaryIO
+    from typing import AnyStr, BinaryIO
 
 
 @contextlib.contextmanager
@@ -120,3 +120,14 @@ def _fsync_folder(folder: str) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def tree_size(path: AnyStr) -> int:
+    """The bytes of the files under the folder ``path`` (links not followed, nothing that
+    vanished or cannot be read counted): a stripped copy's size, a put-aside folder's."""
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total

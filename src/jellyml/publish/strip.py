@@ -36,7 +36,7 @@ from ..errors import (
     StripError,
     UnsupportedFormatError,
 )
-from ..outputs import creating_folder, replacing
+from ..outputs import creating_folder, replacing, tree_size
 from ..sources import open_source, storage_for
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ def strip(
 
 def _nothing_to_strip(path: str, target: str, *, in_place: bool) -> StripResult:
     """No snapshot: the output is an unchanged copy (written all or nothing)."""
-    size = _tree_size(path) if os.path.isdir(path) else os.path.getsize(path)
+    size = tree_size(path) if os.path.isdir(path) else os.path.getsize(path)
     if not in_place:
         if os.path.isdir(path):
             with creating_folder(target) as copy:
@@ -228,10 +228,10 @@ def _same_other_keys(path: str, written: str) -> None:
 
 
 def _strip_folder(path: str, target: str, *, in_place: bool, force: bool) -> StripResult:
-    size_before = _tree_size(path)
+    size_before = tree_size(path)
     if in_place:
         removed = _strip_folder_in_place(path)
-        return StripResult(path, path, "folder", removed, size_before, _tree_size(path))
+        return StripResult(path, path, "folder", removed, size_before, tree_size(path))
     if os.path.lexists(target) and not (force and os.path.isdir(target)):
         raise OutputPathError(target, "it exists already (a folder is written as a new folder)")
     with creating_folder(target, replace=force) as copy:
@@ -239,7 +239,7 @@ def _strip_folder(path: str, target: str, *, in_place: bool, force: bool) -> Str
         # through a link into the input (a tag folder on shared storage, the HF cache).
         shutil.copytree(path, copy, symlinks=False, ignore_dangling_symlinks=True)
         removed = _strip_folder_in_place(copy, shown=path)
-    return StripResult(path, target, "folder", removed, size_before, _tree_size(target))
+    return StripResult(path, target, "folder", removed, size_before, tree_size(target))
 
 
 def _strip_folder_in_place(path: str, shown: Optional[str] = None) -> tuple[str, ...]:
@@ -297,15 +297,6 @@ def _drop_from_index(path: str) -> None:
             out.write(json.dumps(data, indent=2, sort_keys=True).encode("utf-8") + b"\n")
             with contextlib.suppress(OSError):
                 shutil.copymode(name, tmp)
-
-
-def _tree_size(path: str) -> int:
-    total = 0
-    for top, _dirs, files in os.walk(path):
-        for name in files:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(top, name)).st_size
-    return total
 
 
 # --- strip DIR --recursive ----------------------------------------------------------------------

@@ -28,7 +28,7 @@ from typing import Optional
 
 from ..errors import CannotPutAsideError, PutAsideMissingError
 from ..gitcore.repo import Repo
-from ..outputs import replacing
+from ..outputs import replacing, tree_size
 
 #: jellyml's folder in the git dir; one folder per eat under it, named after its history item.
 ASIDE = "jellyml"
@@ -75,18 +75,6 @@ def entry(top: bytes, path: bytes, why: str) -> Entry:
     if stat.S_ISDIR(st.st_mode):
         return Entry(path, "folder", tree_size(full), why)
     return Entry(path, "file" if stat.S_ISREG(st.st_mode) else "other", st.st_size, why)
-
-
-def tree_size(path: bytes) -> int:
-    """The bytes of the files under the folder ``path`` (links not followed)."""
-    total = 0
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(root, name)).st_size
-            except OSError:
-                continue
-    return total
 
 
 def check_movable(repo: Repo, entries: Iterable[Entry]) -> int:
