@@ -143,7 +143,9 @@ def pytorch_index() -> str:
 
 #: variable -> (default, what it bounds). Seconds, except the rate (bytes a second).
 REMOTE_TIMEOUTS = {
-    "JELLYML_CONNECT_TIMEOUT": (10.0, "seconds to connect to the server"),
+    # 8 s: Linux sends a connection's SYN again at 1, 3 and 7 s; a server that answers none of
+    # them is gone, and an endpoint that does not answer fails within 10 s.
+    "JELLYML_CONNECT_TIMEOUT": (8.0, "seconds to connect to the server"),
     "JELLYML_FIRST_BYTE_TIMEOUT": (
         30.0,
         "seconds from a request to the whole of its reply's headers",

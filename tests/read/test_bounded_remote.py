@@ -247,3 +247,44 @@ def test_an_s3_endpoint_that_never_answers_is_tried_twice_and_said_too_slow() ->
     one_error_line(proc, "too slow", "JELLYML_IDLE_TIMEOUT")
     # at most two tries of each of the (at most two) requests s3fs makes to look up a file
     assert 1 <= len(accepted) <= 4, len(accepted)
+
+
+@contextlib.contextmanager
+def unreachable_port() -> Iterator[int]:
+    """A port whose connections never complete: a listener with a backlog of none, its queue
+    filled, so the kernel drops every new SYN (as a firewall that drops packets does)."""
+    with contextlib.ExitStack() as stack:
+        listener = stack.enter_context(socket.socket())
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        for _ in range(4):
+            filler = stack.enter_context(socket.socket())
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(("127.0.0.1", port))
+        probe = stack.enter_context(socket.socket())
+        probe.settimeout(0.5)
+        try:
+            probe.connect(("127.0.0.1", port))
+        except OSError:
+            pass
+        else:
+            pytest.skip("this kernel completed a connection over a full backlog")
+        yield port
+
+
+@pytest.mark.parametrize("scheme", ["http", "s3"])
+def test_a_connection_that_never_completes_names_the_connect_timeout(scheme: str) -> None:
+    """Said as no connection (JELLYML_CONNECT_TIMEOUT), not as a reply that was slow to come
+    (aiohttp's connect timeout is a TimeoutError too) nor as the idle timeout (S3)."""
+    env = {"JELLYML_CONNECT_TIMEOUT": "2", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"}
+    with unreachable_port() as port:
+        if scheme == "s3":
+            pytest.importorskip("s3fs", reason="s3fs is not installed")
+            args = ["s3://bucket/model.pth", "--storage-option"]
+            args.append(f"client_kwargs.endpoint_url=http://127.0.0.1:{port}")
+        else:
+            args = [f"http://127.0.0.1:{port}/model.pth"]
+        proc = jellyml_capped("show", *args, env=env)
+    one_error_line(proc, "no connection within 2 s", "JELLYML_CONNECT_TIMEOUT")

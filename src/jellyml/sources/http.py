@@ -4,7 +4,7 @@ A server may lie (a HEAD that claims a small file, then a GET that never ends) o
 a byte a second, a body a byte every two seconds). So every body is read by ``read_at_most``: at
 most the bytes asked for, whatever the reply claims, with
 
-- ``JELLYML_CONNECT_TIMEOUT`` (10 s) to connect,
+- ``JELLYML_CONNECT_TIMEOUT`` (8 s) to connect,
 - ``JELLYML_FIRST_BYTE_TIMEOUT`` (30 s) from the request to the whole of the reply's headers,
 - ``JELLYML_IDLE_TIMEOUT`` (30 s) without a byte of the body,
 - ``JELLYML_MIN_RATE`` (1024 bytes a second): in every span of the idle timeout, at least that
@@ -55,14 +55,15 @@ def client_options(protocol: str, options: Mapping[str, Any]) -> dict[str, Any]:
         config.setdefault("connect_timeout", connect)
         config.setdefault("read_timeout", idle)
         # s3fs retries what timed out (and S3's "SlowDown") itself, over botocore's own
-        # attempts: none by botocore, s3fs's own bounded by ``S3_TRIES``.
-        config.setdefault("retries", {"max_attempts": 1, "mode": "standard"})
+        # attempts: one attempt by botocore (its "max_attempts" counts retries, not tries),
+        # s3fs's own bounded by ``S3_TRIES``.
+        config.setdefault("retries", {"total_max_attempts": 1, "mode": "standard"})
         merged["config_kwargs"] = config
     return merged
 
 
-#: s3fs tries a request 5 times (a class attribute, not an option): a server that never
-#: answered held a command 5 x 2 x the idle timeout. Two tries in all.
+#: s3fs tries a request 5 times (a class attribute, not an option) when it times out
+#: reading: a server that never answered held a command 5 x 3 x the idle timeout. Two tries.
 S3_TRIES = 2
 
 
@@ -85,8 +86,11 @@ async def request(fs: Any, url: str, headers: Mapping[str, str]) -> AsyncIterato
         reply = await asyncio.wait_for(
             session.get(fs.encode_url(url), headers=merged, **kwargs), first
         )
-    except asyncio.TimeoutError:
-        raise RemoteTooSlowError(url, f"no complete reply within {first:g} s", FIRST_BYTE) from None
+    except asyncio.TimeoutError as exc:  # aiohttp's connect timeout is one too
+        slow = too_slow(url, exc)
+        if slow.variable != CONNECT:
+            slow = RemoteTooSlowError(url, f"no complete reply within {first:g} s", FIRST_BYTE)
+        raise slow from None
     try:
         yield reply
     finally:
@@ -205,6 +209,19 @@ def is_timeout(exc: BaseException) -> bool:
     fsspec's, asyncio's."""
     names = {type(e).__name__ for e in _chain(exc)}
     return isinstance(exc, asyncio.TimeoutError) or any("Timeout" in n for n in names)
+
+
+def too_slow(url: str, exc: BaseException, detail: str = "") -> RemoteTooSlowError:
+    """The error for the backend's timeout ``exc``, naming the setting that bounded it: no
+    connection (aiohttp's ``ConnectionTimeoutError``, botocore's ``ConnectTimeoutError``) is
+    the connect timeout's, anything else the idle timeout's."""
+    if any(
+        "ConnectTimeout" in type(e).__name__ or "ConnectionTimeout" in type(e).__name__
+        for e in _chain(exc)
+    ):
+        seconds = settings.remote_timeout(CONNECT)
+        return RemoteTooSlowError(url, f"no connection within {seconds:g} s", CONNECT)
+    return RemoteTooSlowError(url, f"no answer in time{detail}", IDLE)
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

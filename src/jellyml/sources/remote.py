@@ -354,7 +354,7 @@ def _failure(kind: Any, url: str, exc: BaseException) -> Exception:
     """The one-line error (of class ``kind``) for a backend's ``exc``: a timeout says the
     server was too slow."""
     if bounded.is_timeout(exc):
-        return RemoteTooSlowError(url, f"no answer in time ({_describe(exc)})", bounded.IDLE)
+        return bounded.too_slow(url, exc, f" ({_describe(exc)})")
     error: Exception = kind(url, _describe(exc))
     return error
 
