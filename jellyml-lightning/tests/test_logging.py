@@ -66,7 +66,10 @@ def test_a_trainer_without_the_plugin_gets_nothing_from_jellyml(namespace, make_
     output = train(namespace, repo.path, tmp_path, with_plugin=False)
     assert "callbacks:" in output  # the run got to the end
     assert "entry point" not in output
-    assert "jellyml" not in output.lower()
+    # Lightning's warnings name its own files, under this checkout's folder (often "jellyml")
+    for folder in sorted({sys.prefix, str(HERE.parent.parent), str(tmp_path)}, key=len)[::-1]:
+        output = output.replace(folder, "<folder>")
+    assert "jellyml" not in output.lower(), output
 
 
 @pytest.mark.parametrize("namespace", NAMESPACES)
