@@ -19,9 +19,17 @@ from kit.cli import jellyml_capped, one_error_line
 Handler = Callable[[BaseHTTPRequestHandler], None]
 
 
+def needs_http() -> None:
+    """Reading URLs needs the remote extra (fsspec, aiohttp): the venvs of
+    scripts/test-pythons.sh have neither, and skip these tests."""
+    pytest.importorskip("fsspec", reason="fsspec is not installed")
+    pytest.importorskip("aiohttp", reason="aiohttp is not installed")
+
+
 @contextlib.contextmanager
 def lying_server(routes: dict[str, Handler]) -> Iterator[str]:
     """An HTTP server on 127.0.0.1 answering each path with its handler (404 for the rest)."""
+    needs_http()
 
     class Lying(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -165,6 +173,7 @@ def test_headers_that_trickle_end_at_the_first_byte_timeout() -> None:
 
 
 def test_a_server_that_never_answers_ends_at_the_first_byte_timeout() -> None:
+    needs_http()
     with socket.socket() as listener:  # accepts the connection (the kernel does), says nothing
         listener.bind(("127.0.0.1", 0))
         listener.listen(8)
@@ -214,6 +223,7 @@ def test_a_trickle_ends_with_the_default_settings() -> None:
 def test_an_s3_endpoint_that_never_answers_is_tried_twice_and_said_too_slow() -> None:
     """s3fs tries each request 5 times over botocore's own attempts: a silent endpoint held a
     command for 5 x 2 x the idle timeout per request (20 connections here). Now two tries."""
+    needs_http()
     pytest.importorskip("s3fs", reason="s3fs is not installed")
     accepted: list[socket.socket] = []
     with socket.socket() as listener:  # accepts every connection, never says a word
@@ -253,6 +263,7 @@ def test_an_s3_endpoint_that_never_answers_is_tried_twice_and_said_too_slow() ->
 def unreachable_port() -> Iterator[int]:
     """A port whose connections never complete: a listener with a backlog of none, its queue
     filled, so the kernel drops every new SYN (as a firewall that drops packets does)."""
+    needs_http()
     with contextlib.ExitStack() as stack:
         listener = stack.enter_context(socket.socket())
         listener.bind(("127.0.0.1", 0))
