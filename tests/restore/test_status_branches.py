@@ -10,6 +10,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from kit.checkpoints import make_model
 from kit.cli import jellyml
 from kit.repos import user_state
@@ -214,3 +216,15 @@ def test_undo_suggests_cleaning_many_undo_branches(make_repo: Any, tmp_path: Pat
     _text, data = _status(repo)
     assert data["next_command"] == f"jellyml fix clean-undo-branches -c {repo.path}"
     assert len(data["undo_branches"]) == 6
+
+
+@pytest.mark.parametrize(
+    "argv", [["status", "-c"], ["undo", "-c"], ["undo", "--worktree"], ["status", "--json", "-c"]]
+)
+def test_a_folder_that_does_not_exist_is_said_so(tmp_path: Path, argv: list[str]) -> None:
+    """Not as its nearest existing parent (which git looked in) being no repository."""
+    missing = tmp_path / "gone" / "project"
+    proc = jellyml(*argv, str(missing), cwd=tmp_path, check=None)
+    assert proc.returncode == 1, proc
+    assert proc.stderr == f"error: {missing} does not exist. Check the path.\n"
+    assert not (tmp_path / "gone").exists()

@@ -14,6 +14,7 @@ from ..errors import (
     NotAGitRepoError,
     OperationInProgressError,
     OutputExistsError,
+    PathNotFoundError,
 )
 from ..gitcore import run as gitrun
 from ..gitcore.repo import Repo, find_repo
@@ -51,11 +52,19 @@ def existing(folder: str) -> str:
 
 def require_repo(code_dir: Optional[str]) -> Repo:
     gitrun.check_git()
-    folder = existing(folder_of(code_dir))
-    repo = find_repo(folder)
+    asked = folder_of(code_dir)
+    repo = find_repo(existing(asked))
     if repo is None:
-        raise NotAGitRepoError(folder, hint="Pass -c with a folder inside the repository.")
+        raise no_repo_at(asked)
     return repo
+
+
+def no_repo_at(folder: str) -> Exception:
+    """The error for ``folder`` in no repository: one that does not exist is said so, not as
+    its nearest existing parent (which git looked in) being no repository."""
+    if not os.path.lexists(folder):
+        return PathNotFoundError(folder)
+    return NotAGitRepoError(folder, hint="Pass -c with a folder inside the repository.")
 
 
 def shared(repo: Repo) -> Repo:

@@ -19,6 +19,7 @@ from ..errors import (
     GitCommandError,
     GitLockedError,
     NotAGitRepoError,
+    PathNotFoundError,
     PutAsideMissingError,
     WouldOverwriteIgnoredError,
 )
@@ -98,8 +99,11 @@ class UndoResult:
 def undo_last(code_dir: Optional[str] = None) -> UndoResult:
     """Put the repository holding ``code_dir`` back as it was before the last eat."""
     gitrun.check_git()
-    folder = existing(folder_of(code_dir))
+    asked = folder_of(code_dir)
+    folder = existing(asked)
     repo = find_repo(folder)
+    if repo is None and not os.path.lexists(asked):
+        raise PathNotFoundError(asked)
     if repo is None:
         raise NotAGitRepoError(folder, hint="Run `jellyml undo` inside the repository you ate in.")
     hist = history_of(repo)

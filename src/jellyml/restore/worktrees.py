@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Optional, Union
 from ..errors import (
     JellyMLError,
     NotAFolderError,
-    NotAGitRepoError,
     NotAJellyWorktreeError,
     UnrelatedSnapshotError,
     WorktreeChangesError,
@@ -42,6 +41,7 @@ from .common import (
     history_of,
     history_transaction,
     new_id,
+    no_repo_at,
     read_history,
     shared,
     utc_now,
@@ -311,7 +311,7 @@ def undo_worktree(
     folder = folder_of(worktree if worktree is not None else code_dir)
     repo = _repo_of(code_dir, worktree)
     if repo is None:
-        raise NotAGitRepoError(existing(folder), hint="Pass -c with a folder in the repository.")
+        raise no_repo_at(folder)
     return _undo_worktree(repo, repo.top if worktree is None else folder, force=force)
 
 
