@@ -30,6 +30,7 @@ from ..gitcore.bundle import require_object_format
 from ..gitcore.repo import Repo, find_repo
 from ..gitcore.status import status
 from ..tempdirs import temporary_dir
+from ..text import clean, shorten
 from . import crash, savepoint
 from . import shallow as shallow_eat
 from .branches import UNDO_PREFIX, check_new_branch, free_branch_name
@@ -115,8 +116,7 @@ def _check_place(repo: Repo, folder: str) -> None:
     """Refuse (nothing changed) a folder in a git dir, one git knows as a worktree already,
     or one inside a worktree of the repository that its ignore rules do not ignore."""
     if not folder.isprintable() or len(folder) > MAX_PATH:
-        shown = "".join(c if c.isprintable() else "?" for c in folder[:200])
-        raise WorktreePlaceError(shown, "its path has characters jellyml does not record")
+        raise WorktreePlaceError(shorten(folder), "its path has characters jellyml does not record")
     real = os.path.realpath(folder)
     for git_dir in (repo.git_dir, repo.common):
         if _within(real, os.path.realpath(git_dir)):
@@ -175,8 +175,10 @@ def _record(model: str, folder: str, commit: str, branch: Optional[str]) -> Work
 
 def lock_reason(record: WorktreeRecord) -> str:
     """Why the worktree is locked (``git worktree list`` shows it): the model, and the undo."""
-    model = "".join(c if c.isprintable() else "?" for c in record.model)
-    return f"jellyml: snapshot of {model}; remove with `jellyml undo --worktree {record.path}`"
+    return (
+        f"jellyml: snapshot of {clean(record.model)}; remove with "
+        f"`jellyml undo --worktree {record.path}`"
+    )
 
 
 def _add(repo: Repo, main: Repo, record: WorktreeRecord, recurse: bool) -> Optional[str]:
@@ -223,7 +225,7 @@ def _submodules(folder: str) -> Optional[str]:
     if proc.returncode == 0:
         return None
     lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-    last = "".join(c for c in (lines[-1] if lines else "git failed") if c.isprintable())[:300]
+    last = shorten(lines[-1] if lines else "git failed", 300)
     return (
         f"`git submodule update --init` failed in {folder} ({last}); fetching a submodule's "
         "commits may need the network: run it there again when it is reachable."

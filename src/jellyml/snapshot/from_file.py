@@ -22,6 +22,7 @@ from typing import Any, Optional, Union
 
 from .. import settings
 from ..gitcore.pack import PackError, TreeFile, blob_id, bundle_tree
+from ..text import clean
 from ..warn import warn
 from .parts import SnapshotParts, bundle_tensor_bytes
 from .which import entry_script
@@ -189,6 +190,6 @@ def _same_link(local: bytes, wanted: TreeFile, hash_name: str) -> bool:
 
 
 def _show(path: Union[str, bytes]) -> str:
-    """A path for the one-line warning: decoded, control characters (newlines) replaced."""
-    text = os.fsdecode(path) if isinstance(path, bytes) else path
-    return "".join(c if c.isprintable() else "?" for c in text)
+    """A path for the one-line warning: decoded, control characters (newlines) shown as
+    escapes (``text.clean``, as on every output path)."""
+    return clean(os.fsdecode(path) if isinstance(path, bytes) else path)
